@@ -1,0 +1,10 @@
+"""clgrad: MXNet's NumPy-style arrays and autograd on any OpenCL device."""
+from . import autograd, ops  # noqa: F401
+from . import numpy as np  # noqa: F401
+from . import npx  # noqa: F401
+from .base import (AutogradError, DeviceCapabilityError, DeviceMismatchError, DTypeError,  # noqa: F401
+                   KernelBuildError, MXNetError, OutOfMemoryError, ShapeError)
+from .ndarray import ndarray  # noqa: F401
+from .runtime import Device  # noqa: F401
+
+__version__ = "0.1.0"

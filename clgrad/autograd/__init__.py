@@ -1,0 +1,14 @@
+"""MXNet's autograd: record scopes, training flags, backward, grad and custom Functions."""
+from .function import Function
+from .state import (is_recording, is_training, pause, predict_mode, record, set_recording,
+                    set_training, train_mode)
+from .tape import backward, grad, mark_variables
+
+
+def get_symbol(x):
+    from ..base import MXNetError
+    raise MXNetError("get_symbol is not available: clgrad has no symbolic graphs")
+
+
+__all__ = ["Function", "backward", "grad", "is_recording", "is_training", "mark_variables",
+           "pause", "predict_mode", "record", "set_recording", "set_training", "train_mode"]

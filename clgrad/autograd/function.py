@@ -1,0 +1,88 @@
+"""Custom differentiable functions, MXNet style: subclass, define forward and backward.
+
+Calling an instance runs ``forward`` with recording paused and records one node whose vjp is
+the user's ``backward`` (itself run without recording: like MXNet, a custom Function is
+differentiable once).
+"""
+from ..base import MXNetError
+from . import state, tape
+
+
+class Function:
+    """Subclass with ``forward(self, *inputs)`` and ``backward(self, *output_grads)``."""
+
+    def __init__(self):
+        self._used = False
+        self.saved_tensors = ()
+        self._saved_versions = ()
+
+    def save_for_backward(self, *args):
+        self.saved_tensors = args
+        self._saved_versions = tuple(getattr(getattr(a, "_storage", None), "version", None)
+                                     for a in args)
+
+    def forward(self, *inputs):
+        raise NotImplementedError
+
+    def backward(self, *output_grads):
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        from ..ndarray import ndarray
+        if getattr(self, "_used", False):
+            raise MXNetError("Each Function instance can only be called once. Please create "
+                             "another instance.")
+        if not hasattr(self, "_used"):
+            raise MXNetError(f"{type(self).__name__}.__init__ must call super().__init__()")
+        self._used = True
+        with state.pause(train_mode=state.is_training()):
+            outputs = self.forward(*inputs)
+        single = not isinstance(outputs, (tuple, list))
+        outs = (outputs,) if single else tuple(outputs)
+        for o in outs:
+            if not isinstance(o, ndarray):
+                raise MXNetError(f"{type(self).__name__}.forward must return arrays, got "
+                                 f"{type(o).__name__}")
+        # outputs that alias an input get their own identity, so the input's links stay intact
+        outs = tuple(o._view(o.shape, o._strides, o._offset)
+                     if any(o is x for x in inputs) or o._ag_node is not None else o
+                     for o in outs)
+        if state.is_recording() and any(tape.requires_grad(x) for x in inputs):
+            self._input_meta = tuple((x.shape, x.dtype) if isinstance(x, ndarray) else None
+                                     for x in inputs)
+            tape.record_node(type(self).__name__, _function_backward, self, inputs, outs)
+        return outs[0] if single else outs
+
+    # the tape checks saved arrays through this hook before calling backward
+    def check_versions(self, op_name):
+        for a, v in zip(self.saved_tensors, self._saved_versions):
+            st = getattr(a, "_storage", None)
+            if st is not None and st.version != v:
+                raise MXNetError(tape._MODIFIED.format(op=op_name, now=st.version, then=v))
+
+
+def _function_backward(fn, *out_grads):
+    from ..ndarray import ndarray
+    name = type(fn).__name__
+    with state.pause(train_mode=state.is_training()):
+        grads = fn.backward(*out_grads)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    meta = fn._input_meta
+    if len(grads) != len(meta):
+        raise MXNetError(f"{name}.backward returned an incorrect number of gradients (expected "
+                         f"{len(meta)}, one per input of forward, got {len(grads)})")
+    out = []
+    for i, (g, m) in enumerate(zip(grads, meta)):
+        if m is None or g is None:
+            out.append(None)
+            continue
+        if not isinstance(g, ndarray):
+            raise MXNetError(f"{name}.backward must return arrays; gradient {i} is "
+                             f"{type(g).__name__}")
+        if g.shape != m[0]:
+            raise MXNetError(f"{name}.backward returned a gradient of shape {g.shape} for input "
+                             f"{i}, whose shape is {m[0]}")
+        # detach: a gradient is a value, not a link into the user's graph
+        out.append(g.detach())
+    return tuple(out)

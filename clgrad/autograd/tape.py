@@ -1,0 +1,303 @@
+"""The tape: graph nodes recorded by ops, and the backward pass over them.
+
+Every marked variable has a ``LeafNode`` (its gradient buffer and grad_req); every recorded op
+has an ``OpNode`` holding its backward function, what its forward saved (``ctx``) and, for each
+input, the node and output slot that produced it *at record time*. Attaching a gradient again
+gives an array a new leaf and so detaches it from the graph that produced it, as MXNet does.
+
+Backward walks the nodes reachable from the heads in reverse topological order, accumulates
+cotangents per output slot, and writes the leaves' buffers at the end, so an exception midway
+leaves every ``.grad`` untouched. Unless ``retain_graph``, it then frees what nodes saved.
+"""
+from ..base import AutogradError, MXNetError
+from . import state
+
+_NOT_IN_GRAPH = (
+    "Cannot differentiate node because it is not in a computational graph. You need to set "
+    "is_recording to true or use autograd.record() to save computational graphs for backward, "
+    "and call attach_grad() on the inputs you want gradients for.")
+
+_FREED = (
+    "Trying to backward through the graph a second time: the graph of op '{op}' was freed by an "
+    "earlier backward(). Pass retain_graph=True to the first backward() (or autograd.grad()) if "
+    "you need to backward through the graph again.")
+
+_MODIFIED = (
+    "An array needed for the gradient of op '{op}' was modified in place after it was recorded "
+    "(its version is {now}, expected {then}). Use an out-of-place op, or .copy() the array "
+    "before modifying it.")
+
+GRAD_REQS = ("write", "add", "null")
+
+
+class LeafNode:
+    """A variable marked with attach_grad: where its gradient is written."""
+
+    __slots__ = ("grad", "grad_req", "__weakref__")
+
+    def __init__(self, grad, grad_req):
+        self.grad = grad
+        self.grad_req = grad_req
+
+
+class OpNode:
+    """One recorded op: its backward, saved state, and the producers of its inputs."""
+
+    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed",
+                 "__weakref__")
+
+    def __init__(self, name, backward, ctx, parents, out_meta):
+        self.name = name
+        self.backward = backward
+        self.ctx = ctx
+        self.parents = parents          # per input: (node, slot) or None
+        self.nout = len(out_meta)
+        self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
+        self.freed = False
+
+    def free(self):
+        self.ctx = None
+        self.parents = ()
+        self.freed = True
+
+
+def requires_grad(x):
+    node = getattr(x, "_ag_node", None)
+    if node is None:
+        return False
+    return not (type(node) is LeafNode and node.grad_req == "null")
+
+
+def parent_of(x):
+    if requires_grad(x):
+        return (x._ag_node, x._ag_index)
+    return None
+
+
+# --- leaves ----------------------------------------------------------------------------------
+def attach_grad(x, grad_req="write"):
+    if grad_req not in GRAD_REQS:
+        raise MXNetError(f"unknown grad_req {grad_req!r}: expected one of {GRAD_REQS}")
+    from .. import ops
+    grad = None if grad_req == "null" else ops.zeros_like(x)
+    x._ag_node = LeafNode(grad, grad_req)
+    x._ag_index = 0
+
+
+def get_grad(x):
+    node = x._ag_node
+    return node.grad if type(node) is LeafNode else None
+
+
+def get_grad_req(x):
+    node = x._ag_node
+    return node.grad_req if type(node) is LeafNode else "null"
+
+
+def mark_variables(variables, gradients, grad_reqs="write"):
+    """Mark arrays as variables whose gradients go into the given buffers."""
+    from ..ndarray import ndarray
+    if isinstance(variables, ndarray):
+        variables, gradients = [variables], [gradients]
+    if isinstance(grad_reqs, str):
+        grad_reqs = [grad_reqs] * len(variables)
+    if not (len(variables) == len(gradients) == len(grad_reqs)):
+        raise MXNetError("mark_variables: variables, gradients and grad_reqs differ in length")
+    for v, g, r in zip(variables, gradients, grad_reqs):
+        if r not in GRAD_REQS:
+            raise MXNetError(f"unknown grad_req {r!r}: expected one of {GRAD_REQS}")
+        if g is not None and g.shape != v.shape:
+            raise MXNetError(f"mark_variables: gradient buffer shape {g.shape} does not match "
+                             f"the variable's {v.shape}")
+        v._ag_node = LeafNode(g, r)
+        v._ag_index = 0
+
+
+# --- recording -------------------------------------------------------------------------------
+def record_node(name, backward, ctx, inputs, outputs):
+    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not)."""
+    parents = tuple(parent_of(x) for x in inputs)
+    meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
+    node = OpNode(name, backward, ctx, parents, meta)
+    for k, o in enumerate(outputs):
+        o._ag_node = node
+        o._ag_index = k
+    return node
+
+
+# --- backward --------------------------------------------------------------------------------
+def _topo_order(roots):
+    """OpNodes reachable from ``roots``, consumers before producers."""
+    order, seen = [], set()
+    for root in roots:
+        if type(root) is not OpNode or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, it = stack[-1]
+            advanced = False
+            for p in it:
+                if p is None:
+                    continue
+                pn = p[0]
+                if type(pn) is OpNode and id(pn) not in seen:
+                    seen.add(id(pn))
+                    stack.append((pn, iter(pn.parents)))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _accumulate(a, b):
+    if a is None:
+        return b
+    from .. import ops
+    return ops.add(a, b)
+
+
+def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
+    """Core of backward and grad. Returns {id(leaf or (node, slot)): total} for what is asked."""
+    from .. import ops
+    from ..ndarray import ndarray
+
+    if isinstance(heads, ndarray):
+        heads = [heads]
+    heads = list(heads)
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    elif isinstance(head_grads, ndarray):
+        head_grads = [head_grads]
+    head_grads = list(head_grads)
+    if len(head_grads) != len(heads):
+        raise MXNetError(f"got {len(head_grads)} head gradients for {len(heads)} heads")
+
+    for h in heads:
+        if not isinstance(h, ndarray):
+            raise MXNetError(f"backward heads must be arrays, got {type(h).__name__}")
+        node = h._ag_node
+        if node is None or (type(node) is LeafNode and node.grad_req == "null"):
+            raise AutogradError(_NOT_IN_GRAPH)
+        if type(node) is OpNode and node.freed:
+            raise AutogradError(_FREED.format(op=node.name))
+
+    prev_rec = state.set_recording(create_graph)
+    prev_train = state.set_training(train_mode)
+    try:
+        slots = {}      # id(node) -> [cotangent per output]
+        leaves = {}     # id(leaf) -> [leaf, total]
+        for h, g in zip(heads, head_grads):
+            if g is None:
+                g = ops.ones_like(h)
+            else:
+                if not isinstance(g, ndarray):
+                    g = ops.array(g, dtype=h.dtype, device=h.device)
+                if g.shape != h.shape:
+                    raise MXNetError(f"head gradient shape {g.shape} does not match the head's "
+                                     f"shape {h.shape}")
+            node = h._ag_node
+            if type(node) is LeafNode:
+                entry = leaves.setdefault(id(node), [node, None])
+                entry[1] = _accumulate(entry[1], g)
+            else:
+                lst = slots.setdefault(id(node), [None] * node.nout)
+                lst[h._ag_index] = _accumulate(lst[h._ag_index], g)
+
+        wanted = {}
+        if variables is not None:
+            for v in variables:
+                if type(v._ag_node) is OpNode:
+                    wanted[id(v._ag_node)] = v._ag_node
+
+        order = _topo_order([h._ag_node for h in heads])
+        captured = {}
+        for node in order:
+            if node.freed:
+                raise AutogradError(_FREED.format(op=node.name))
+            outs = slots.pop(id(node), None)
+            if id(node) in wanted:
+                captured[id(node)] = list(outs) if outs is not None else [None] * node.nout
+            if outs is None:
+                continue
+            for k, g in enumerate(outs):
+                if g is None:
+                    shape, dtype, dev = node.out_meta[k]
+                    outs[k] = ops.zeros(shape, dtype=dtype, device=dev)
+            ctx = node.ctx
+            check = getattr(ctx, "check_versions", None)
+            if check is not None:
+                check(node.name)
+            in_grads = node.backward(ctx, *outs)
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            for parent, g in zip(node.parents, in_grads):
+                if parent is None or g is None:
+                    continue
+                pnode, slot = parent
+                if type(pnode) is LeafNode:
+                    entry = leaves.setdefault(id(pnode), [pnode, None])
+                    entry[1] = _accumulate(entry[1], g)
+                else:
+                    lst = slots.setdefault(id(pnode), [None] * pnode.nout)
+                    lst[slot] = _accumulate(lst[slot], g)
+        if not retain_graph:
+            for node in order:
+                node.free()
+        return leaves, captured
+    finally:
+        state.set_recording(prev_rec)
+        state.set_training(prev_train)
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Compute the gradients of ``heads`` and write them into the variables' ``.grad``."""
+    from .. import ops
+    leaves, _ = _run(heads, head_grads, None, retain_graph, train_mode, False)
+    prev = state.set_recording(False)
+    try:
+        for leaf, total in leaves.values():
+            if leaf.grad_req == "null" or leaf.grad is None or total is None:
+                continue
+            if leaf.grad_req == "write":
+                ops.assign(leaf.grad, total)
+            else:
+                ops.assign(leaf.grad, ops.add(leaf.grad, total))
+    finally:
+        state.set_recording(prev)
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
+         train_mode=True):
+    """Gradients of ``heads`` with respect to ``variables``, returned (``.grad`` untouched)."""
+    from .. import ops
+    from ..ndarray import ndarray
+    single = isinstance(variables, ndarray)
+    if single:
+        variables = [variables]
+    variables = list(variables)
+    for i, v in enumerate(variables):
+        if not isinstance(v, ndarray) or not requires_grad(v):
+            raise MXNetError(f"Cannot differentiate with respect to the {i}-th variable because "
+                             "it does not require gradient: call attach_grad() on it before "
+                             "autograd.record().")
+    if retain_graph is None:
+        retain_graph = create_graph
+    leaves, captured = _run(heads, head_grads, variables, retain_graph, train_mode,
+                            create_graph)
+    out = []
+    for v in variables:
+        node = v._ag_node
+        if type(node) is LeafNode:
+            total = leaves.get(id(node), [None, None])[1]
+        else:
+            total = captured.get(id(node), [None] * node.nout)[v._ag_index]
+        if total is None:
+            total = ops.zeros_like(v)
+        elif total.dtype != v.dtype:
+            total = total.astype(v.dtype)
+        out.append(total)
+    return out

@@ -1,0 +1,44 @@
+"""Errors shared by every layer of clgrad.
+
+MXNet users catch ``MXNetError``; every error clgrad raises on purpose derives from it, and the
+more specific ones also derive from the builtin that NumPy or Python would raise, so that
+``except ValueError`` keeps working for shape problems.
+"""
+
+
+class MXNetError(RuntimeError):
+    """Base class of clgrad's own errors (named as in MXNet, whose users catch it)."""
+
+
+class ShapeError(MXNetError, ValueError):
+    """Shapes that cannot be broadcast, reshaped or combined."""
+
+
+class DTypeError(MXNetError, TypeError):
+    """A dtype clgrad does not know, or one an operation does not accept."""
+
+
+class DeviceCapabilityError(MXNetError, TypeError):
+    """The device lacks what a request needs (float64 without cl_khr_fp64, say)."""
+
+
+class DeviceMismatchError(MXNetError, ValueError):
+    """An operation mixes arrays that live on different devices."""
+
+
+class OutOfMemoryError(MXNetError, MemoryError):
+    """A device allocation failed even after the pool released the blocks it held."""
+
+
+class KernelBuildError(MXNetError):
+    """An OpenCL program failed to build; carries the device, the log and the saved source."""
+
+    def __init__(self, message, device_name="", build_log="", source_path=None):
+        super().__init__(message)
+        self.device_name = device_name
+        self.build_log = build_log
+        self.source_path = source_path
+
+
+class AutogradError(MXNetError):
+    """Misuse of the autograd engine (freed graph, unrecorded head, in-place write to a saved array)."""

@@ -1,0 +1,72 @@
+"""Render kernel families from Mako templates, inlining the plain OpenCL C helpers.
+
+Templates render with ``strict_undefined=True`` so a missing parameter is an error at render time,
+not a silently empty string in the kernel. Helpers from ``cl_kernels/`` are inlined verbatim (not
+``#include``d) so the source that keys the caches covers all the code.
+"""
+import functools
+from pathlib import Path
+
+from mako.lookup import TemplateLookup
+
+from .. import dtypes as dt
+
+
+def _find(name):
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here / name, here.parent / name):   # installed wheel, then source checkout
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError(f"clgrad cannot find its {name}/ folder next to {here}")
+
+
+TEMPLATES = _find("templates")
+CL_KERNELS = _find("cl_kernels")
+
+_lookup = TemplateLookup(directories=[str(TEMPLATES)], strict_undefined=True,
+                         input_encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def cl_source(name):
+    """The text of a plain OpenCL C helper from ``cl_kernels/``."""
+    return (CL_KERNELS / name).read_text()
+
+
+class Operand:
+    """How a kernel sees one operand: array or scalar, its storage and compute C types."""
+
+    __slots__ = ("is_array", "dtype", "ctype", "compute")
+
+    def __init__(self, is_array, dtype, compute_dtype=None):
+        self.is_array = is_array
+        self.dtype = dtype
+        self.ctype = dt.ctype(dtype)
+        self.compute = dt.compute_ctype(compute_dtype if compute_dtype is not None else dtype)
+
+
+def load(op, ptr, idx):
+    """An expression reading element ``idx`` of ``ptr`` converted to the operand's compute type."""
+    if op.dtype == dt.float16:
+        return f"({op.compute})vload_half({idx}, {ptr})"
+    return f"({op.compute}){ptr}[{idx}]"
+
+
+def store(op, ptr, idx, value):
+    """A statement writing ``value`` (compute type) to element ``idx`` in the storage type."""
+    if op.dtype == dt.float16:
+        return f"vstore_half_rte((float)({value}), {idx}, {ptr})"
+    if op.dtype == dt.bool_:
+        return f"{ptr}[{idx}] = (uchar)(({value}) != 0)"
+    return f"{ptr}[{idx}] = ({op.ctype})({value})"
+
+
+def prelude(uses_fp64):
+    return ("#define CLGRAD_FP64\n" if uses_fp64 else "") + cl_source("prelude.cl")
+
+
+def render(template, **params):
+    """Render ``templates/<template>`` with the shared helpers available to it."""
+    params.setdefault("load", load)
+    params.setdefault("store", store)
+    return _lookup.get_template(template).render(**params)

@@ -1,0 +1,118 @@
+"""The dtypes clgrad supports, their OpenCL C types, and NumPy's promotion with MXNet's defaults."""
+import numpy as _np
+
+from .base import DeviceCapabilityError, DTypeError
+
+bool_ = _np.dtype(_np.bool_)
+int8 = _np.dtype(_np.int8)
+int16 = _np.dtype(_np.int16)
+int32 = _np.dtype(_np.int32)
+int64 = _np.dtype(_np.int64)
+uint8 = _np.dtype(_np.uint8)
+float16 = _np.dtype(_np.float16)
+float32 = _np.dtype(_np.float32)
+float64 = _np.dtype(_np.float64)
+
+#: MXNet's default for Python floats and lists.
+default_float = float32
+
+# storage C type, compute C type
+_CTYPES = {
+    bool_: ("uchar", "uchar"),
+    int8: ("char", "char"),
+    int16: ("short", "short"),
+    int32: ("int", "int"),
+    int64: ("long", "long"),
+    uint8: ("uchar", "uchar"),
+    float16: ("half", "float"),   # storage only: vload_half / vstore_half, arithmetic in float
+    float32: ("float", "float"),
+    float64: ("double", "double"),
+}
+SUPPORTED = tuple(_CTYPES)
+
+
+def as_dtype(dtype):
+    """Normalise a dtype-like (type, string, np.dtype) to a supported NumPy dtype."""
+    if dtype is None:
+        return None
+    try:
+        dt = _np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"unknown dtype {dtype!r}") from None
+    if dt not in _CTYPES:
+        raise DTypeError(f"dtype {dt} is not supported by clgrad "
+                         f"(supported: {', '.join(str(d) for d in SUPPORTED)})")
+    return dt
+
+
+def ctype(dt):
+    return _CTYPES[dt][0]
+
+
+def compute_ctype(dt):
+    return _CTYPES[dt][1]
+
+
+def is_float(dt):
+    return dt.kind == "f"
+
+
+def is_int(dt):
+    return dt.kind in "iu"
+
+
+def check_device(dt, device):
+    """Raise if ``device`` cannot hold ``dt`` (float64 needs cl_khr_fp64)."""
+    if dt == float64 and not device.caps.fp64:
+        raise DeviceCapabilityError(
+            f"float64 is not supported on {device} ({device.name}, {device.caps.platform}): the "
+            "device lacks cl_khr_fp64. Use float32 (e.g. x.astype('float32')).")
+
+
+def result_type(*operands):
+    """NumPy's promotion, with Python scalars weak (NEP 50) and MXNet's float32 for Python floats.
+
+    ``operands`` are dtypes (arrays) or Python scalars.
+    """
+    arrays = [o for o in operands if isinstance(o, _np.dtype)]
+    scalars = [o for o in operands if not isinstance(o, _np.dtype)]
+    if not arrays:
+        return _scalar_dtype(scalars[0]) if len(scalars) == 1 else _np.result_type(
+            *[_scalar_dtype(s) for s in scalars])
+    rt = _np.result_type(*arrays)
+    for s in scalars:
+        if isinstance(s, bool):
+            continue
+        if isinstance(s, int):
+            if rt == bool_:
+                rt = int64
+        elif isinstance(s, float):
+            if rt.kind != "f":
+                rt = default_float
+        else:
+            raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
+    return as_dtype(rt)
+
+
+def _scalar_dtype(s):
+    if isinstance(s, bool):
+        return bool_
+    if isinstance(s, int):
+        return int64
+    if isinstance(s, float):
+        return default_float
+    raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
+
+
+def literal(value, dt):
+    """An OpenCL C literal of ``value`` in dtype ``dt`` (no double literals in float kernels)."""
+    if dt.kind == "f":
+        v = float(value)
+        if v != v:
+            return "NAN"
+        if v in (float("inf"), float("-inf")):
+            return "INFINITY" if v > 0 else "(-INFINITY)"
+        return f"{v!r}" + ("" if dt == float64 else "f")
+    if dt == bool_:
+        return "1" if value else "0"
+    return f"({compute_ctype(dt)})({int(value)}L)" if dt == int64 else str(int(value))

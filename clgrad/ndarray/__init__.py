@@ -1,0 +1,5 @@
+"""The device array."""
+from .ndarray import ndarray
+from .storage import Storage
+
+__all__ = ["ndarray", "Storage"]

@@ -1,0 +1,33 @@
+"""The memory behind arrays: one pooled device buffer shared by an array and all its views."""
+import numpy as _np
+import pyopencl as cl
+
+
+class Storage:
+    """A pooled buffer on one device, with a version counter bumped by every in-place write.
+
+    Autograd records the version of each array it saves, so a write that would silently change
+    a gradient is detected at backward time.
+    """
+
+    __slots__ = ("buffer", "device", "nbytes", "version", "__weakref__")
+
+    def __init__(self, device, nbytes):
+        self.device = device
+        self.nbytes = nbytes
+        self.buffer = device.allocate(nbytes)
+        self.version = 0
+
+    def upload(self, host, byte_offset=0):
+        """Copy a C-contiguous NumPy array in (asynchronously; pyopencl keeps ``host`` alive)."""
+        if host.nbytes:
+            cl.enqueue_copy(self.device.queue, self.buffer, host, dst_offset=byte_offset,
+                            is_blocking=False)
+
+    def download(self, shape, dtype, byte_offset=0):
+        """A NumPy copy of ``shape``/``dtype`` elements starting at ``byte_offset`` (waits)."""
+        host = _np.empty(shape, dtype=dtype)
+        if host.nbytes:
+            cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,
+                            is_blocking=True)
+        return host

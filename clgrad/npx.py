@@ -1,0 +1,65 @@
+"""``clgrad.npx``: MXNet's numpy-extension namespace (devices, modes, NN ops)."""
+from . import ops as _ops
+from .runtime import all_devices, default_device, get_device
+
+_np_mode = {"array": False, "shape": False}
+
+
+def set_np(shape=True, array=True, dtype=False):
+    """Turn on NumPy semantics. clgrad arrays always behave so; kept for MXNet code."""
+    _np_mode["array"] = bool(array)
+    _np_mode["shape"] = bool(shape)
+
+
+def reset_np():
+    _np_mode["array"] = False
+    _np_mode["shape"] = False
+
+
+def is_np_array():
+    return _np_mode["array"]
+
+
+def is_np_shape():
+    return _np_mode["shape"]
+
+
+def cpu(device_id=0):
+    return get_device("cpu", device_id)
+
+
+def gpu(device_id=0):
+    return get_device("gpu", device_id)
+
+
+def num_gpus():
+    return sum(1 for d in all_devices() if d.device_type == "gpu")
+
+
+def current_device():
+    return default_device()
+
+
+current_context = current_device
+
+
+def waitall():
+    """Wait until every device has finished all queued work."""
+    for d in all_devices():
+        d.synchronize()
+
+
+def stop_gradient(x):
+    """``x``'s value, cut from the graph: no gradient flows back through it."""
+    return x.detach()
+
+
+def memory_stats(device=None):
+    """Bytes in use and held by the device's memory pool."""
+    return (device or default_device()).memory_stats()
+
+
+def empty_cache(device=None):
+    """Release the pool's held (free) blocks back to the driver."""
+    for d in ([device] if device is not None else all_devices()):
+        d.empty_cache()

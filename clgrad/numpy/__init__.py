@@ -1,0 +1,84 @@
+"""``clgrad.np``: the NumPy-compatible namespace over device arrays (MXNet's ``mxnet.np``)."""
+import builtins as _b
+
+import numpy as _onp
+
+from .. import ops as _ops
+from ..dtypes import (bool_, float16, float32, float64, int8, int16, int32, int64,  # noqa: F401
+                      uint8)
+from ..ndarray import ndarray
+from ..ops import *  # noqa: F401,F403
+from ..ops import (abs, all, amax, amin, any, arange, around, array, asarray, astype,  # noqa: F401
+                   bitwise_not, broadcast_arrays, broadcast_shapes, broadcast_to, clip, copy,
+                   divide, empty, empty_like, expand_dims, eye, full, full_like, identity, invert,
+                   linspace, matmul, max, mean, min, moveaxis, ones, ones_like, prod, ravel,
+                   remainder, reshape, round, round_, squeeze, sum, swapaxes, transpose, where,
+                   zeros, zeros_like)
+from . import random  # noqa: F401
+
+bool = bool_  # noqa: A001
+pi = _onp.pi
+e = _onp.e
+inf = _onp.inf
+nan = _onp.nan
+newaxis = None
+dtype = _onp.dtype
+finfo = _onp.finfo
+iinfo = _onp.iinfo
+
+
+def _host(a):
+    return a.asnumpy() if isinstance(a, ndarray) else _onp.asarray(a)
+
+
+def array_equal(a1, a2, equal_nan=False):
+    """True if both have the same shape and elements (NumPy or clgrad arrays)."""
+    return _b.bool(_onp.array_equal(_host(a1), _host(a2), equal_nan=equal_nan))
+
+
+def array_equiv(a1, a2):
+    """True if the arrays are shape-consistent (broadcastable) and equal elementwise."""
+    return _b.bool(_onp.array_equiv(_host(a1), _host(a2)))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _b.bool(_onp.allclose(_host(a), _host(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise closeness, computed on the device."""
+    a_arr = a if isinstance(a, ndarray) else None
+    b_arr = b if isinstance(b, ndarray) else None
+    if a_arr is None and b_arr is None:
+        return array(_onp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    a = a_arr if a_arr is not None else array(_onp.asarray(a), device=b_arr.device)
+    b = b_arr if b_arr is not None else array(_onp.asarray(b), device=a.device)
+    close = _ops.less_equal(_ops.absolute(_ops.subtract(a, b)),
+                            _ops.add(atol, _ops.multiply(rtol, _ops.absolute(b))))
+    close = _ops.logical_or(close, _ops.equal(a, b))     # equal infinities
+    if equal_nan:
+        close = _ops.logical_or(close, _ops.logical_and(_ops.isnan(a), _ops.isnan(b)))
+    return close
+
+
+def shape(a):
+    return a.shape if isinstance(a, ndarray) else _onp.shape(a)
+
+
+def size(a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+def ndim(a):
+    return a.ndim if isinstance(a, ndarray) else _onp.ndim(a)
+
+
+def result_type(*arrays_and_dtypes):
+    from ..dtypes import result_type as rt
+    return rt(*[x.dtype if isinstance(x, ndarray) else (_onp.dtype(x) if isinstance(
+        x, (str, type, _onp.dtype)) else x) for x in arrays_and_dtypes])
+
+
+def ascontiguousarray(a, dtype=None):
+    a = asarray(a, dtype=dtype)
+    return a if a._is_c_contiguous() else copy(a)

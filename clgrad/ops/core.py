@@ -1,0 +1,326 @@
+"""Array creation, host transfer, copies and casts: the primitives every other op builds on."""
+import numbers
+
+import numpy as _np
+
+from .. import dtypes as dt
+from ..base import DeviceMismatchError, MXNetError, ShapeError
+from ..ndarray import ndarray
+from ..runtime import Device, default_device
+from . import launch
+from .registry import invoke, register
+
+
+# --- devices ---------------------------------------------------------------------------------
+def resolve_device(device=None, ctx=None):
+    dev = device if device is not None else ctx
+    if dev is None:
+        return default_device()
+    if isinstance(dev, Device):
+        return dev
+    if isinstance(dev, str):
+        from ..runtime import get_device
+        kind, _, rest = dev.partition("(")
+        idx = int(rest.rstrip(")") or 0) if rest else 0
+        return get_device(kind.strip(), idx)
+    raise MXNetError(f"not a device: {dev!r}")
+
+
+def same_device(arrays, what="operation"):
+    dev = None
+    for a in arrays:
+        if isinstance(a, ndarray):
+            if dev is None:
+                dev = a._storage.device
+            elif a._storage.device is not dev:
+                raise DeviceMismatchError(
+                    f"{what}: arrays are on different devices ({dev} and {a._storage.device}); "
+                    "move one with .to_device() or .copyto()")
+    return dev
+
+
+def normalize_shape(shape):
+    if isinstance(shape, numbers.Integral):
+        shape = (int(shape),)
+    try:
+        shape = tuple(int(n) for n in shape)
+    except TypeError:
+        raise ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(n < 0 for n in shape):
+        raise ShapeError(f"negative dimensions are not allowed: {shape}")
+    return shape
+
+
+def empty(shape, dtype=None, order="C", device=None, ctx=None):
+    dtype = dt.as_dtype(dtype) or dt.default_float
+    dev = resolve_device(device, ctx)
+    dt.check_device(dtype, dev)
+    return ndarray._empty(normalize_shape(shape), dtype, dev)
+
+
+def _filled(shape, value, dtype, dev):
+    out = ndarray._empty(shape, dtype, dev)
+    return fill(out, value)
+
+
+def fill(out, value):
+    """Write the scalar ``value`` into every element of ``out`` (a possibly strided view)."""
+    value = _to_scalar(value, out.dtype)
+    launch.elementwise("fill", out, [value], "v0", [out.dtype])
+    return out
+
+
+def _to_scalar(value, dtype):
+    if dtype.kind == "f":
+        return float(value)
+    if dtype == dt.bool_:
+        return bool(value)
+    return int(value)
+
+
+def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
+    dev = resolve_device(device, ctx)
+    if isinstance(fill_value, ndarray):
+        return broadcast_copy(fill_value, normalize_shape(shape), dtype)
+    if dtype is None:
+        dtype = (dt.bool_ if isinstance(fill_value, (bool, _np.bool_)) else
+                 dt.int64 if isinstance(fill_value, numbers.Integral) else dt.default_float)
+    dtype = dt.as_dtype(dtype)
+    dt.check_device(dtype, dev)
+    return _filled(normalize_shape(shape), fill_value, dtype, dev)
+
+
+def zeros(shape, dtype=None, order="C", device=None, ctx=None):
+    return full(shape, 0, dtype or dt.default_float, device=device, ctx=ctx)
+
+
+def ones(shape, dtype=None, order="C", device=None, ctx=None):
+    return full(shape, 1, dtype or dt.default_float, device=device, ctx=ctx)
+
+
+def _like(a, dtype, device):
+    if not isinstance(a, ndarray):
+        a = array(a)
+    return (a.shape, dt.as_dtype(dtype) or a.dtype, device or a.device)
+
+
+def empty_like(a, dtype=None, order="C", subok=False, shape=None, device=None):
+    s, d, dev = _like(a, dtype, device)
+    return empty(shape if shape is not None else s, d, device=dev)
+
+
+def zeros_like(a, dtype=None, order="C", subok=False, shape=None, device=None):
+    s, d, dev = _like(a, dtype, device)
+    return full(shape if shape is not None else s, 0, d, device=dev)
+
+
+def ones_like(a, dtype=None, order="C", subok=False, shape=None, device=None):
+    s, d, dev = _like(a, dtype, device)
+    return full(shape if shape is not None else s, 1, d, device=dev)
+
+
+def full_like(a, fill_value, dtype=None, order="C", subok=False, shape=None, device=None):
+    s, d, dev = _like(a, dtype, device)
+    return full(shape if shape is not None else s, fill_value, d, device=dev)
+
+
+# --- host -> device ----------------------------------------------------------------------------
+def _host_dtype(obj, dtype):
+    """MXNet's rule: NumPy arrays keep their dtype, everything else defaults to float32."""
+    if dtype is not None:
+        return dt.as_dtype(dtype)
+    if isinstance(obj, _np.ndarray) or isinstance(obj, _np.generic):
+        d = obj.dtype
+        if d not in dt.SUPPORTED:
+            raise dt.DTypeError(f"dtype {d} is not supported by clgrad "
+                                f"(supported: {', '.join(str(x) for x in dt.SUPPORTED)})")
+        return d
+    return dt.default_float
+
+
+def array(obj, dtype=None, copy=True, device=None, ctx=None, ndmin=0):
+    """A new device array from ``obj`` (a list, scalar, NumPy array or clgrad array)."""
+    if isinstance(obj, ndarray):
+        dev = resolve_device(device, ctx) if (device is not None or ctx is not None) \
+            else obj.device
+        out = obj
+        if dtype is not None and dt.as_dtype(dtype) != obj.dtype:
+            out = astype(obj, dt.as_dtype(dtype))
+        elif copy:
+            out = copy_raw(obj)
+        if dev is not out.device:
+            out = to_device(out, dev)
+        return out
+    dev = resolve_device(device, ctx)
+    dtype = _host_dtype(obj, dtype)
+    dt.check_device(dtype, dev)
+    try:
+        host = _np.array(obj, dtype=dtype, order="C", copy=True, ndmin=ndmin)
+    except (ValueError, TypeError) as e:
+        raise MXNetError(f"cannot convert {type(obj).__name__} to an array: {e}") from None
+    return from_host(host, dev)
+
+
+def from_host(host, dev):
+    host = _np.ascontiguousarray(host)
+    out = ndarray._empty(host.shape, host.dtype, dev)
+    out._storage.upload(host)
+    return out
+
+
+def asarray(obj, dtype=None, device=None, ctx=None):
+    if isinstance(obj, ndarray) and (dtype is None or dt.as_dtype(dtype) == obj.dtype) \
+            and device is None and ctx is None:
+        return obj
+    return array(obj, dtype=dtype, copy=False, device=device, ctx=ctx)
+
+
+def to_device(a, device):
+    dev = resolve_device(device)
+    if dev is a.device:
+        return a
+    dt.check_device(a.dtype, dev)
+    return invoke(_to_device_op, [a], device=dev)
+
+
+def _to_device_fwd(ctx, a, device):
+    ctx.src = a.device
+    return from_host(a.asnumpy(), device)
+
+
+_to_device_op = register("to_device", _to_device_fwd,
+                         lambda ctx, g: (to_device(g, ctx.src),))
+
+
+# --- copies and casts -----------------------------------------------------------------------
+def copy_raw(a, dtype=None):
+    """A C-contiguous copy of ``a`` (optionally cast), not recorded."""
+    out = ndarray._empty(a.shape, dtype or a.dtype, a.device)
+    launch.elementwise("copy", out, [a], "v0", [out.dtype])
+    return out
+
+
+def assign(dst, src):
+    """Write ``src`` (array broadcast to ``dst.shape``, or scalar) into ``dst``; bumps its version."""
+    if isinstance(src, ndarray):
+        same_device([dst, src], "assignment")
+        bshape = broadcast_shapes(dst.shape, src.shape)
+        if bshape != dst.shape:
+            raise ShapeError(f"could not broadcast input array from shape {src.shape} into "
+                             f"shape {dst.shape}")
+        if src._storage is dst._storage and (src._offset, src._strides) != \
+                (dst._offset, dst._strides):
+            src = copy_raw(src)     # overlapping views: read everything before writing
+        launch.elementwise("copy", dst, [src], "v0", [dst.dtype])
+    else:
+        fill(dst, src)
+    dst._storage.version += 1
+    return dst
+
+
+def copy(a):
+    return invoke(_copy_op, [a])
+
+
+_copy_op = register("copy", lambda ctx, a: copy_raw(a), lambda ctx, g: (g,))
+
+
+def astype(a, dtype):
+    dtype = dt.as_dtype(dtype)
+    dt.check_device(dtype, a.device)
+    return invoke(_astype_op, [a], dtype=dtype)
+
+
+def _astype_fwd(ctx, a, dtype):
+    ctx.src_dtype = a.dtype
+    return copy_raw(a, dtype)
+
+
+def _astype_bwd(ctx, g):
+    if ctx.src_dtype.kind not in "f":
+        return (zeros_like(g, dtype=ctx.src_dtype),) if g.dtype.kind == "f" else \
+            (astype(g, ctx.src_dtype),)
+    return (astype(g, ctx.src_dtype),)
+
+
+_astype_op = register("astype", _astype_fwd, _astype_bwd)
+
+
+def broadcast_shapes(*shapes):
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        pad = nd - len(s)
+        for i, n in enumerate(s):
+            j = i + pad
+            if n == out[j] or n == 1:
+                continue
+            if out[j] == 1:
+                out[j] = n
+            else:
+                raise ShapeError("operands could not be broadcast together with shapes " +
+                                 " ".join(str(tuple(x)) for x in shapes))
+    return tuple(out)
+
+
+def broadcast_copy(a, shape, dtype=None):
+    out = ndarray._empty(shape, dt.as_dtype(dtype) or a.dtype, a.device)
+    broadcast_shapes(shape, a.shape)
+    launch.elementwise("copy", out, [a], "v0", [out.dtype])
+    return out
+
+
+# --- ranges ----------------------------------------------------------------------------------
+def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
+    """Evenly spaced values in [start, stop); float32 unless ``dtype`` says otherwise (MXNet)."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise MXNetError("arange: step must not be zero")
+    dtype = dt.as_dtype(dtype) or dt.default_float
+    n = max(0, int(_np.ceil((stop - start) / step)))
+    dev = resolve_device(device, ctx)
+    dt.check_device(dtype, dev)
+    out = ndarray._empty((n,), dtype, dev)
+    return _ramp(out, start, step)
+
+
+def _ramp(out, start, step):
+    """out[i] = start + i * step, computed in the output's precision (float64 for int64)."""
+    comp = dt.float64 if (out.dtype in (dt.float64, dt.int64) and out.device.caps.fp64) \
+        else dt.float32
+    launch.elementwise("ramp", out, [float(start), float(step)],
+                       "v0 + (%s)gid * v1" % dt.compute_ctype(comp), [comp, comp])
+    return out
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
+             device=None, ctx=None):
+    num = int(num)
+    if num < 0:
+        raise MXNetError(f"linspace: number of samples, {num}, must be non-negative")
+    div = (num - 1) if endpoint else num
+    step = (stop - start) / div if div > 0 else 0.0
+    dtype = dt.as_dtype(dtype) or dt.default_float
+    dev = resolve_device(device, ctx)
+    dt.check_device(dtype, dev)
+    out = ndarray._empty((num,), dtype, dev)
+    _ramp(out, start, step)
+    if endpoint and num > 1:
+        fill(out[num - 1:], stop)
+    return (out, step) if retstep else out
+
+
+def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
+    M = N if M is None else M
+    dtype = dt.as_dtype(dtype) or dt.default_float
+    dev = resolve_device(device, ctx)
+    dt.check_device(dtype, dev)
+    out = ndarray._empty((N, M), dtype, dev)
+    launch.elementwise("eye", out, [int(M), int(k)],
+                       "((gid % v0) - (gid / v0) == v1) ? 1 : 0", [dt.int64, dt.int64])
+    return out
+
+
+def identity(n, dtype=None, device=None, ctx=None):
+    return eye(n, dtype=dtype, device=device, ctx=ctx)

@@ -1,0 +1,533 @@
+"""Elementwise ops: one table of (expression per dtype kind, dtype rule, vjp), one kernel family.
+
+Each op's expression is OpenCL C over ``v0, v1, ...`` (the inputs converted to the compute type
+``T``). Python scalars travel as kernel arguments, never as device arrays. vjps are written with
+these same ops, so they are recorded when a backward pass builds a graph (``create_graph``).
+"""
+import math
+import numbers
+
+import numpy as _np
+
+from .. import dtypes as dt
+from ..autograd import state as _state
+from ..base import DTypeError, MXNetError, ShapeError
+from ..codegen.render import cl_source
+from ..ndarray import ndarray
+from . import launch
+from .core import array, broadcast_shapes, from_host, same_device, zeros_like
+from .registry import invoke, register
+
+_INT_HELPERS = {}
+
+
+def _helpers_for(ctype, kind):
+    """Per-type helper definitions (integer floor-div/mod/pow, float Python-style mod)."""
+    key = (ctype, kind)
+    h = _INT_HELPERS.get(key)
+    if h is None:
+        if kind == "int":
+            h = cl_source("intmath.cl") + f"\nCLGRAD_DEFINE_INTMATH({ctype})\n"
+        else:
+            h = cl_source("intmath.cl") + f"\nCLGRAD_DEFINE_FMOD({ctype})\n"
+        _INT_HELPERS[key] = h
+    return h
+
+
+# --- operand preparation ---------------------------------------------------------------------
+def _operand(x):
+    if isinstance(x, ndarray):
+        return x
+    if isinstance(x, (bool, _np.bool_)):
+        return bool(x)
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if isinstance(x, _np.ndarray):
+        return x
+    if isinstance(x, (list, tuple)):
+        return _np.asarray(x, dtype=dt.default_float) if not isinstance(x, _np.ndarray) else x
+    raise TypeError(f"unsupported operand type {type(x).__name__}")
+
+
+def _prepare(args, name):
+    args = [_operand(a) for a in args]
+    dev = same_device(args, name)
+    if any(isinstance(a, _np.ndarray) for a in args):
+        from ..runtime import default_device
+        dev = dev or default_device()
+        args = [array(a, device=dev) if isinstance(a, _np.ndarray) else a for a in args]
+    return args
+
+
+def _dtype_of(x):
+    return x.dtype if isinstance(x, ndarray) else x
+
+
+# --- op definitions --------------------------------------------------------------------------
+class EwSpec:
+    """How one elementwise op computes: expression, dtype rule, optional vjp."""
+
+    __slots__ = ("name", "exprs", "rule", "nin", "helper", "op")
+
+    def __init__(self, name, exprs, rule, nin, helper=None):
+        self.name = name
+        self.exprs = exprs      # dict: 'f' (float), 'i' (int), 'b' (bool) -> expr, or str
+        self.rule = rule        # 'same', 'float', 'bool', 'int', 'nobool'
+        self.nin = nin
+        self.helper = helper    # None, 'int' (integer helpers), 'fmod' (float helpers)
+        self.op = None
+
+    def dtypes(self, operands):
+        """(compute dtype, output dtype) for these operands."""
+        common = dt.result_type(*[_dtype_of(o) for o in operands])
+        rule = self.rule
+        if rule == "float":
+            if common.kind != "f":
+                common = dt.default_float
+            return common, common
+        if rule == "bool":
+            return common, dt.bool_
+        if rule == "int":
+            if common.kind not in "iub":
+                raise DTypeError(f"{self.name} is only defined for integer and boolean arrays, "
+                                 f"not {common}")
+            return common, common
+        if rule == "nobool" and common == dt.bool_:
+            raise DTypeError(f"{self.name} is not supported for boolean arrays")
+        if rule == "square_bool" and common == dt.bool_:
+            return dt.int8, dt.int8
+        return common, common
+
+    def expr(self, compute):
+        e = self.exprs
+        if isinstance(e, str):
+            text = e
+        else:
+            k = "f" if compute.kind == "f" else ("b" if compute == dt.bool_ else "i")
+            text = e.get(k) or e.get("i" if k == "b" else k)
+            if text is None:
+                raise DTypeError(f"{self.name} is not supported for {compute} arrays")
+        return text.replace("T", dt.compute_ctype(compute)) if "T" in text else text
+
+
+def _run(spec, operands, out=None):
+    """Forward of an elementwise op: promote, broadcast, allocate, launch."""
+    compute, out_dtype = spec.dtypes(operands)
+    shape = broadcast_shapes(*[o.shape for o in operands if isinstance(o, ndarray)])
+    dev = next(o for o in operands if isinstance(o, ndarray)).device
+    dt.check_device(out_dtype, dev)
+    dt.check_device(compute, dev)
+    if out is None:
+        out = ndarray._empty(shape, out_dtype, dev)
+    elif out.shape != shape:
+        raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the broadcast "
+                         f"shape {shape} of the operands")
+    expr = spec.expr(compute)
+    helpers = ""
+    if spec.helper:
+        helpers = _helpers_for(dt.compute_ctype(compute), "fmod" if compute.kind == "f" else "int")
+    scalar_compute = [compute] * len(operands)
+    ops_ = [o if isinstance(o, ndarray) else _scalar_in(o, compute) for o in operands]
+    launch.elementwise(spec.name, out, ops_, expr, scalar_compute, helpers)
+    return out
+
+
+def _scalar_in(v, compute):
+    if compute.kind == "f":
+        return float(v)
+    if compute == dt.bool_:
+        return bool(v)
+    return int(v)
+
+
+def _make(spec, vjp):
+    def forward(ctx, *operands, out=None):
+        if vjp is not None and ctx is not None:
+            ctx.save(*[o if isinstance(o, ndarray) else None for o in operands])
+            ctx.scalars = operands
+        return _run(spec, operands, out)
+
+    spec.op = register(spec.name, forward, vjp)
+
+    def fn(*args, out=None, **kw):
+        if len(args) != spec.nin:
+            raise TypeError(f"{spec.name}() takes {spec.nin} positional argument(s) "
+                            f"but {len(args)} were given")
+        args = _prepare(args, spec.name)
+        if not any(isinstance(a, ndarray) for a in args):
+            from ..runtime import default_device
+            args[0] = array(args[0], device=default_device(),
+                            dtype=dt.result_type(*args) if spec.nin > 1 else None)
+        if out is not None:
+            from ..autograd.tape import requires_grad
+            if _state.is_recording() and any(requires_grad(a) for a in args):
+                raise MXNetError(f"{spec.name}: out= is not supported while recording "
+                                 "gradients")
+            res = _run(spec, args, out)
+            out._storage.version += 1
+            return res
+        return invoke(spec.op, args)
+
+    fn.__name__ = spec.name
+    fn.__qualname__ = spec.name
+    fn.__doc__ = f"Elementwise ``{spec.name}`` with NumPy broadcasting and promotion."
+    return fn
+
+
+# --- vjp helpers -----------------------------------------------------------------------------
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape`` (the reverse of broadcasting), as a recorded op."""
+    if g.shape == tuple(shape):
+        return g
+    from .reduce import sum as _sum
+    from .shape import reshape
+    nd = g.ndim
+    pad = nd - len(shape)
+    axes = tuple(range(pad)) + tuple(i + pad for i, n in enumerate(shape)
+                                     if n == 1 and g.shape[i + pad] != 1)
+    r = _sum(g, axis=axes, keepdims=True) if axes else g
+    return reshape(r, shape)
+
+
+def _needs(ctx, i):
+    return ctx.needs[i] if getattr(ctx, "needs", None) else True
+
+
+def _unary_vjp(deriv):
+    """vjp g * deriv(x) for unary ops."""
+    def vjp(ctx, g):
+        (x,) = ctx.saved
+        return (multiply(g, deriv(x)),)
+    return vjp
+
+
+def _zero_vjp(ctx, *gs):
+    return tuple(zeros_like(x) if isinstance(x, ndarray) else None for x in ctx.saved)
+
+
+def _binary_vjp(da, db):
+    """vjp for binary ops; ``da(g, a, b)``/``db(g, a, b)`` give the unbroadcast-free grads."""
+    def vjp(ctx, g):
+        a, b = ctx.saved
+        sa, sb = ctx.scalars
+        av = a if a is not None else sa
+        bv = b if b is not None else sb
+        ga = unbroadcast(da(g, av, bv), a.shape) if a is not None and da else None
+        gb = unbroadcast(db(g, av, bv), b.shape) if b is not None and db else None
+        return ga, gb
+    return vjp
+
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+# --- the table ------------------------------------------------------------------------------
+_FLOAT_UNARY = {
+    "exp": ("exp(v0)", lambda x: exp(x)),
+    "expm1": ("expm1(v0)", lambda x: exp(x)),
+    "log": ("log(v0)", lambda x: reciprocal(x)),
+    "log1p": ("log1p(v0)", lambda x: reciprocal(add(x, 1))),
+    "log2": ("log2(v0)", lambda x: reciprocal(multiply(x, _LN2))),
+    "log10": ("log10(v0)", lambda x: reciprocal(multiply(x, _LN10))),
+    "sqrt": ("sqrt(v0)", lambda x: true_divide(0.5, sqrt(x))),
+    "cbrt": ("cbrt(v0)", lambda x: true_divide(1.0 / 3.0, square(cbrt(x)))),
+    "sin": ("sin(v0)", lambda x: cos(x)),
+    "cos": ("cos(v0)", lambda x: negative(sin(x))),
+    "tan": ("tan(v0)", lambda x: add(square(tan(x)), 1)),
+    "arcsin": ("asin(v0)", lambda x: reciprocal(sqrt(subtract(1, square(x))))),
+    "arccos": ("acos(v0)", lambda x: negative(reciprocal(sqrt(subtract(1, square(x)))))),
+    "arctan": ("atan(v0)", lambda x: reciprocal(add(square(x), 1))),
+    "sinh": ("sinh(v0)", lambda x: cosh(x)),
+    "cosh": ("cosh(v0)", lambda x: sinh(x)),
+    "tanh": ("tanh(v0)", lambda x: subtract(1, square(tanh(x)))),
+    "arcsinh": ("asinh(v0)", lambda x: reciprocal(sqrt(add(square(x), 1)))),
+    "arccosh": ("acosh(v0)", lambda x: reciprocal(sqrt(subtract(square(x), 1)))),
+    "arctanh": ("atanh(v0)", lambda x: reciprocal(subtract(1, square(x)))),
+    "degrees": ("v0 * (T)57.29577951308232", lambda x: 57.29577951308232),
+    "radians": ("v0 * (T)0.017453292519943295", lambda x: 0.017453292519943295),
+}
+
+_SAME_UNARY = {
+    # name: (exprs, rule, derivative or None for a zero gradient)
+    "negative": ({"f": "-v0", "i": "-v0"}, "nobool", lambda x: -1),
+    "positive": ({"f": "v0", "i": "v0"}, "nobool", lambda x: 1),
+    "absolute": ({"f": "fabs(v0)", "i": "(v0 < 0 ? -v0 : v0)", "b": "v0"}, "same",
+                 lambda x: sign(x)),
+    "sign": ({"f": "(isnan(v0) ? v0 : (T)((v0 > 0) - (v0 < 0)))",
+              "i": "(T)((v0 > 0) - (v0 < 0))"}, "nobool", None),
+    "square": ({"f": "v0 * v0", "i": "v0 * v0"}, "square_bool", lambda x: multiply(x, 2)),
+    "reciprocal": ({"f": "(T)1 / v0", "i": "(v0 == 0 ? (T)0 : (T)1 / v0)"}, "nobool",
+                   lambda x: negative(reciprocal(square(x)))),
+    "floor": ({"f": "floor(v0)", "i": "v0"}, "same", None),
+    "ceil": ({"f": "ceil(v0)", "i": "v0"}, "same", None),
+    "trunc": ({"f": "trunc(v0)", "i": "v0"}, "same", None),
+    "rint": ({"f": "rint(v0)", "i": "v0"}, "same", None),
+    "fix": ({"f": "trunc(v0)", "i": "v0"}, "same", None),
+}
+
+_PREDICATES = {
+    "isnan": {"f": "isnan(v0)", "i": "0"},
+    "isinf": {"f": "isinf(v0)", "i": "0"},
+    "isfinite": {"f": "isfinite(v0)", "i": "1"},
+    "isposinf": {"f": "(isinf(v0) && v0 > 0)", "i": "0"},
+    "isneginf": {"f": "(isinf(v0) && v0 < 0)", "i": "0"},
+    "signbit": {"f": "signbit(v0)", "i": "(v0 < 0)"},
+    "logical_not": {"f": "(v0 == 0)", "i": "(v0 == 0)"},
+}
+
+_COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
+            "greater": ">", "greater_equal": ">="}
+
+_LOGICAL = {"logical_and": "((v0 != 0) && (v1 != 0))", "logical_or": "((v0 != 0) || (v1 != 0))",
+            "logical_xor": "((v0 != 0) != (v1 != 0))"}
+
+_BITWISE = {"bitwise_and": {"i": "v0 & v1"}, "bitwise_or": {"i": "v0 | v1"},
+            "bitwise_xor": {"i": "v0 ^ v1"},
+            "left_shift": {"i": "(v1 < 0 || v1 >= 8 * (T)sizeof(T)) ? (T)0 : (T)(v0 << v1)"},
+            "right_shift": {"i": "(v1 < 0 || v1 >= 8 * (T)sizeof(T)) ? (v0 < 0 ? (T)-1 : (T)0)"
+                                 " : (T)(v0 >> v1)"}}
+
+_g = globals()
+
+
+def _define_all():
+    for name, (expr, deriv) in _FLOAT_UNARY.items():
+        spec = EwSpec(name, {"f": expr}, "float", 1)
+        _g[name] = _make(spec, _unary_vjp(deriv))
+    for name, (exprs, rule, deriv) in _SAME_UNARY.items():
+        spec = EwSpec(name, exprs, rule, 1)
+        _g[name] = _make(spec, _unary_vjp(deriv) if deriv else _zero_vjp)
+    for name, exprs in _PREDICATES.items():
+        _g[name] = _make(EwSpec(name, exprs, "bool", 1), None)
+    for name, sym in _COMPARE.items():
+        _g[name] = _make(EwSpec(name, f"(v0 {sym} v1)", "bool", 2), None)
+    for name, expr in _LOGICAL.items():
+        _g[name] = _make(EwSpec(name, expr, "bool", 2), None)
+    for name, exprs in _BITWISE.items():
+        _g[name] = _make(EwSpec(name, exprs, "int", 2), None)
+
+
+_define_all()
+invert = _make(EwSpec("invert", {"i": "~v0", "b": "!v0"}, "int", 1), None)
+bitwise_not = invert
+abs = absolute  # noqa: A001  (NumPy's name)
+
+add = _make(EwSpec("add", "v0 + v1", "same", 2),
+            _binary_vjp(lambda g, a, b: g, lambda g, a, b: g))
+
+
+subtract = _make(EwSpec("subtract", "v0 - v1", "nobool", 2),
+                 _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g)))
+multiply = _make(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
+                 _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a)))
+true_divide = _make(
+    EwSpec("true_divide", "v0 / v1", "float", 2),
+    _binary_vjp(lambda g, a, b: true_divide(g, b),
+                lambda g, a, b: negative(true_divide(multiply(g, a), multiply(b, b)))))
+divide = true_divide
+floor_divide = _make(EwSpec("floor_divide", {"f": "pyfloordiv_T(v0, v1)",
+                                             "i": "floordiv_T(v0, v1)"}, "nobool", 2, "int"),
+                     _zero_vjp)
+mod = _make(EwSpec("mod", {"f": "pymod_T(v0, v1)", "i": "mod_T(v0, v1)"}, "nobool", 2, "int"),
+            _binary_vjp(lambda g, a, b: g,
+                        lambda g, a, b: negative(multiply(g, floor_divide(a, b)))))
+remainder = mod
+fmod = _make(EwSpec("fmod", {"f": "fmod(v0, v1)", "i": "(v1 == 0 ? (T)0 : v0 % v1)"},
+                    "nobool", 2),
+             _binary_vjp(lambda g, a, b: g,
+                         lambda g, a, b: negative(multiply(g, trunc(true_divide(a, b))))))
+
+
+def _pow_da(g, a, b):
+    return multiply(g, multiply(b, power(a, subtract(b, 1))))
+
+
+def _pow_db(g, a, b):
+    # d/db a**b = a**b * log(a); defined as 0 where a == 0 (the limit used by NumPy-based AD)
+    la = log(where(equal(a, 0), 1, a)) if isinstance(a, ndarray) else math.log(a) if a > 0 \
+        else 0.0
+    return multiply(g, multiply(power(a, b), la))
+
+
+power = _make(EwSpec("power", {"f": "pow(v0, v1)", "i": "ipow_T(v0, v1)"}, "nobool", 2, "int"),
+              _binary_vjp(_pow_da, _pow_db))
+maximum = _make(EwSpec("maximum", {"f": "((v0 >= v1 || isnan(v0)) ? v0 : v1)",
+                                   "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
+                _binary_vjp(lambda g, a, b: multiply(g, greater_equal(a, b)),
+                            lambda g, a, b: multiply(g, less(a, b))))
+minimum = _make(EwSpec("minimum", {"f": "((v0 <= v1 || isnan(v0)) ? v0 : v1)",
+                                   "i": "((v0 <= v1) ? v0 : v1)"}, "same", 2),
+                _binary_vjp(lambda g, a, b: multiply(g, less_equal(a, b)),
+                            lambda g, a, b: multiply(g, greater(a, b))))
+fmax = _make(EwSpec("fmax", {"f": "fmax(v0, v1)", "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
+             _binary_vjp(lambda g, a, b: multiply(g, logical_or(greater_equal(a, b), isnan(b))),
+                         lambda g, a, b: multiply(g, logical_not(
+                             logical_or(greater_equal(a, b), isnan(b))))))
+fmin = _make(EwSpec("fmin", {"f": "fmin(v0, v1)", "i": "((v0 <= v1) ? v0 : v1)"}, "same", 2),
+             _binary_vjp(lambda g, a, b: multiply(g, logical_or(less_equal(a, b), isnan(b))),
+                         lambda g, a, b: multiply(g, logical_not(
+                             logical_or(less_equal(a, b), isnan(b))))))
+
+
+def _den(a, b):
+    return add(multiply(a, a), multiply(b, b))
+
+
+arctan2 = _make(EwSpec("arctan2", {"f": "atan2(v0, v1)"}, "float", 2),
+                _binary_vjp(lambda g, a, b: true_divide(multiply(g, b), _den(a, b)),
+                            lambda g, a, b: negative(true_divide(multiply(g, a), _den(a, b)))))
+hypot = _make(EwSpec("hypot", {"f": "hypot(v0, v1)"}, "float", 2),
+              _binary_vjp(lambda g, a, b: multiply(g, true_divide(a, hypot(a, b))),
+                          lambda g, a, b: multiply(g, true_divide(b, hypot(a, b)))))
+copysign = _make(EwSpec("copysign", {"f": "copysign(v0, v1)"}, "float", 2),
+                 _binary_vjp(lambda g, a, b: multiply(g, multiply(sign(a), sign(copysign(1.0, b)))),
+                             None))
+
+
+# --- where and clip --------------------------------------------------------------------------
+class _WhereSpec(EwSpec):
+    def dtypes(self, operands):
+        t = dt.result_type(*[_dtype_of(o) for o in operands[1:]])
+        return t, t
+
+
+_where_spec = _WhereSpec("where", "(v0 != 0) ? v1 : v2", "same", 3)
+
+
+def _where_fwd(ctx, c, a, b):
+    ctx.save(c if isinstance(c, ndarray) else None, a if isinstance(a, ndarray) else None,
+             b if isinstance(b, ndarray) else None)
+    ctx.cond = c
+    compute, out_dtype = _where_spec.dtypes((c, a, b))
+    shape = broadcast_shapes(*[o.shape for o in (c, a, b) if isinstance(o, ndarray)])
+    dev = next(o for o in (c, a, b) if isinstance(o, ndarray)).device
+    dt.check_device(out_dtype, dev)
+    out = ndarray._empty(shape, out_dtype, dev)
+    ops_ = [c if isinstance(c, ndarray) else bool(c)] + \
+        [o if isinstance(o, ndarray) else _scalar_in(o, compute) for o in (a, b)]
+    cd = c.dtype if isinstance(c, ndarray) else dt.bool_
+    launch.elementwise("where", out, ops_, "(v0 != 0) ? v1 : v2", [cd, compute, compute])
+    return out
+
+
+def _where_bwd(ctx, g):
+    c, a, b = ctx.saved
+    cond = ctx.cond
+    ga = unbroadcast(where(cond, g, 0), a.shape) if a is not None else None
+    gb = unbroadcast(where(cond, 0, g), b.shape) if b is not None else None
+    return None, ga, gb
+
+
+_where_op = register("where", _where_fwd, _where_bwd)
+
+
+def where(condition, x=None, y=None):
+    """Elements of ``x`` where ``condition`` holds, else of ``y`` (broadcast together)."""
+    if x is None and y is None:
+        from .indexing import nonzero
+        return nonzero(condition)
+    if x is None or y is None:
+        raise MXNetError("where: either both or neither of x and y should be given")
+    args = _prepare([condition, x, y], "where")
+    if not any(isinstance(a, ndarray) for a in args):
+        args[1] = array(args[1])
+    return invoke(_where_op, args)
+
+
+def _clip_fwd(ctx, a, lo, hi):
+    ctx.save(a, lo if isinstance(lo, ndarray) else None, hi if isinstance(hi, ndarray) else None)
+    ctx.bounds = (lo, hi)
+    ops_ = [a]
+    parts = "v0"
+    k = 1
+    if lo is not None:
+        ops_.append(lo)
+        parts = f"(({parts}) < v{k} ? v{k} : ({parts}))"
+        k += 1
+    if hi is not None:
+        ops_.append(hi)
+        parts = f"(({parts}) > v{k} ? v{k} : ({parts}))"
+    spec = EwSpec("clip", parts, "same", len(ops_))
+    return _run(spec, ops_)
+
+
+def _clip_bwd(ctx, g):
+    a = ctx.saved[0]
+    lo, hi = ctx.bounds
+    mask = None
+    if lo is not None:
+        mask = greater_equal(a, lo)
+    if hi is not None:
+        m2 = less_equal(a, hi)
+        mask = m2 if mask is None else logical_and(mask, m2)
+    ga = multiply(g, mask) if mask is not None else g
+    glo = unbroadcast(multiply(g, less(a, lo)), lo.shape) if isinstance(lo, ndarray) else None
+    ghi = unbroadcast(multiply(g, greater(a, hi)), hi.shape) if isinstance(hi, ndarray) else None
+    return ga, glo, ghi
+
+
+_clip_op = register("clip", _clip_fwd, _clip_bwd)
+
+
+def clip(a, a_min=None, a_max=None, out=None):
+    """Limit the values of ``a`` to [a_min, a_max]; the gradient passes where a is inside."""
+    if a_min is None and a_max is None:
+        raise MXNetError("clip: one of a_min and a_max must be given")
+    a, lo, hi = _prepare([a, a_min, a_max], "clip")
+    if not isinstance(a, ndarray):
+        a = array(a)
+    res = invoke(_clip_op, [a, lo, hi])
+    if out is not None:
+        from .core import assign
+        return assign(out, res)
+    return res
+
+
+def round(a, decimals=0, out=None):  # noqa: A001  (NumPy's name)
+    """Round half to even, as NumPy does, to ``decimals`` places."""
+    if decimals == 0:
+        return rint(a, out=out)
+    scale = 10.0 ** decimals
+    return true_divide(rint(multiply(a, scale)), scale, out=out)
+
+
+around = round_ = round
+
+
+# --- in place --------------------------------------------------------------------------------
+def inplace(fn, x, other):
+    """``x op= other``: writes into ``x`` and, when recording, rebinds ``x`` to the new node."""
+    from ..autograd.tape import LeafNode, requires_grad
+    from .core import assign
+    recording = _state.is_recording() and (requires_grad(x) or requires_grad(other))
+    if recording:
+        if type(x._ag_node) is LeafNode:
+            raise MXNetError("an array with attach_grad() is being modified in place inside "
+                             "autograd.record(); use an out-of-place op (x = x + y) instead")
+        res = fn(x, other)
+        if res.shape != x.shape:
+            raise ShapeError(f"non-broadcastable output operand with shape {x.shape} doesn't "
+                             f"match the broadcast shape {res.shape}")
+        assign(x, res)
+        x._ag_node, x._ag_index = res._ag_node, res._ag_index
+        return x
+    other = _operand(other)
+    if isinstance(other, ndarray) and broadcast_shapes(x.shape, other.shape) != x.shape:
+        raise ShapeError(f"non-broadcastable output operand with shape {x.shape} doesn't match "
+                         f"the broadcast shape {broadcast_shapes(x.shape, other.shape)}")
+    if _overlaps(x, other) and (other._offset, other._strides) != (x._offset, x._strides):
+        assign(x, fn(x, other))     # aliasing views: compute fully before writing
+    else:
+        fn(x, other, out=x)
+    return x
+
+
+def _overlaps(x, other):
+    return isinstance(other, ndarray) and other._storage is x._storage
+
+
+__all__ = sorted(n for n, v in list(globals().items())
+                 if callable(v) and getattr(v, "__module__", None) == __name__
+                 and not n.startswith("_") and n not in ("EwSpec", "inplace", "unbroadcast"))

@@ -1,0 +1,70 @@
+"""The op registry: every differentiable op is a forward launch plus a vjp written in clgrad ops.
+
+``invoke`` is the one path from the namespaces to the device and the tape: it runs the forward
+(with recording paused, so composite forwards record nothing inside), and, when recording and
+an input needs a gradient, records one node whose backward is the op's vjp.
+"""
+from ..autograd import state as _state
+from ..autograd import tape as _tape
+from ..base import AutogradError
+
+REGISTRY = {}
+
+
+class OpContext:
+    """What a forward keeps for its vjp: saved arrays (version-checked) and plain attributes."""
+
+    def __init__(self):
+        self.saved = ()
+        self._versions = ()
+
+    def save(self, *arrays):
+        self.saved = arrays
+        self._versions = tuple(a._storage.version if a is not None else None for a in arrays)
+
+    def check_versions(self, op_name):
+        for a, v in zip(self.saved, self._versions):
+            if a is not None and a._storage.version != v:
+                raise AutogradError(_tape._MODIFIED.format(op=op_name, now=a._storage.version,
+                                                           then=v))
+
+
+class OpDef:
+    __slots__ = ("name", "forward", "backward")
+
+    def __init__(self, name, forward, backward):
+        self.name = name
+        self.forward = forward
+        self.backward = backward
+
+
+def register(name, forward, backward=None):
+    op = OpDef(name, forward, backward)
+    REGISTRY[name] = op
+    return op
+
+
+def _needs_record(inputs):
+    for x in inputs:
+        if _tape.requires_grad(x):
+            return True
+    return False
+
+
+def invoke(op, inputs, **attrs):
+    """Run ``op`` on ``inputs`` (positional, arrays or not); record it if needed."""
+    ctx = OpContext()
+    if op.backward is not None and _state.is_recording() and _needs_record(inputs):
+        prev = _state.set_recording(False)
+        try:
+            out = op.forward(ctx, *inputs, **attrs)
+        finally:
+            _state.set_recording(prev)
+        outs = out if isinstance(out, tuple) else (out,)
+        # A forward may return an input unchanged (a no-op view); give the output its own
+        # identity so recording does not rewrite the input's graph links.
+        outs = tuple(o._view(o.shape, o._strides, o._offset) if any(o is x for x in inputs)
+                     else o for o in outs)
+        _tape.record_node(op.name, op.backward, ctx, inputs, outs)
+        return outs if isinstance(out, tuple) else outs[0]
+    return op.forward(ctx, *inputs, **attrs)

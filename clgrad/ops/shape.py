@@ -1,0 +1,326 @@
+"""Shape ops that are views (reshape, transpose, expand_dims, squeeze, broadcast_to, basic
+indexing) and their vjps, plus assignment through basic indices."""
+import numbers
+
+import numpy as _np
+
+from .. import dtypes as dt
+from ..autograd import state as _state
+from ..autograd.tape import requires_grad
+from ..base import MXNetError, ShapeError
+from ..ndarray import ndarray
+from ..ndarray.indexing import basic_view, is_basic
+from .core import array, assign, broadcast_shapes, copy_raw, zeros
+from .reduce import AxisError, normalize_axes
+from .registry import invoke, register
+
+
+def _c_strides(shape):
+    st, acc = [], 1
+    for n in reversed(shape):
+        st.append(acc)
+        acc *= n
+    return tuple(reversed(st))
+
+
+# --- reshape ---------------------------------------------------------------------------------
+def _resolve_shape(shape, size):
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
+    shape = [int(n) for n in shape]
+    unknown = [i for i, n in enumerate(shape) if n == -1]
+    if len(unknown) > 1:
+        raise ShapeError("can only specify one unknown dimension (-1) in reshape")
+    if any(n < -1 for n in shape):
+        raise ShapeError(f"invalid shape {tuple(shape)}: negative dimensions")
+    known = 1
+    for n in shape:
+        if n != -1:
+            known *= n
+    if unknown:
+        if known == 0 or size % known:
+            raise ShapeError(f"cannot reshape array of size {size} into shape {tuple(shape)}")
+        shape[unknown[0]] = size // known
+    elif known != size:
+        raise ShapeError(f"cannot reshape array of size {size} into shape {tuple(shape)}")
+    return tuple(shape)
+
+
+def _nocopy_strides(old_shape, old_strides, new_shape):
+    """Strides that view ``old`` as ``new_shape`` without a copy, or None (NumPy's algorithm)."""
+    olds = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
+    new_strides = [0] * len(new_shape)
+    oi = ni = 0
+    on = [n for n, _ in olds]
+    os_ = [s for _, s in olds]
+    nn = list(new_shape)
+    non1 = [i for i, n in enumerate(nn) if n != 1]
+    # walk groups of dimensions whose products match
+    i, j = 0, 0
+    while i < len(on) and j < len(non1):
+        np_, op_ = nn[non1[j]], on[i]
+        i0, j0 = i, j
+        while np_ != op_:
+            if np_ < op_:
+                j += 1
+                np_ *= nn[non1[j]]
+            else:
+                i += 1
+                op_ *= on[i]
+        for k in range(i0, i):
+            if os_[k] != os_[k + 1] * on[k + 1]:
+                return None
+        st = os_[i]
+        for k in range(j, j0 - 1, -1):
+            new_strides[non1[k]] = st
+            st *= nn[non1[k]]
+        i += 1
+        j += 1
+    return tuple(new_strides)
+
+
+def reshape_raw(a, shape):
+    shape = _resolve_shape(shape, a.size)
+    if a._is_c_contiguous():
+        return a._view(shape, _c_strides(shape), a._offset)
+    st = _nocopy_strides(a.shape, a._strides, shape) if a.size else _c_strides(shape)
+    if st is None:
+        c = copy_raw(a)
+        return c._view(shape, _c_strides(shape), c._offset)
+    return a._view(shape, st, a._offset)
+
+
+_reshape_op = register("reshape", lambda ctx, a, shape: _reshape_fwd(ctx, a, shape),
+                       lambda ctx, g: (reshape(g, ctx.shape),))
+
+
+def _reshape_fwd(ctx, a, shape):
+    ctx.shape = a.shape
+    return reshape_raw(a, shape)
+
+
+def reshape(a, newshape, order="C", reverse=False):
+    if order != "C":
+        raise MXNetError("reshape: only order='C' is supported")
+    a = _arr(a)
+    if isinstance(newshape, numbers.Integral):
+        newshape = (newshape,)
+    newshape = tuple(newshape)
+    if newshape == a.shape:
+        return a if not requires_grad(a) or not _state.is_recording() else \
+            invoke(_reshape_op, [a], shape=newshape)
+    return invoke(_reshape_op, [a], shape=newshape)
+
+
+def ravel(a, order="C"):
+    return reshape(a, (-1,))
+
+
+def _arr(a):
+    return a if isinstance(a, ndarray) else array(a)
+
+
+# --- transpose family --------------------------------------------------------------------------
+def _transpose_fwd(ctx, a, axes):
+    ctx.axes = axes
+    return a._view(tuple(a.shape[i] for i in axes), tuple(a._strides[i] for i in axes), a._offset)
+
+
+def _transpose_bwd(ctx, g):
+    inv = [0] * len(ctx.axes)
+    for i, ax in enumerate(ctx.axes):
+        inv[ax] = i
+    return (transpose(g, tuple(inv)),)
+
+
+_transpose_op = register("transpose", _transpose_fwd, _transpose_bwd)
+
+
+def transpose(a, axes=None):
+    a = _arr(a)
+    if axes is None:
+        axes = tuple(range(a.ndim - 1, -1, -1))
+    else:
+        axes = tuple(int(x) for x in axes)
+        if len(axes) != a.ndim:
+            raise AxisError(f"axes don't match array: got {len(axes)} axes for a "
+                            f"{a.ndim}-dimensional array")
+        axes = tuple(normalize_axes(x, a.ndim)[0] for x in axes)
+        if sorted(axes) != list(range(a.ndim)):
+            raise AxisError(f"repeated axis in transpose: {axes}")
+    return invoke(_transpose_op, [a], axes=axes)
+
+
+def swapaxes(a, axis1, axis2):
+    a = _arr(a)
+    i = normalize_axes(axis1, a.ndim, "axis1")[0]
+    j = normalize_axes(axis2, a.ndim, "axis2")[0]
+    axes = list(range(a.ndim))
+    axes[i], axes[j] = axes[j], axes[i]
+    return transpose(a, axes)
+
+
+def moveaxis(a, source, destination):
+    a = _arr(a)
+    src = [normalize_axes(s, a.ndim, "source")[0] for s in
+           (source if isinstance(source, (tuple, list)) else [source])]
+    dst = [normalize_axes(d, a.ndim, "destination")[0] for d in
+           (destination if isinstance(destination, (tuple, list)) else [destination])]
+    if len(src) != len(dst):
+        raise MXNetError("moveaxis: source and destination must have the same number of "
+                         "elements")
+    order = [n for n in range(a.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def expand_dims(a, axis):
+    a = _arr(a)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    nd = a.ndim + len(axes)
+    axes = normalize_axes(axes, nd)
+    shape = list(a.shape)
+    for ax in axes:
+        shape.insert(ax, 1)
+    return reshape(a, tuple(shape))
+
+
+def squeeze(a, axis=None):
+    a = _arr(a)
+    if axis is None:
+        axes = [i for i, n in enumerate(a.shape) if n == 1]
+    else:
+        axes = normalize_axes(axis, a.ndim)
+        for ax in axes:
+            if a.shape[ax] != 1:
+                raise ShapeError("cannot select an axis to squeeze out which has size not equal "
+                                 "to one")
+    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
+
+
+def _broadcast_fwd(ctx, a, shape):
+    ctx.shape = a.shape
+    nd = len(shape)
+    pad = nd - a.ndim
+    strides = [0] * nd
+    for i in range(a.ndim):
+        if a.shape[i] == shape[i + pad]:
+            strides[i + pad] = a._strides[i] if a.shape[i] != 1 else 0
+        elif a.shape[i] != 1:
+            raise ShapeError(f"cannot broadcast array of shape {a.shape} to shape {shape}")
+    return a._view(shape, tuple(strides), a._offset)
+
+
+def _broadcast_bwd(ctx, g):
+    from .elementwise import unbroadcast
+    return (unbroadcast(g, ctx.shape),)
+
+
+_broadcast_op = register("broadcast_to", _broadcast_fwd, _broadcast_bwd)
+
+
+def broadcast_to(a, shape):
+    a = _arr(a)
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
+    shape = tuple(int(n) for n in shape)
+    if len(shape) < a.ndim:
+        raise ShapeError(f"cannot broadcast array of shape {a.shape} to a shape with fewer "
+                         f"dimensions {shape}")
+    if shape == a.shape:
+        return a
+    return invoke(_broadcast_op, [a], shape=shape)
+
+
+def broadcast_arrays(*arrays):
+    arrays = [_arr(a) for a in arrays]
+    shape = broadcast_shapes(*[a.shape for a in arrays])
+    return [broadcast_to(a, shape) for a in arrays]
+
+
+# --- basic indexing ------------------------------------------------------------------------
+def _getitem_fwd(ctx, a, key):
+    ctx.shape, ctx.dtype, ctx.key = a.shape, a.dtype, key
+    shape, strides, offset = basic_view(a.shape, a._strides, a._offset, key)
+    return a._view(shape, strides, offset)
+
+
+def _getitem_bwd(ctx, g):
+    return (invoke(_scatter_op, [g], shape=ctx.shape, key=ctx.key),)
+
+
+def _scatter_fwd(ctx, g, shape, key):
+    """The vjp of basic indexing: zeros with ``g`` written at ``key``."""
+    ctx.key = key
+    out = zeros(shape, dtype=g.dtype, device=g.device)
+    sh, st, off = basic_view(out.shape, out._strides, out._offset, key)
+    assign(out._view(sh, st, off), g)
+    return out
+
+
+_getitem_op = register("getitem", _getitem_fwd, _getitem_bwd)
+_scatter_op = register("getitem_backward", _scatter_fwd,
+                       lambda ctx, g: (getitem(g, ctx.key),))
+
+
+def getitem(a, key):
+    if isinstance(key, list):
+        key = array(key, dtype=dt.int64, device=a.device) if not all(
+            isinstance(k, (bool, _np.bool_)) for k in key) else array(key, dtype=dt.bool_,
+                                                                       device=a.device)
+    if is_basic(key):
+        return invoke(_getitem_op, [a], key=key)
+    from .indexing import advanced_getitem
+    return advanced_getitem(a, key)
+
+
+def _setitem_fwd(ctx, a, value, key):
+    """Out-of-place form of ``a[key] = value`` used while recording."""
+    ctx.key = key
+    ctx.vshape = value.shape if isinstance(value, ndarray) else None
+    out = copy_raw(a)
+    sh, st, off = basic_view(out.shape, out._strides, out._offset, key)
+    assign(out._view(sh, st, off), value)
+    return out
+
+
+def _setitem_bwd(ctx, g):
+    from .elementwise import unbroadcast
+    ga = invoke(_setitem_op, [g, 0.0], key=ctx.key)
+    gv = None
+    if ctx.vshape is not None:
+        gv = unbroadcast(getitem(g, ctx.key), ctx.vshape)
+    return ga, gv
+
+
+_setitem_op = register("setitem", _setitem_fwd, _setitem_bwd)
+
+
+def setitem(a, key, value):
+    """``a[key] = value`` with NumPy broadcasting of ``value``; bumps ``a``'s version."""
+    from ..autograd.tape import LeafNode
+    if not isinstance(value, ndarray):
+        if isinstance(value, (_np.ndarray, list, tuple)):
+            value = array(_np.asarray(value), dtype=a.dtype, device=a.device)
+        elif not isinstance(value, (numbers.Number, _np.generic)):
+            raise TypeError(f"cannot assign {type(value).__name__} to an array")
+    if isinstance(key, list) or not is_basic(key):
+        from .indexing import advanced_setitem
+        return advanced_setitem(a, key, value)
+    if _state.is_recording() and (requires_grad(a) or requires_grad(value)):
+        if type(a._ag_node) is LeafNode:
+            raise MXNetError("an array with attach_grad() is being modified in place inside "
+                             "autograd.record(); use an out-of-place op instead")
+        sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
+        if isinstance(value, ndarray):
+            broadcast_shapes(sh, value.shape)
+        res = invoke(_setitem_op, [a, value], key=key)
+        assign(a, res)
+        a._ag_node, a._ag_index = res._ag_node, res._ag_index
+        return
+    sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
+    if isinstance(value, ndarray) and broadcast_shapes(sh, value.shape) != tuple(sh):
+        raise ShapeError(f"could not broadcast input array from shape {value.shape} into "
+                         f"shape {tuple(sh)}")
+    assign(a._view(sh, st, off), value)

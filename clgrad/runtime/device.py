@@ -1,0 +1,229 @@
+"""OpenCL devices: discovery, default selection, and the lazily created per-device state.
+
+Importing clgrad touches no OpenCL; the platform list is read on first use, and a device's
+context, in-order queue and memory pool are created the first time that device runs something.
+Ordering between kernels comes from the single in-order queue: no per-array events.
+"""
+import os
+import threading
+
+import pyopencl as cl
+import pyopencl.tools as cl_tools
+
+from ..base import MXNetError, OutOfMemoryError
+from .caps import read_caps
+
+_SIMULATORS = ("oclgrind",)
+
+
+class Device:
+    """One OpenCL device, named as MXNet names devices: ``cpu(i)`` or ``gpu(i)``."""
+
+    def __init__(self, cl_device, platform_index, device_index, device_type, device_id):
+        self.cl_device = cl_device
+        self.platform_index = platform_index
+        self.device_index = device_index
+        self.device_type = device_type
+        self.device_id = device_id
+        self._caps = None
+        self._context = None
+        self._queue = None
+        self._pool = None
+        self._init_lock = threading.Lock()
+        # One lock per device serialises set-args + enqueue on shared kernel objects.
+        self.launch_lock = threading.RLock()
+        self.kernels = {}      # small key tuple -> (kernel, launch info); filled by codegen
+        self.programs = {}     # (source, options) -> cl.Program
+        self.stats = {"compiles": 0, "binary_loads": 0}
+
+    # --- identity -------------------------------------------------------------------------
+    def __repr__(self):
+        return f"{self.device_type}({self.device_id})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+    @property
+    def name(self):
+        return self.cl_device.name.strip()
+
+    @property
+    def is_simulator(self):
+        return any(s in self.name.lower() or s in self.cl_device.platform.name.lower()
+                   for s in _SIMULATORS)
+
+    # --- MXNet's ``with mx.gpu(0):`` sets the default device -------------------------------
+    def __enter__(self):
+        _state.stack = getattr(_state, "stack", []) + [self]
+        return self
+
+    def __exit__(self, *exc):
+        _state.stack = _state.stack[:-1]
+        return False
+
+    # --- lazily created OpenCL state ---------------------------------------------------------
+    @property
+    def caps(self):
+        if self._caps is None:
+            self._caps = read_caps(self.cl_device)
+        return self._caps
+
+    def _ensure(self):
+        if self._queue is None:
+            with self._init_lock:
+                if self._queue is None:
+                    ctx = cl.Context([self.cl_device])
+                    queue = cl.CommandQueue(ctx)
+                    self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
+                    self._context = ctx
+                    self._queue = queue
+
+    @property
+    def context(self):
+        self._ensure()
+        return self._context
+
+    @property
+    def queue(self):
+        self._ensure()
+        return self._queue
+
+    @property
+    def pool(self):
+        self._ensure()
+        return self._pool
+
+    def allocate(self, nbytes):
+        """A pooled buffer of at least ``nbytes`` (one byte for empty arrays)."""
+        caps = self.caps
+        if nbytes > caps.max_alloc:
+            raise OutOfMemoryError(
+                f"cannot allocate {nbytes} bytes on {self} ({self.name}): larger than the device's "
+                f"largest single allocation (max_mem_alloc_size = {caps.max_alloc} bytes)")
+        pool = self.pool
+        try:
+            return pool.allocate(max(int(nbytes), 1))
+        except cl.Error as first:
+            # The pool frees what it holds and retries; do it once more explicitly.
+            pool.free_held()
+            try:
+                return pool.allocate(max(int(nbytes), 1))
+            except cl.Error:
+                raise OutOfMemoryError(
+                    f"out of device memory on {self} ({self.name}) allocating {nbytes} bytes "
+                    f"({self.memory_stats()['in_use_bytes']} bytes in use): {first}") from None
+
+    def memory_stats(self):
+        if self._pool is None:
+            return {"in_use_bytes": 0, "held_bytes": 0, "active_blocks": 0, "held_blocks": 0}
+        p = self._pool
+        return {"in_use_bytes": int(p.active_bytes),
+                "held_bytes": int(p.managed_bytes - p.active_bytes),
+                "active_blocks": int(p.active_blocks), "held_blocks": int(p.held_blocks)}
+
+    def empty_cache(self):
+        if self._pool is not None:
+            self._pool.free_held()
+
+    def synchronize(self):
+        if self._queue is not None:
+            self._queue.finish()
+
+
+# --- discovery and the default device --------------------------------------------------------
+_state = threading.local()
+_devices = None
+_discover_lock = threading.Lock()
+
+
+def all_devices():
+    """Every OpenCL device of every platform, in platform order."""
+    global _devices
+    if _devices is None:
+        with _discover_lock:
+            if _devices is None:
+                found = []
+                counters = {"cpu": 0, "gpu": 0}
+                try:
+                    platforms = cl.get_platforms()
+                except cl.Error:
+                    platforms = []
+                for pi, plat in enumerate(platforms):
+                    try:
+                        devs = plat.get_devices()
+                    except cl.Error:
+                        continue
+                    for di, d in enumerate(devs):
+                        kind = "cpu" if d.type & cl.device_type.CPU else "gpu"
+                        found.append(Device(d, pi, di, kind, counters[kind]))
+                        counters[kind] += 1
+                _devices = found
+    return _devices
+
+
+def _match(spec, devices, what):
+    spec = spec.strip()
+    if ":" in spec and all(p.strip().isdigit() for p in spec.split(":", 1) if p.strip()):
+        p, _, d = spec.partition(":")
+        p = int(p)
+        d = int(d) if d.strip() else 0
+        for dev in devices:
+            if dev.platform_index == p and dev.device_index == d:
+                return dev
+        raise MXNetError(f"{what}={spec!r}: no OpenCL device {p}:{d} "
+                         f"(run `python -m clgrad info` to list devices)")
+    if spec.isdigit():
+        cand = [d for d in devices if d.platform_index == int(spec)]
+        if cand:
+            return cand[0]
+    low = spec.lower()
+    for dev in devices:
+        if low in dev.name.lower() or low in dev.cl_device.platform.name.lower():
+            return dev
+    raise MXNetError(f"{what}={spec!r} matches no OpenCL device "
+                     f"(run `python -m clgrad info` to list devices)")
+
+
+_default = None
+
+
+def default_device():
+    """The device used when none is given: ``with device:`` scopes first, then the chosen one."""
+    stack = getattr(_state, "stack", None)
+    if stack:
+        return stack[-1]
+    global _default
+    if _default is None:
+        _default = choose_default()
+    return _default
+
+
+def choose_default():
+    devices = all_devices()
+    if not devices:
+        raise MXNetError("no OpenCL device found: install an OpenCL driver, or PoCL for the CPU "
+                         "with `pip install pocl-binary-distribution`")
+    for var in ("CLGRAD_DEVICE", "PYOPENCL_CTX"):
+        spec = os.environ.get(var)
+        if spec:
+            return _match(spec, devices, var)
+    real = [d for d in devices if not d.is_simulator]
+    for kind in ("gpu", "cpu"):
+        for d in real:
+            if d.device_type == kind:
+                return d
+    raise MXNetError("only simulator OpenCL devices were found; select one explicitly with "
+                     "CLGRAD_DEVICE")
+
+
+def get_device(device_type, device_id=0):
+    devs = [d for d in all_devices() if d.device_type == device_type]
+    if device_id < 0 or device_id >= len(devs):
+        raise MXNetError(f"{device_type}({device_id}) does not exist: this machine has "
+                         f"{len(devs)} OpenCL {device_type.upper()} device(s)")
+    return devs[device_id]
