@@ -162,7 +162,8 @@ def array(obj, dtype=None, copy=True, device=None, ctx=None, ndmin=0):
 
 
 def from_host(host, dev):
-    host = _np.ascontiguousarray(host)
+    if not host.flags.c_contiguous:
+        host = host.copy(order="C")   # (ascontiguousarray would turn 0-d into 1-d)
     out = ndarray._empty(host.shape, host.dtype, dev)
     out._storage.upload(host)
     return out

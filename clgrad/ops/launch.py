@@ -21,7 +21,7 @@ class Kernel:
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256):
         prog = build_program(device, source)
-        k = getattr(prog, name)
+        k = cl.Kernel(prog, name)
         k.set_scalar_arg_dtypes(arg_dtypes)
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         limit = min(limit, device.caps.max_wg, local_cap)
