@@ -1,5 +1,6 @@
 """``clgrad.npx``: MXNet's numpy-extension namespace (devices, modes, NN ops)."""
-from . import ops as _ops
+from . import ops as _ops  # noqa: F401
+from .ops.nn import *  # noqa: F401,F403
 from .runtime import all_devices, default_device, get_device
 
 _np_mode = {"array": False, "shape": False}

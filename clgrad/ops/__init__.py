@@ -13,10 +13,10 @@ from .elementwise import (abs, around, bitwise_not, clip, divide, inplace, inver
 from .reduce import all, amax, amin, any, max, mean, min, prod, sum  # noqa: F401
 from .shape import (broadcast_arrays, broadcast_to, expand_dims, getitem, moveaxis, ravel,  # noqa: F401
                     reshape, setitem, squeeze, swapaxes, transpose)
-
-
-def matmul(a, b):
-    raise MXNetError("matmul is not supported yet")
+from .indexing import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .manip import *  # noqa: F401,F403
+from .sort import *  # noqa: F401,F403
 
 
 from ..ndarray import ndarray as _nd  # noqa: E402

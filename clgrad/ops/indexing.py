@@ -1,6 +1,8 @@
 """Advanced indexing (integer arrays and boolean masks)."""
 from ..base import MXNetError
 
+__all__ = ["nonzero"]
+
 
 def advanced_getitem(a, key):
     raise MXNetError(f"advanced indexing with {type(key).__name__} is not supported yet")

@@ -17,6 +17,7 @@ class OpContext:
     def __init__(self):
         self.saved = ()
         self._versions = ()
+        self.needs = None       # per input: does it need a gradient (set when recording)
 
     def save(self, *arrays):
         self.saved = arrays
@@ -55,6 +56,7 @@ def invoke(op, inputs, **attrs):
     """Run ``op`` on ``inputs`` (positional, arrays or not); record it if needed."""
     ctx = OpContext()
     if op.backward is not None and _state.is_recording() and _needs_record(inputs):
+        ctx.needs = tuple(_tape.requires_grad(x) for x in inputs)
         prev = _state.set_recording(False)
         try:
             out = op.forward(ctx, *inputs, **attrs)

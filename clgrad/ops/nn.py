@@ -1,0 +1,2 @@
+"""Neural-network ops of the npx namespace (activations, softmax, normalisation, ...)."""
+__all__ = []

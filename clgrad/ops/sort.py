@@ -1,0 +1,2 @@
+"""Sorting and searching."""
+__all__ = []
