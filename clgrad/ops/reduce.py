@@ -18,6 +18,9 @@ from .core import array, zeros_like
 from .registry import invoke, register
 
 
+__all__ = ["all", "amax", "amin", "any", "max", "mean", "min", "prod", "sum"]
+
+
 class AxisError(MXNetError, IndexError):
     pass
 
