@@ -1,0 +1,1 @@
+"""Kernel tuning: search kernel parameters per device and keep the winners in a database."""
