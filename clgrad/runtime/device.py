@@ -57,6 +57,17 @@ class Device:
         return any(s in self.name.lower() or s in self.cl_device.platform.name.lower()
                    for s in _SIMULATORS)
 
+    @property
+    def build_options(self):
+        """Options added to every program build on this device.
+
+        Oclgrind's uninitialised-value checker cannot interpret LLVM's ``freeze`` instruction,
+        which optimised builds emit for integer division; unoptimised builds avoid it.
+        ``CLGRAD_BUILD_OPTIONS`` adds options for debugging.
+        """
+        opts = ("-cl-opt-disable",) if self.is_simulator else ()
+        return opts + tuple(os.environ.get("CLGRAD_BUILD_OPTIONS", "").split())
+
     # --- MXNet's ``with mx.gpu(0):`` sets the default device -------------------------------
     def __enter__(self):
         _state.stack = getattr(_state, "stack", []) + [self]
@@ -183,7 +194,8 @@ def _match(spec, devices, what):
             return cand[0]
     low = spec.lower()
     for dev in devices:
-        if low in dev.name.lower() or low in dev.cl_device.platform.name.lower():
+        plat = dev.cl_device.platform
+        if any(low in t.lower() for t in (dev.name, plat.name, plat.version)):
             return dev
     raise MXNetError(f"{what}={spec!r} matches no OpenCL device "
                      f"(run `python -m clgrad info` to list devices)")

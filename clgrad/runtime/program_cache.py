@@ -67,7 +67,7 @@ def _write_atomic(path, data):
 
 def build_program(device, source, options=()):
     """The built program for ``source`` on ``device``, from memory, disk, or a fresh build."""
-    options = tuple(options)
+    options = tuple(options) + device.build_options
     key = (source, options)
     prog = device.programs.get(key)
     if prog is not None:
