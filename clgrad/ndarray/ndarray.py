@@ -27,7 +27,7 @@ class ndarray:
     """An n-dimensional array on an OpenCL device, with MXNet's ``np.ndarray`` interface."""
 
     __slots__ = ("_storage", "shape", "_strides", "_offset", "dtype", "_ag_node", "_ag_index",
-                 "__weakref__")
+                 "_contig", "__weakref__")
     __array_priority__ = 1000.0   # NumPy defers to our reflected operators
     __hash__ = None
 
@@ -42,6 +42,7 @@ class ndarray:
         a.dtype = dtype
         a._ag_node = None
         a._ag_index = 0
+        a._contig = None      # C-contiguity, worked out on first use
         return a
 
     @classmethod
@@ -51,7 +52,9 @@ class ndarray:
         for n in shape:
             size *= n
         storage = Storage(device, size * dtype.itemsize)
-        return cls._make(storage, shape, _c_strides(shape), 0, dtype)
+        a = cls._make(storage, shape, _c_strides(shape), 0, dtype)
+        a._contig = True
+        return a
 
     def _view(self, shape, strides, offset):
         """A view of the same storage (not recorded by autograd)."""
@@ -92,12 +95,17 @@ class ndarray:
         return tuple(s * self.dtype.itemsize for s in self._strides)
 
     def _is_c_contiguous(self):
-        acc = 1
-        for n, s in zip(reversed(self.shape), reversed(self._strides)):
-            if n != 1 and s != acc:
-                return False
-            acc *= n
-        return True
+        c = self._contig
+        if c is None:
+            c = True
+            acc = 1
+            for n, s in zip(reversed(self.shape), reversed(self._strides)):
+                if n != 1 and s != acc:
+                    c = False
+                    break
+                acc *= n
+            self._contig = c
+        return c
 
     @property
     def T(self):

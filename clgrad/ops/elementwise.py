@@ -61,6 +61,18 @@ def _prepare(args, name):
     return args
 
 
+def _same_device_arrays(args):
+    dev = None
+    for a in args:
+        if type(a) is ndarray:
+            d = a._storage.device
+            if dev is None:
+                dev = d
+            elif d is not dev:
+                return False
+    return True
+
+
 def _dtype_of(x):
     return x.dtype if isinstance(x, ndarray) else x
 
@@ -69,7 +81,7 @@ def _dtype_of(x):
 class EwSpec:
     """How one elementwise op computes: expression, dtype rule, optional vjp."""
 
-    __slots__ = ("name", "exprs", "rule", "nin", "helper", "op")
+    __slots__ = ("name", "exprs", "rule", "nin", "helper", "op", "plans")
 
     def __init__(self, name, exprs, rule, nin, helper=None):
         self.name = name
@@ -78,6 +90,7 @@ class EwSpec:
         self.nin = nin
         self.helper = helper    # None, 'int' (integer helpers), 'fmod' (float helpers)
         self.op = None
+        self.plans = {}         # operand signature -> _Plan
 
     def dtypes(self, operands):
         """(compute dtype, output dtype) for these operands."""
@@ -112,25 +125,52 @@ class EwSpec:
         return text.replace("T", dt.compute_ctype(compute)) if "T" in text else text
 
 
+class _Plan:
+    """What one op needs for one operand signature: dtypes, expression, helpers (cached)."""
+
+    __slots__ = ("compute", "out_dtype", "expr", "helpers", "computes", "fp64")
+
+    def __init__(self, spec, operands):
+        compute, out_dtype = spec.dtypes(operands)
+        self.compute = compute
+        self.out_dtype = out_dtype
+        self.expr = spec.expr(compute)
+        self.helpers = ""
+        if spec.helper:
+            self.helpers = _helpers_for(dt.compute_ctype(compute),
+                                        "fmod" if compute.kind == "f" else "int")
+        self.computes = [compute] * len(operands)
+        self.fp64 = dt.float64 in (compute, out_dtype)
+
+
+_PY_SCALARS = (bool, int, float)
+
+
 def _run(spec, operands, out=None):
     """Forward of an elementwise op: promote, broadcast, allocate, launch."""
-    compute, out_dtype = spec.dtypes(operands)
-    shape = broadcast_shapes(*[o.shape for o in operands if isinstance(o, ndarray)])
-    dev = next(o for o in operands if isinstance(o, ndarray)).device
-    dt.check_device(out_dtype, dev)
-    dt.check_device(compute, dev)
+    sig = tuple(o.dtype if type(o) is ndarray else type(o) for o in operands)
+    plan = spec.plans.get(sig)
+    if plan is None:
+        plan = spec.plans[sig] = _Plan(spec, operands)
+    shape = None
+    dev = None
+    for o in operands:
+        if type(o) is ndarray:
+            if shape is None:
+                shape, dev = o.shape, o._storage.device
+            elif o.shape != shape:
+                shape = broadcast_shapes(*[x.shape for x in operands if type(x) is ndarray])
+                break
+    if plan.fp64:
+        dt.check_device(dt.float64, dev)
     if out is None:
-        out = ndarray._empty(shape, out_dtype, dev)
+        out = ndarray._empty(shape, plan.out_dtype, dev)
     elif out.shape != shape:
         raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the broadcast "
                          f"shape {shape} of the operands")
-    expr = spec.expr(compute)
-    helpers = ""
-    if spec.helper:
-        helpers = _helpers_for(dt.compute_ctype(compute), "fmod" if compute.kind == "f" else "int")
-    scalar_compute = [compute] * len(operands)
-    ops_ = [o if isinstance(o, ndarray) else _scalar_in(o, compute) for o in operands]
-    launch.elementwise(spec.name, out, ops_, expr, scalar_compute, helpers)
+    compute = plan.compute
+    ops_ = [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
+    launch.elementwise(spec.name, out, ops_, plan.expr, plan.computes, plan.helpers)
     return out
 
 
@@ -144,8 +184,8 @@ def _scalar_in(v, compute):
 
 def _make(spec, vjp):
     def forward(ctx, *operands, out=None):
-        if vjp is not None and ctx is not None:
-            ctx.save(*[o if isinstance(o, ndarray) else None for o in operands])
+        if ctx.needs is not None:   # recording: keep what the vjp reads
+            ctx.save(*[o if type(o) is ndarray else None for o in operands])
             ctx.scalars = operands
         return _run(spec, operands, out)
 
@@ -155,8 +195,10 @@ def _make(spec, vjp):
         if len(args) != spec.nin:
             raise TypeError(f"{spec.name}() takes {spec.nin} positional argument(s) "
                             f"but {len(args)} were given")
-        args = _prepare(args, spec.name)
-        if not any(isinstance(a, ndarray) for a in args):
+        if not all(type(a) is ndarray or type(a) in _PY_SCALARS for a in args) or \
+                not _same_device_arrays(args):
+            args = _prepare(args, spec.name)
+        if not any(type(a) is ndarray for a in args):
             from ..runtime import default_device
             args[0] = array(args[0], device=default_device(),
                             dtype=dt.result_type(*args) if spec.nin > 1 else None)

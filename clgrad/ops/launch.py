@@ -9,6 +9,7 @@ import pyopencl as cl
 
 from .. import dtypes as dt
 from ..codegen import render as R
+from ..ndarray import ndarray
 from ..runtime import build_program
 
 _WGI = cl.kernel_work_group_info
@@ -107,22 +108,33 @@ def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
     device = out._storage.device
     shape = out.shape
     if compute_dtypes is None:
-        compute_dtypes = [x.dtype if hasattr(x, "_storage") else out.dtype for x in inputs]
-    arrays = [out] + [x for x in inputs if hasattr(x, "_storage")]
-    strides = [list(out._strides)] + [broadcast_strides(x, shape) for x in arrays[1:]]
-    cshape, cstrides = collapse(shape, strides)
-    contiguous = all(st == _c_contig_strides(cshape) for st in cstrides)
-    ndim = 0 if contiguous else len(cshape)
-    sig = tuple((hasattr(x, "_storage"), x.dtype if hasattr(x, "_storage") else None, c)
-                for x, c in zip(inputs, compute_dtypes))
+        compute_dtypes = [x.dtype if isinstance(x, ndarray) else out.dtype for x in inputs]
+    # fast path: every array C-contiguous with the output's shape -> flat indexing
+    flat = out._is_c_contiguous()
+    sig = []
+    for x, c in zip(inputs, compute_dtypes):
+        if isinstance(x, ndarray):
+            sig.append((True, x.dtype, c))
+            if flat and (x.shape != shape or not x._is_c_contiguous()):
+                flat = False
+        else:
+            sig.append((False, None, c))
+    sig = tuple(sig)
+    if flat:
+        ndim = 0
+    else:
+        strides = [list(out._strides)] + [broadcast_strides(x, shape) for x in inputs
+                                          if isinstance(x, ndarray)]
+        cshape, cstrides = collapse(shape, strides)
+        ndim = 0 if all(st == _c_contig_strides(cshape) for st in cstrides) else len(cshape)
     key = ("ew", name, expr, out.dtype, sig, ndim)
     kernel = device.kernels.get(key)
     if kernel is None:
         kernel = get_kernel(device, key, lambda: _make_elementwise(
             device, name, out.dtype, sig, expr, ndim, helpers))
     args = [out._storage.buffer, out._offset]
-    for x, (is_arr, _, c) in zip(inputs, sig):
-        if is_arr:
+    for x in inputs:
+        if isinstance(x, ndarray):
             args += (x._storage.buffer, x._offset)
         else:
             args.append(x)
