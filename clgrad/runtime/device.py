@@ -35,6 +35,7 @@ class Device:
         self.kernels = {}      # small key tuple -> (kernel, launch info); filled by codegen
         self.programs = {}     # (source, options) -> cl.Program
         self.stats = {"compiles": 0, "binary_loads": 0}
+        self.peak_bytes = 0    # high-water mark of pool bytes in use (see reset_peak)
 
     # --- identity -------------------------------------------------------------------------
     def __repr__(self):
@@ -118,7 +119,11 @@ class Device:
                 f"largest single allocation (max_mem_alloc_size = {caps.max_alloc} bytes)")
         pool = self.pool
         try:
-            return pool.allocate(max(int(nbytes), 1))
+            buf = pool.allocate(max(int(nbytes), 1))
+            used = pool.active_bytes
+            if used > self.peak_bytes:
+                self.peak_bytes = used
+            return buf
         except cl.Error as first:
             # The pool frees what it holds and retries; do it once more explicitly.
             pool.free_held()
@@ -131,11 +136,16 @@ class Device:
 
     def memory_stats(self):
         if self._pool is None:
-            return {"in_use_bytes": 0, "held_bytes": 0, "active_blocks": 0, "held_blocks": 0}
+            return {"in_use_bytes": 0, "held_bytes": 0, "active_blocks": 0, "held_blocks": 0,
+                    "peak_bytes": 0}
         p = self._pool
-        return {"in_use_bytes": int(p.active_bytes),
+        return {"in_use_bytes": int(p.active_bytes), "peak_bytes": int(self.peak_bytes),
                 "held_bytes": int(p.managed_bytes - p.active_bytes),
                 "active_blocks": int(p.active_blocks), "held_blocks": int(p.held_blocks)}
+
+    def reset_peak(self):
+        """Start a new high-water mark of device bytes in use."""
+        self.peak_bytes = self._pool.active_bytes if self._pool is not None else 0
 
     def empty_cache(self):
         if self._pool is not None:
