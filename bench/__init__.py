@@ -1,0 +1,1 @@
+"""Benchmarks: clgrad side by side with NumPy, pyopencl (and PyTorch, CLBlast when installed)."""

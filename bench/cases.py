@@ -1,0 +1,311 @@
+"""The benchmark cases. Each returns rows: what ran, its median time, a rate, and a check.
+
+Every clgrad result is compared with NumPy before it is timed, so a fast wrong answer shows
+up as ``ok: False`` rather than as a good number.
+"""
+import numpy as onp
+
+from bench.timing import median_time
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def _row(case, impl, seconds, metric=None, value=None, ok=True, **extra):
+    r = {"case": case, "impl": impl, "seconds": seconds, "metric": metric, "value": value,
+         "ok": bool(ok)}
+    r.update(extra)
+    return r
+
+
+def _mem(dev):
+    s = dev.memory_stats()
+    return {"in_use_bytes": s["in_use_bytes"], "peak_bytes": s["peak_bytes"]}
+
+
+class Env:
+    """What every case needs: sizes, the device, optional peers."""
+
+    def __init__(self, quick=False):
+        from clgrad import np, npx
+        self.np, self.npx = np, npx
+        self.quick = quick
+        self.dev = npx.current_device()
+        self.sync = npx.waitall
+        self.n_stream = 1 << (16 if quick else 24)
+        self.repeat = 3 if quick else 7
+        try:
+            import torch
+            self.torch = torch
+            torch.set_num_threads(max(1, self.dev.caps.compute_units))
+        except ImportError:
+            self.torch = None
+        try:
+            import pyopencl.array as cla
+            self.cla = cla
+        except ImportError:
+            self.cla = None
+
+
+_STREAM_SRC = """
+__kernel void stream(__global const float *a, __global const float *b, __global const float *c,
+                     __global float *d, const long n)
+{ const long i = get_global_id(0); if (i < n) d[i] = a[i] * b[i] + c[i]; }
+"""
+
+
+@case
+def stream_limit(env):
+    """The device's own streaming bandwidth: a hand-written one-element-per-work-item kernel."""
+    import pyopencl as cl
+    n = env.n_stream
+    dev = env.dev
+    ctx, q = dev.context, dev.queue
+    h = [onp.random.default_rng(i).random(n, dtype=onp.float32) for i in range(3)]
+    mf = cl.mem_flags
+    bufs = [cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=x) for x in h]
+    out = cl.Buffer(ctx, mf.WRITE_ONLY, 4 * n)
+    prg = cl.Program(ctx, _STREAM_SRC).build()
+    k = cl.Kernel(prg, "stream")
+    k.set_scalar_arg_dtypes([None, None, None, None, onp.int64])
+    local = 256 if dev.caps.max_wg >= 256 else dev.caps.max_wg
+    glob = (n + local - 1) // local * local
+    t = median_time(lambda: k(q, (glob,), (local,), *bufs, out, n), q.finish, env.repeat)
+    res = onp.empty(n, onp.float32)
+    cl.enqueue_copy(q, res, out)
+    ok = onp.allclose(res, h[0] * h[1] + h[2])
+    gbs = 16 * n / t / 1e9
+    env.stream_gbs = gbs
+    t_np = median_time(lambda: h[0] * h[1] + h[2], None, env.repeat)
+    return [_row("stream d=a*b+c", "hand-written OpenCL", t, "GB/s", gbs, ok),
+            _row("stream d=a*b+c", "numpy", t_np, "GB/s", 16 * n / t_np / 1e9)]
+
+
+@case
+def elementwise(env):
+    np = env.np
+    n = env.n_stream
+    ha, hb = (onp.random.default_rng(i).random(n, dtype=onp.float32) for i in (1, 2))
+    a, b = np.array(ha), np.array(hb)
+    ok = onp.allclose((a * b).asnumpy(), ha * hb)
+    env.dev.reset_peak()
+    t = median_time(lambda: a * b, env.sync, env.repeat)
+    rows = [_row("mul 16M f32", "clgrad", t, "GB/s", 12 * n / t / 1e9, ok, **_mem(env.dev))]
+    t_np = median_time(lambda: ha * hb, None, env.repeat)
+    rows.append(_row("mul 16M f32", "numpy", t_np, "GB/s", 12 * n / t_np / 1e9))
+    if env.cla is not None:
+        q = env.dev.queue
+        ca, cb = env.cla.to_device(q, ha), env.cla.to_device(q, hb)
+        t_cl = median_time(lambda: ca * cb, q.finish, env.repeat)
+        rows.append(_row("mul 16M f32", "pyopencl.array", t_cl, "GB/s", 12 * n / t_cl / 1e9,
+                         onp.allclose((ca * cb).get(), ha * hb)))
+    return rows
+
+
+@case
+def broadcast(env):
+    np = env.np
+    side = 256 if env.quick else 4096
+    hm = onp.random.default_rng(3).random((side, side), dtype=onp.float32)
+    hr = onp.random.default_rng(4).random(side, dtype=onp.float32)
+    m, r = np.array(hm), np.array(hr)
+    ok = onp.allclose((m + r).asnumpy(), hm + hr)
+    env.dev.reset_peak()
+    t = median_time(lambda: m + r, env.sync, env.repeat)
+    nbytes = 8 * side * side
+    t_np = median_time(lambda: hm + hr, None, env.repeat)
+    return [_row(f"matrix+row {side}^2", "clgrad", t, "GB/s", nbytes / t / 1e9, ok,
+                 **_mem(env.dev)),
+            _row(f"matrix+row {side}^2", "numpy", t_np, "GB/s", nbytes / t_np / 1e9)]
+
+
+@case
+def reduction(env):
+    np = env.np
+    n = env.n_stream
+    h = onp.random.default_rng(5).random(n, dtype=onp.float32)
+    a = np.array(h)
+    ok = abs(a.sum().item() - h.sum(dtype=onp.float64)) <= 1e-4 * n
+    t = median_time(lambda: a.sum(), env.sync, env.repeat)
+    rows = [_row("sum 16M f32", "clgrad", t, "GB/s", 4 * n / t / 1e9, ok)]
+    t_np = median_time(lambda: h.sum(), None, env.repeat)
+    rows.append(_row("sum 16M f32", "numpy", t_np, "GB/s", 4 * n / t_np / 1e9))
+    if env.cla is not None:
+        q = env.dev.queue
+        ca = env.cla.to_device(q, h)
+        t_cl = median_time(lambda: env.cla.sum(ca), q.finish, env.repeat)
+        rows.append(_row("sum 16M f32", "pyopencl.array", t_cl, "GB/s", 4 * n / t_cl / 1e9))
+    rows2 = []
+    side = 256 if env.quick else 4096
+    hm = h[:side * side].reshape(side, side)
+    m = np.array(hm)
+    ok2 = onp.allclose(m.sum(axis=1).asnumpy(), hm.sum(1), rtol=1e-4)
+    t2 = median_time(lambda: m.sum(axis=1), env.sync, env.repeat)
+    rows2.append(_row(f"row sums {side}^2", "clgrad", t2, "GB/s", 4 * side * side / t2 / 1e9, ok2))
+    t3 = median_time(lambda: m.sum(axis=0), env.sync, env.repeat)
+    ok3 = onp.allclose(m.sum(axis=0).asnumpy(), hm.sum(0), rtol=1e-4)
+    rows2.append(_row(f"column sums {side}^2", "clgrad", t3, "GB/s", 4 * side * side / t3 / 1e9,
+                      ok3))
+    return rows + rows2
+
+
+@case
+def softmax(env):
+    np, npx = env.np, env.npx
+    if not hasattr(npx, "softmax"):
+        return [_row("softmax", "clgrad", None, ok=False, note="npx.softmax not available")]
+    rows_, cols = (256, 256) if env.quick else (4096, 1024)
+    h = onp.random.default_rng(6).standard_normal((rows_, cols)).astype(onp.float32)
+    x = np.array(h)
+
+    def ref():
+        e = onp.exp(h - h.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    ok = onp.allclose(npx.softmax(x).asnumpy(), ref(), atol=1e-6)
+    t = median_time(lambda: npx.softmax(x), env.sync, env.repeat)
+    t_np = median_time(ref, None, env.repeat)
+    nbytes = 8 * rows_ * cols
+    return [_row(f"softmax {rows_}x{cols}", "clgrad", t, "GB/s", nbytes / t / 1e9, ok),
+            _row(f"softmax {rows_}x{cols}", "numpy", t_np, "GB/s", nbytes / t_np / 1e9)]
+
+
+@case
+def matmul(env):
+    np = env.np
+    rows = []
+    for n in ((128,) if env.quick else (1024, 2048)):
+        ha = onp.random.default_rng(7).random((n, n), dtype=onp.float32)
+        hb = onp.random.default_rng(8).random((n, n), dtype=onp.float32)
+        a, b = np.array(ha), np.array(hb)
+        try:
+            c = (a @ b).asnumpy()
+        except Exception as e:  # noqa: BLE001  (an op that is missing is reported, not fatal)
+            rows.append(_row(f"matmul {n}", "clgrad", None, ok=False, note=str(e)[:60]))
+            continue
+        ok = onp.allclose(c, ha @ hb, rtol=1e-3, atol=1e-3)
+        flops = 2 * n ** 3
+        t = median_time(lambda: a @ b, env.sync, 3 if n >= 2048 else env.repeat)
+        t_np = median_time(lambda: ha @ hb, None, env.repeat)
+        rows.append(_row(f"matmul {n}", "clgrad", t, "GFLOP/s", flops / t / 1e9, ok))
+        rows.append(_row(f"matmul {n}", "numpy", t_np, "GFLOP/s", flops / t_np / 1e9))
+        try:
+            import pyclblast
+            q = env.dev.queue
+            ca, cb = env.cla.to_device(q, ha), env.cla.to_device(q, hb)
+            cc = env.cla.zeros(q, (n, n), onp.float32)
+            t_cb = median_time(lambda: pyclblast.gemm(q, n, n, n, ca, cb, cc, a_ld=n, b_ld=n,
+                                                      c_ld=n), q.finish, 3)
+            rows.append(_row(f"matmul {n}", "CLBlast", t_cb, "GFLOP/s", flops / t_cb / 1e9))
+        except Exception:  # noqa: BLE001  (CLBlast is optional)
+            pass
+    return rows
+
+
+@case
+def latency(env):
+    np = env.np
+    h = onp.ones(16, onp.float32)
+    a, b = np.array(h), np.array(h)
+    n = 200 if env.quick else 3000
+    ok = onp.allclose((a + b).asnumpy(), h + h)
+    t_async = median_time(lambda: a + b, env.sync, env.repeat, number=n)
+    t_sync = median_time(lambda: (a + b).asnumpy(), None, env.repeat, number=n // 10)
+    rows = [_row("tiny add (16) async", "clgrad", t_async, "us/op", t_async * 1e6, ok),
+            _row("tiny add (16) sync", "clgrad", t_sync, "us/op", t_sync * 1e6, ok)]
+    t_np = median_time(lambda: h + h, None, env.repeat, number=n)
+    rows.append(_row("tiny add (16) async", "numpy", t_np, "us/op", t_np * 1e6))
+    if env.cla is not None:
+        q = env.dev.queue
+        ca = env.cla.to_device(q, h)
+        t_cl = median_time(lambda: ca + ca, q.finish, env.repeat, number=n)
+        rows.append(_row("tiny add (16) async", "pyopencl.array", t_cl, "us/op", t_cl * 1e6))
+    if env.torch is not None:
+        ta = env.torch.ones(16)
+        t_t = median_time(lambda: ta + ta, None, env.repeat, number=n)
+        rows.append(_row("tiny add (16) async", "torch cpu", t_t, "us/op", t_t * 1e6))
+    return rows
+
+
+@case
+def tape(env):
+    from clgrad import autograd
+    np = env.np
+    n_ops = 100 if env.quick else 1000
+    x = np.ones(16)
+    x.attach_grad()
+
+    def run():
+        with autograd.record():
+            y = x
+            for _ in range(n_ops):
+                y = y * 1.0001
+        y.backward()
+    run()
+    ok = onp.allclose(x.grad.asnumpy(), 1.0001 ** n_ops, rtol=1e-4)
+    t = median_time(run, env.sync, env.repeat)
+    return [_row(f"{n_ops} recorded ops + backward", "clgrad", t, "ms", t * 1e3, ok)]
+
+
+@case
+def mlp(env):
+    np, npx = env.np, env.npx
+    from clgrad import autograd
+    if not hasattr(npx, "log_softmax") or not hasattr(npx, "pick"):
+        return [_row("MLP step", "clgrad", None, ok=False, note="npx ops not available")]
+    batch, dims = (32, (64, 32, 32, 10)) if env.quick else (128, (784, 256, 256, 10))
+    rng = onp.random.default_rng(9)
+    hx = rng.standard_normal((batch, dims[0])).astype(onp.float32)
+    hy = rng.integers(0, dims[-1], batch)
+    ws = [(rng.standard_normal((i, o)) * (2 / i) ** 0.5).astype(onp.float32)
+          for i, o in zip(dims[:-1], dims[1:])]
+    params = [np.array(w) for w in ws] + [np.zeros(o) for o in dims[1:]]
+    for p in params:
+        p.attach_grad()
+    X, Y = np.array(hx), np.array(hy.astype(onp.int32))
+    k = len(ws)
+
+    def step():
+        with autograd.record():
+            h = X
+            for i in range(k):
+                h = h @ params[i] + params[k + i]
+                if i < k - 1:
+                    h = npx.relu(h)
+            loss = -npx.pick(npx.log_softmax(h), Y).mean()
+        loss.backward()
+        for p in params:
+            p -= 0.01 * p.grad
+        return loss
+    try:
+        step()
+    except Exception as e:  # noqa: BLE001
+        return [_row("MLP step", "clgrad", None, ok=False, note=str(e)[:60])]
+    env.dev.reset_peak()
+    t = median_time(step, env.sync, env.repeat)
+    name = f"MLP {'-'.join(map(str, dims))} b{batch} SGD step"
+    rows = [_row(name, "clgrad", t, "ms", t * 1e3, True, **_mem(env.dev))]
+    if env.torch is not None:
+        torch = env.torch
+        tp = [torch.tensor(w, requires_grad=True) for w in ws] + \
+            [torch.zeros(o, requires_grad=True) for o in dims[1:]]
+        tx, ty = torch.tensor(hx), torch.tensor(hy)
+
+        def tstep():
+            h = tx
+            for i in range(k):
+                h = h @ tp[i] + tp[k + i]
+                if i < k - 1:
+                    h = torch.relu(h)
+            loss = torch.nn.functional.cross_entropy(h, ty)
+            loss.backward()
+            with torch.no_grad():
+                for p in tp:
+                    p -= 0.01 * p.grad
+                    p.grad = None
+        tt = median_time(tstep, None, env.repeat)
+        rows.append(_row(name, "torch cpu", tt, "ms", tt * 1e3))
+    return rows

@@ -1,0 +1,98 @@
+"""``python -m bench``: clgrad against NumPy, pyopencl (and PyTorch, CLBlast) on one device.
+
+Prints a table of medians with each rate as a fraction of the device's own streaming limit
+(a hand-written kernel measured in the same run) or as a ratio to NumPy/PyTorch, writes JSON and,
+with matplotlib installed, a PNG chart.
+"""
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from bench.cases import CASES, Env
+
+
+def _ratio(row, rows, stream_gbs):
+    if row["value"] is None:
+        return ""
+    if row["metric"] == "GB/s" and stream_gbs:
+        return f"{row['value'] / stream_gbs:6.1%} of stream"
+    peers = {r["impl"]: r for r in rows if r["case"] == row["case"] and r["seconds"]}
+    ref = peers.get("numpy") or peers.get("torch cpu")
+    if row["impl"] == "clgrad" and row["case"].startswith("MLP") and "torch cpu" in peers:
+        ref = peers["torch cpu"]
+    if ref is None or ref is row or not row["seconds"]:
+        return ""
+    return f"{row['seconds'] / ref['seconds']:6.2f}x {ref['impl']} time"
+
+
+def format_table(rows, stream_gbs):
+    lines = [f"{'case':34} {'impl':20} {'median':>10} {'rate':>18} {'relative':>24} "
+             f"{'ok':>4} {'peak MiB':>9}"]
+    for r in rows:
+        med = f"{r['seconds'] * 1e3:8.3f}ms" if r["seconds"] else "n/a"
+        rate = f"{r['value']:10.2f} {r['metric']}" if r["value"] is not None else \
+            r.get("note", "")
+        peak = f"{r['peak_bytes'] / 2**20:9.1f}" if "peak_bytes" in r else ""
+        lines.append(f"{r['case'][:34]:34} {r['impl'][:20]:20} {med:>10} {rate:>18} "
+                     f"{_ratio(r, rows, stream_gbs):>24} {'yes' if r['ok'] else 'NO':>4} {peak}")
+    return "\n".join(lines)
+
+
+def run(quick=False, only=None, out=sys.stdout):
+    env = Env(quick=quick)
+    env.stream_gbs = None
+    rows = []
+    for fn in CASES:
+        if only and fn.__name__ not in only and fn.__name__ != "stream_limit":
+            continue
+        rows.extend(fn(env))
+    meta = {"device": env.dev.name, "platform": env.dev.caps.platform,
+            "driver": env.dev.caps.driver_version, "compute_units": env.dev.caps.compute_units,
+            "host": platform.processor() or platform.machine(), "quick": quick,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "stream_gbs": env.stream_gbs}
+    return meta, rows
+
+
+def plot(rows, stream_gbs, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install '.[bench]'): no chart written")
+        return None
+    bw = [r for r in rows if r["metric"] == "GB/s" and r["value"]]
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(bw) + 1.5))
+    labels = [f"{r['case']} [{r['impl']}]" for r in bw]
+    ax.barh(labels, [r["value"] for r in bw], color=["C0" if r["impl"] == "clgrad" else "C7"
+                                                     for r in bw])
+    if stream_gbs:
+        ax.axvline(stream_gbs, color="C3", ls="--", label="streaming limit")
+        ax.legend()
+    ax.set_xlabel("GB/s")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds, for tests)")
+    p.add_argument("--only", nargs="*", help="case names to run (the stream limit always runs)")
+    p.add_argument("--json", default="bench/results/latest.json", help="where to write JSON")
+    p.add_argument("--png", default="bench/results/latest.png", help="where to draw the chart")
+    args = p.parse_args(argv)
+    meta, rows = run(args.quick, args.only)
+    print(f"device: {meta['device']} ({meta['platform']}, driver {meta['driver']}, "
+          f"{meta['compute_units']} compute units)")
+    print(format_table(rows, meta["stream_gbs"]))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    if args.png:
+        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
+        plot(rows, meta["stream_gbs"], args.png)
+    return 0 if all(r["ok"] for r in rows if r["impl"] == "clgrad" and r["seconds"]) else 1

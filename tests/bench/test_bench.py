@@ -1,0 +1,38 @@
+"""Every benchmark case runs (at small sizes) and clgrad's results in it are right."""
+import json
+
+import pytest
+
+from bench.cases import CASES
+from bench.run import format_table, main, run
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    return run(quick=True)
+
+
+def test_every_case_produces_rows(quick_run):
+    meta, rows = quick_run
+    names = {r["case"] for r in rows}
+    assert len(names) >= len(CASES)
+    assert meta["stream_gbs"] and meta["stream_gbs"] > 0
+
+
+def test_every_clgrad_result_is_checked_and_right(quick_run):
+    _, rows = quick_run
+    mine = [r for r in rows if r["impl"] == "clgrad"]
+    assert mine
+    for r in mine:
+        assert r["seconds"] is not None, f"{r['case']} did not run: {r.get('note')}"
+        assert r["ok"], f"{r['case']}: clgrad's result differs from NumPy's"
+
+
+def test_table_and_json(quick_run, tmp_path):
+    meta, rows = quick_run
+    text = format_table(rows, meta["stream_gbs"])
+    assert "of stream" in text and "clgrad" in text
+    out = tmp_path / "b.json"
+    main(["--quick", "--only", "latency", "--json", str(out), "--png", ""])
+    data = json.loads(out.read_text())
+    assert {r["case"] for r in data["rows"]} >= {"tiny add (16) async"}
