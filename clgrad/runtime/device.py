@@ -136,11 +136,12 @@ class Device:
 
     def memory_stats(self):
         if self._pool is None:
-            return {"in_use_bytes": 0, "held_bytes": 0, "active_blocks": 0, "held_blocks": 0,
-                    "peak_bytes": 0}
+            return {"in_use_bytes": 0, "reserved_bytes": 0, "peak_bytes": 0, "active_blocks": 0,
+                    "held_blocks": 0}
         p = self._pool
-        return {"in_use_bytes": int(p.active_bytes), "peak_bytes": int(self.peak_bytes),
-                "held_bytes": int(p.managed_bytes - p.active_bytes),
+        # reserved: everything the pool owns (arrays' blocks with their rounding, and held blocks)
+        return {"in_use_bytes": int(p.active_bytes), "reserved_bytes": int(p.managed_bytes),
+                "peak_bytes": int(self.peak_bytes),
                 "active_blocks": int(p.active_blocks), "held_blocks": int(p.held_blocks)}
 
     def reset_peak(self):
