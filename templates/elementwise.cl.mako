@@ -1,48 +1,62 @@
 ## Elementwise n-ary map: one output, any number of array or scalar inputs.
-## ndim == 0 renders the contiguous fast path (flat index plus per-operand offset); ndim > 0
-## renders the strided/broadcast path over ``ndim`` already-collapsed dimensions, with shape and
-## strides (in elements) passed as kernel arguments so one binary serves every shape of that rank.
+## ndim == 0 renders the contiguous fast path: a 1-D range, flat index plus per-operand offset.
+## ndim >= 1 renders the strided/broadcast path over ``ndim`` already-collapsed dimensions as a
+## 2-D range: dimension 0 walks the innermost dimension (no division), dimension 1 the flat index
+## of the outer ones (divided out only when there are two or more of them). Shape and strides (in
+## elements) are kernel arguments, so one binary serves every shape of that rank. ``idx`` is the
+## index type: int when every offset fits in 31 bits (much cheaper division), else long.
+## ``inner[i]`` is operand i's innermost stride class: "0" (broadcast), "1" (unit) or "s" (any),
+## baked in so that compilers see unit-stride or uniform loads along dimension 0.
 ${prelude}
 ${helpers}
 
 __kernel void ${name}(
 % for i, op in enumerate(operands):
 %   if op.is_array:
-    __global ${op.ctype} *p${i}, const long off${i},
+    __global ${op.ctype} *p${i}, const ${idx} off${i},
 %   else:
     const ${op.compute} s${i},
 %   endif
 % endfor
 % for d in range(ndim):
-    const long n${d},
+    const ${idx} n${d},
 %   for i, op in enumerate(operands):
 %     if op.is_array:
-    const long st${i}_${d},
+    const ${idx} st${i}_${d},
 %     endif
 %   endfor
 % endfor
-    const long n)
+    const ${idx} n)
 {
-    const long gid = (long)get_global_id(0);
-    if (gid >= n) return;
 % if ndim == 0:
+    const ${idx} gid = (${idx})get_global_id(0);
+    if (gid >= n) return;
 %   for i, op in enumerate(operands):
 %     if op.is_array:
-    const long i${i} = off${i} + gid;
+    const ${idx} i${i} = off${i} + gid;
 %     endif
 %   endfor
 % else:
-    long rem = gid;
+    const ${idx} inner = (${idx})get_global_id(0);
+    if (inner >= n${ndim - 1}) return;
+    ${idx} rem = (${idx})get_global_id(1);
+    const ${idx} gid = rem * n${ndim - 1} + inner;
 %   for i, op in enumerate(operands):
 %     if op.is_array:
-    long i${i} = off${i};
+%       if inner_cls[i] == "0":
+    ${idx} i${i} = off${i};
+%       elif inner_cls[i] == "1":
+    ${idx} i${i} = off${i} + inner;
+%       else:
+    ${idx} i${i} = off${i} + inner * st${i}_${ndim - 1};
+%       endif
 %     endif
 %   endfor
-%   for d in range(ndim - 1, -1, -1):
+%   for d in range(ndim - 2, -1, -1):
 %     if d > 0:
-    { const long c = rem % n${d}; rem /= n${d};
+    { const ${idx} c = rem % n${d}; rem /= n${d};
 %     else:
-    { const long c = rem;
+    { const ${idx} c = rem;
 %     endif
 %     for i, op in enumerate(operands):
 %       if op.is_array:

@@ -122,48 +122,81 @@ def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
     sig = tuple(sig)
     if flat:
         ndim = 0
+        span = n + _max_offset(out, inputs)
     else:
         strides = [list(out._strides)] + [broadcast_strides(x, shape) for x in inputs
                                           if isinstance(x, ndarray)]
         cshape, cstrides = collapse(shape, strides)
         ndim = 0 if all(st == _c_contig_strides(cshape) for st in cstrides) else len(cshape)
-    key = ("ew", name, expr, out.dtype, sig, ndim)
+        span = n + _max_offset(out, inputs) + sum(
+            (k - 1) * abs(st[d]) for st in cstrides for d, k in enumerate(cshape))
+    idx = "int" if span < _INT_LIMIT else "long"
+    inner_cls = "" if ndim == 0 else "".join(
+        "0" if st[-1] == 0 else "1" if st[-1] == 1 else "s" for st in cstrides)
+    key = ("ew", name, expr, out.dtype, sig, ndim, idx, inner_cls)
     kernel = device.kernels.get(key)
     if kernel is None:
         kernel = get_kernel(device, key, lambda: _make_elementwise(
-            device, name, out.dtype, sig, expr, ndim, helpers))
+            device, name, out.dtype, sig, expr, ndim, helpers, idx, inner_cls))
     args = [out._storage.buffer, out._offset]
     for x in inputs:
         if isinstance(x, ndarray):
             args += (x._storage.buffer, x._offset)
         else:
             args.append(x)
+    if ndim == 0:
+        args.append(n)
+        kernel(device, n, *args)
+        return out
     for d in range(ndim):
         args.append(cshape[d])
         for st in cstrides:
             args.append(st[d])
     args.append(n)
-    kernel(device, n, *args)
+    inner = cshape[-1]
+    local = kernel.local
+    while local > 1 and local // 2 >= inner:
+        local //= 2
+    kernel.launch(device, (((inner + local - 1) // local) * local, n // inner), (local, 1), *args)
     return out
 
 
-def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers):
+_INT_LIMIT = 2 ** 31 - 1
+
+
+def _max_offset(out, inputs):
+    m = out._offset
+    for x in inputs:
+        if isinstance(x, ndarray) and x._offset > m:
+            m = x._offset
+    return m
+
+
+def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, inner_cls):
     out_op = R.Operand(True, out_dtype)
     ops = [out_op] + [R.Operand(is_arr, d if is_arr else c, c) for is_arr, d, c in sig]
     uses_fp64 = any(o.dtype == dt.float64 or o.compute == "double" for o in ops)
     kname = f"ew_{name}"
     src = R.render("elementwise.cl.mako", prelude=R.prelude(uses_fp64), helpers=helpers,
-                   name=kname, operands=ops, ndim=ndim, expr=expr, out=out_op)
-    arg_dtypes = [None, _np.int64]
+                   name=kname, operands=ops, ndim=ndim, expr=expr, out=out_op, idx=idx,
+                   inner_cls=_operand_classes(ops, inner_cls))
+    it = _np.int32 if idx == "int" else _np.int64
+    arg_dtypes = [None, it]
     for o in ops[1:]:
         if o.is_array:
-            arg_dtypes += [None, _np.int64]
+            arg_dtypes += [None, it]
         else:
             arg_dtypes.append(_scalar_np_dtype(o.compute))
     n_arrays = sum(1 for o in ops if o.is_array)
-    arg_dtypes += [_np.int64] * (ndim * (1 + n_arrays))
-    arg_dtypes.append(_np.int64)
+    arg_dtypes += [it] * (ndim * (1 + n_arrays))
+    arg_dtypes.append(it)
     return Kernel(device, src, kname, arg_dtypes)
+
+
+def _operand_classes(ops, inner_cls):
+    """Spread the per-array inner-stride classes over all operands (scalars get none)."""
+    it = iter(inner_cls)
+    return [next(it) if o.is_array else "" for o in ops] if inner_cls else [""] * len(ops)
 
 
 _SCALAR_NP = {"uchar": _np.uint8, "char": _np.int8, "short": _np.int16, "int": _np.int32,
