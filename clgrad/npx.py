@@ -1,7 +1,13 @@
 """``clgrad.npx``: MXNet's numpy-extension namespace (devices, modes, NN ops)."""
+import types as _types
+
 from . import ops as _ops  # noqa: F401
 from .ops.nn import *  # noqa: F401,F403
+from .ops.nn import bernoulli as _nn_bernoulli
 from .runtime import all_devices, default_device, get_device
+
+# MXNet's npx.random namespace (only bernoulli lives there; the rest is np.random)
+random = _types.SimpleNamespace(bernoulli=_nn_bernoulli)
 
 _np_mode = {"array": False, "shape": False}
 

@@ -43,12 +43,20 @@ __kernel void ${name}(__global ${out.ctype} *dst, const long n, const uint key0,
     }
 % elif dist == "randint":
     {
-        /* p0 = low, p1 = high - low (the range); mul_hi maps a word onto [0, range) */
+        /* p0 = low, p1 = high - low (the range); mul_hi maps a word onto [0, range). A range
+         * wider than 32 bits takes 64 bits per value, the low words from a second block. */
         const ulong range = (ulong)p1;
         const uint a[4] = {w.x, w.y, w.z, w.w};
-        for (int j = 0; j < 4; ++j)
-            r[j] = p0 + (${param_t})((range <= 0xFFFFFFFFul)
-                   ? (ulong)mul_hi(a[j], (uint)range) : ((ulong)a[j] % range));
+        if (range <= 0xFFFFFFFFul) {
+            for (int j = 0; j < 4; ++j)
+                r[j] = p0 + (${param_t})mul_hi(a[j], (uint)range);
+        } else {
+            const uint4 w2 = philox4x32_10((uint4)((uint)ctr, (uint)(ctr >> 32), 0x5EEDu, 1u),
+                                           (uint2)(key0, key1));
+            const uint b[4] = {w2.x, w2.y, w2.z, w2.w};
+            for (int j = 0; j < 4; ++j)
+                r[j] = p0 + (${param_t})((((ulong)a[j] << 32) | (ulong)b[j]) % range);
+        }
     }
 % elif dist == "bernoulli":
     r[0] = u01_f(w.x) < p0 ? 1 : 0;

@@ -43,10 +43,15 @@ class Function:
             if not isinstance(o, ndarray):
                 raise MXNetError(f"{type(self).__name__}.forward must return arrays, got "
                                  f"{type(o).__name__}")
-        # outputs that alias an input get their own identity, so the input's links stay intact
-        outs = tuple(o._view(o.shape, o._strides, o._offset)
-                     if any(o is x for x in inputs) or o._ag_node is not None else o
-                     for o in outs)
+        # an output that is an input, an already recorded array, or another output gets its
+        # own identity, so that each output slot and each input keeps its own graph link
+        fixed = []
+        for o in outs:
+            if any(o is x for x in inputs) or o._ag_node is not None or \
+                    any(o is f for f in fixed):
+                o = o._view(o.shape, o._strides, o._offset)
+            fixed.append(o)
+        outs = tuple(fixed)
         if state.is_recording() and any(tape.requires_grad(x) for x in inputs):
             self._input_meta = tuple((x.shape, x.dtype) if isinstance(x, ndarray) else None
                                      for x in inputs)

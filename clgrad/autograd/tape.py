@@ -7,7 +7,9 @@ gives an array a new leaf and so detaches it from the graph that produced it, as
 
 Backward walks the nodes reachable from the heads in reverse topological order, accumulates
 cotangents per output slot, and writes the leaves' buffers at the end, so an exception midway
-leaves every ``.grad`` untouched. Unless ``retain_graph``, it then frees what nodes saved.
+(KeyboardInterrupt included) leaves every ``.grad`` untouched and the graph intact. Unless
+``retain_graph``, it then frees what nodes saved. A vjp returns None for an input that gets no
+gradient; a 'write' leaf reached only by such zeros is written with zeros, as MXNet does.
 """
 from ..base import AutogradError, MXNetError
 from . import state
@@ -79,7 +81,8 @@ def attach_grad(x, grad_req="write"):
     if grad_req not in GRAD_REQS:
         raise MXNetError(f"unknown grad_req {grad_req!r}: expected one of {GRAD_REQS}")
     from .. import ops
-    grad = None if grad_req == "null" else ops.zeros_like(x)
+    # MXNet allocates the buffer for 'null' too: x.grad reads as zeros that backward never writes
+    grad = ops.zeros_like(x)
     x._ag_node = LeafNode(grad, grad_req)
     x._ag_index = 0
 
@@ -114,9 +117,15 @@ def mark_variables(variables, gradients, grad_reqs="write"):
 
 
 # --- recording -------------------------------------------------------------------------------
-def record_node(name, backward, ctx, inputs, outputs):
-    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not)."""
-    parents = tuple(parent_of(x) for x in inputs)
+def record_node(name, backward, ctx, inputs, outputs, needs=None):
+    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not).
+
+    ``needs`` (per input: does it require a gradient), when the caller already knows it.
+    """
+    if needs is None:
+        parents = tuple(parent_of(x) for x in inputs)
+    else:
+        parents = tuple((x._ag_node, x._ag_index) if n else None for x, n in zip(inputs, needs))
     meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
     node = OpNode(name, backward, ctx, parents, meta)
     for k, o in enumerate(outputs):
@@ -156,26 +165,30 @@ def _topo_order(roots):
 def _accumulate(a, b):
     if a is None:
         return b
+    if b is None:
+        return a
     from .. import ops
     return ops.add(a, b)
 
 
-def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
-    """Core of backward and grad. Returns {id(leaf or (node, slot)): total} for what is asked."""
-    from .. import ops
+def _as_list(x):
     from ..ndarray import ndarray
+    if isinstance(x, ndarray):
+        return [x]
+    return list(x)
 
-    if isinstance(heads, ndarray):
-        heads = [heads]
-    heads = list(heads)
+
+def _check_heads(heads, head_grads):
+    from .. import ops
+    from ..base import DeviceMismatchError, ShapeError
+    from ..ndarray import ndarray
     if head_grads is None:
         head_grads = [None] * len(heads)
-    elif isinstance(head_grads, ndarray):
-        head_grads = [head_grads]
-    head_grads = list(head_grads)
+    else:
+        head_grads = _as_list(head_grads) if isinstance(head_grads, (ndarray, list, tuple)) \
+            else [head_grads]
     if len(head_grads) != len(heads):
         raise MXNetError(f"got {len(head_grads)} head gradients for {len(heads)} heads")
-
     for h in heads:
         if not isinstance(h, ndarray):
             raise MXNetError(f"backward heads must be arrays, got {type(h).__name__}")
@@ -184,6 +197,32 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
             raise AutogradError(_NOT_IN_GRAPH)
         if type(node) is OpNode and node.freed:
             raise AutogradError(_FREED.format(op=node.name))
+    out = []
+    for h, g in zip(heads, head_grads):
+        if g is not None:
+            if not isinstance(g, ndarray):
+                g = ops.array(g, dtype=h.dtype, device=h.device)
+            if g.shape != h.shape:
+                raise ShapeError(f"head gradient shape {g.shape} does not match the head's "
+                                 f"shape {h.shape}")
+            if g.device is not h.device:
+                raise DeviceMismatchError(f"head gradient is on {g.device} but its head is on "
+                                          f"{h.device}")
+        out.append(g)
+    return out
+
+
+def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
+    """Core of backward and grad.
+
+    Returns ``(leaves, captured)``: ``leaves`` maps id(LeafNode) to [leaf, total] for every leaf
+    the backward pass reached (total None when only zero gradients reached it); ``captured``
+    maps id(OpNode) of each non-leaf variable to its cotangents.
+    """
+    from .. import ops
+
+    heads = _as_list(heads)
+    head_grads = _check_heads(heads, head_grads)
 
     prev_rec = state.set_recording(create_graph)
     prev_train = state.set_training(train_mode)
@@ -192,13 +231,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
         leaves = {}     # id(leaf) -> [leaf, total]
         for h, g in zip(heads, head_grads):
             if g is None:
-                g = ops.ones_like(h)
-            else:
-                if not isinstance(g, ndarray):
-                    g = ops.array(g, dtype=h.dtype, device=h.device)
-                if g.shape != h.shape:
-                    raise MXNetError(f"head gradient shape {g.shape} does not match the head's "
-                                     f"shape {h.shape}")
+                g = ops.ones_like(h)    # a non-scalar head means the gradient of its sum
             node = h._ag_node
             if type(node) is LeafNode:
                 entry = leaves.setdefault(id(node), [node, None])
@@ -207,41 +240,45 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                 lst = slots.setdefault(id(node), [None] * node.nout)
                 lst[h._ag_index] = _accumulate(lst[h._ag_index], g)
 
-        wanted = {}
+        wanted = set()
         if variables is not None:
             for v in variables:
                 if type(v._ag_node) is OpNode:
-                    wanted[id(v._ag_node)] = v._ag_node
+                    wanted.add(id(v._ag_node))
 
         order = _topo_order([h._ag_node for h in heads])
-        captured = {}
         for node in order:
             if node.freed:
                 raise AutogradError(_FREED.format(op=node.name))
+        captured = {}
+        for node in order:
             outs = slots.pop(id(node), None)
             if id(node) in wanted:
                 captured[id(node)] = list(outs) if outs is not None else [None] * node.nout
             if outs is None:
-                continue
-            for k, g in enumerate(outs):
-                if g is None:
-                    shape, dtype, dev = node.out_meta[k]
-                    outs[k] = ops.zeros(shape, dtype=dtype, device=dev)
-            ctx = node.ctx
-            check = getattr(ctx, "check_versions", None)
-            if check is not None:
-                check(node.name)
-            in_grads = node.backward(ctx, *outs)
-            if not isinstance(in_grads, (tuple, list)):
-                in_grads = (in_grads,)
-            for parent, g in zip(node.parents, in_grads):
-                if parent is None or g is None:
+                in_grads = ()       # nothing flows through here: its inputs get zero
+            else:
+                for k, g in enumerate(outs):
+                    if g is None:
+                        shape, dtype, dev = node.out_meta[k]
+                        outs[k] = ops.zeros(shape, dtype=dtype, device=dev)
+                ctx = node.ctx
+                check = getattr(ctx, "check_versions", None)
+                if check is not None:
+                    check(node.name)
+                in_grads = node.backward(ctx, *outs)
+                if not isinstance(in_grads, (tuple, list)):
+                    in_grads = (in_grads,)
+            for i, parent in enumerate(node.parents):
+                if parent is None:
                     continue
+                g = in_grads[i] if i < len(in_grads) else None
                 pnode, slot = parent
                 if type(pnode) is LeafNode:
+                    # reached even with no gradient: a 'write' leaf is then written with zeros
                     entry = leaves.setdefault(id(pnode), [pnode, None])
                     entry[1] = _accumulate(entry[1], g)
-                else:
+                elif g is not None:
                     lst = slots.setdefault(id(pnode), [None] * pnode.nout)
                     lst[slot] = _accumulate(lst[slot], g)
         if not retain_graph:
@@ -254,31 +291,43 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
-    """Compute the gradients of ``heads`` and write them into the variables' ``.grad``."""
+    """Compute the gradients of ``heads`` and write them into the variables' ``.grad``.
+
+    Every gradient is computed before any ``.grad`` is written, so an error (or an interrupt)
+    during the pass leaves all of them as they were.
+    """
     from .. import ops
     leaves, _ = _run(heads, head_grads, None, retain_graph, train_mode, False)
     prev = state.set_recording(False)
     try:
+        writes = []
         for leaf, total in leaves.values():
-            if leaf.grad_req == "null" or leaf.grad is None or total is None:
+            if leaf.grad_req == "null" or leaf.grad is None:
                 continue
-            if leaf.grad_req == "write":
-                ops.assign(leaf.grad, total)
+            if total is None:
+                if leaf.grad_req == "write":
+                    writes.append((leaf.grad, 0))
+            elif leaf.grad_req == "write":
+                writes.append((leaf.grad, total))
             else:
-                ops.assign(leaf.grad, ops.add(leaf.grad, total))
+                writes.append((leaf.grad, ops.add(leaf.grad, total)))
+        for buf, value in writes:
+            ops.assign(buf, value)
     finally:
         state.set_recording(prev)
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
          train_mode=True):
-    """Gradients of ``heads`` with respect to ``variables``, returned (``.grad`` untouched)."""
+    """Gradients of ``heads`` with respect to ``variables``, returned (``.grad`` untouched).
+
+    With ``create_graph`` the backward pass is itself recorded, so the returned gradients can
+    be differentiated again; ``retain_graph`` then defaults to True.
+    """
     from .. import ops
     from ..ndarray import ndarray
     single = isinstance(variables, ndarray)
-    if single:
-        variables = [variables]
-    variables = list(variables)
+    variables = _as_list(variables)
     for i, v in enumerate(variables):
         if not isinstance(v, ndarray) or not requires_grad(v):
             raise MXNetError(f"Cannot differentiate with respect to the {i}-th variable because "
@@ -288,16 +337,20 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         retain_graph = create_graph
     leaves, captured = _run(heads, head_grads, variables, retain_graph, train_mode,
                             create_graph)
-    out = []
-    for v in variables:
-        node = v._ag_node
-        if type(node) is LeafNode:
-            total = leaves.get(id(node), [None, None])[1]
-        else:
-            total = captured.get(id(node), [None] * node.nout)[v._ag_index]
-        if total is None:
-            total = ops.zeros_like(v)
-        elif total.dtype != v.dtype:
-            total = total.astype(v.dtype)
-        out.append(total)
+    prev = state.set_recording(create_graph)
+    try:
+        out = []
+        for v in variables:
+            node = v._ag_node
+            if type(node) is LeafNode:
+                total = leaves.get(id(node), (None, None))[1]
+            else:
+                total = captured.get(id(node), [None] * node.nout)[v._ag_index]
+            if total is None:
+                total = ops.zeros_like(v)
+            elif total.dtype != v.dtype:
+                total = total.astype(v.dtype)
+            out.append(total)
+    finally:
+        state.set_recording(prev)
     return out

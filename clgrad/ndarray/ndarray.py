@@ -5,14 +5,19 @@ the buffer and copy nothing. Nothing here waits for the device except reading va
 (``asnumpy``, ``item``, ``repr``, ``bool`` ...). Arithmetic dispatches to ``clgrad.ops``.
 """
 import numbers
+import operator
 
 import numpy as _np
 
 from .. import dtypes as _dt
-from ..base import MXNetError
+from ..base import MXNetError, ShapeError
 from .storage import Storage
 
 _ops = None  # clgrad.ops, bound when that package is imported (it imports this module)
+
+
+class ConversionError(MXNetError, TypeError):
+    """A conversion NumPy refuses with TypeError (``float`` of a long array, ``len`` of 0-d)."""
 
 
 def _c_strides(shape):
@@ -122,10 +127,18 @@ class ndarray:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self, *args):
+        if len(args) == 1 and not isinstance(args[0], tuple):
+            # one integer is a flat (C-order) index, as in NumPy
+            i = _index(args[0])
+            if not -self.size <= i < self.size:
+                from .indexing import IndexOutOfRange
+                raise IndexOutOfRange(f"index {i} is out of bounds for size {self.size}")
+            args = _np.unravel_index(i % self.size, self.shape) if self.shape else ()
+            return self[tuple(int(k) for k in args)].item()
         if args:
-            return self[args if len(args) > 1 else args[0]].item()
+            return self[args[0] if len(args) == 1 else args].item()
         if self.size != 1:
-            raise ValueError("can only convert an array of size 1 to a Python scalar")
+            raise ShapeError("can only convert an array of size 1 to a Python scalar")
         return self.asnumpy().reshape(()).item()
 
     def tolist(self):
@@ -134,35 +147,42 @@ class ndarray:
     def __bool__(self):
         if self.size != 1:
             if self.size == 0:
-                raise ValueError("The truth value of an empty array is ambiguous.")
-            raise ValueError("The truth value of an array with more than one element is "
+                raise ShapeError("The truth value of an empty array is ambiguous.")
+            raise ShapeError("The truth value of an array with more than one element is "
                              "ambiguous. Use a.any() or a.all()")
         return bool(self.item())
 
+    def _scalar(self):
+        if self.size != 1:
+            raise ConversionError("only length-1 arrays can be converted to Python scalars "
+                                  f"(this one has shape {self.shape})")
+        return self.item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._scalar())
 
     def __index__(self):
-        if self.dtype.kind not in "iub":
-            raise TypeError("only integer scalar arrays can be converted to a scalar index")
-        return int(self.item())
+        if self.dtype.kind not in "iu":
+            raise ConversionError("only integer scalar arrays can be converted to a scalar "
+                                  f"index (this one is {self.dtype})")
+        return int(self._scalar())
 
     def __len__(self):
         if not self.shape:
-            raise TypeError("len() of unsized object")
+            raise ConversionError("len() of unsized object (a 0-d array)")
         return self.shape[0]
 
     def __iter__(self):
+        # checked here, not inside a generator, so iter() itself raises for 0-d arrays
         if not self.shape:
-            raise TypeError("iteration over a 0-d array")
-        for i in range(self.shape[0]):
-            yield self[i]
+            raise ConversionError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
         s = repr(self.asnumpy())
@@ -211,7 +231,9 @@ class ndarray:
             return other
         return _ops.to_device(self, other)
 
-    def to_device(self, device):
+    def to_device(self, device, stream=None):
+        if stream is not None:      # the Array API's keyword; each device has one queue
+            raise MXNetError(f"to_device: clgrad has no streams (got stream={stream!r})")
         return _ops.to_device(self, device)
 
     as_in_context = as_in_ctx = to_device
@@ -305,6 +327,43 @@ class ndarray:
     def any(self, axis=None, keepdims=False):
         return _ops.any(self, axis=axis, keepdims=keepdims)
 
+    def argmax(self, axis=None, out=None, keepdims=False):
+        return _ops.argmax(self, axis=axis, out=out, keepdims=keepdims)
+
+    def argmin(self, axis=None, out=None, keepdims=False):
+        return _ops.argmin(self, axis=axis, out=out, keepdims=keepdims)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return _ops.std(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return _ops.var(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return _ops.cumsum(self, axis=axis, dtype=dtype, out=out)
+
+    def cumprod(self, axis=None, dtype=None, out=None):
+        return _ops.cumprod(self, axis=axis, dtype=dtype, out=out)
+
+    # --- the Python Array API standard (clgrad.array_api) ------------------------------------
+    def __array_namespace__(self, *, api_version=None):
+        from .. import array_api
+        return array_api._namespace(api_version)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        from ..array_api import _dlpack
+        return _dlpack.export(self, stream=stream, max_version=max_version,
+                              dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        from ..array_api import _dlpack
+        return _dlpack.device_of(self)
+
+    @property
+    def mT(self):
+        """The matrix transpose of a stack of matrices (swaps the last two axes)."""
+        return _ops.swapaxes(self, -1, -2)
+
     def clip(self, a_min=None, a_max=None):
         return _ops.clip(self, a_min, a_max)
 
@@ -373,3 +432,12 @@ class ndarray:
     def __ixor__(self, o): return _ops.inplace(_ops.bitwise_xor, self, o)
     def __ilshift__(self, o): return _ops.inplace(_ops.left_shift, self, o)
     def __irshift__(self, o): return _ops.inplace(_ops.right_shift, self, o)
+
+
+def _index(i):
+    if isinstance(i, (bool, _np.bool_)):
+        raise ConversionError("an index must be an integer, not bool")
+    try:
+        return operator.index(i)
+    except TypeError:
+        raise ConversionError(f"an index must be an integer, not {type(i).__name__}") from None

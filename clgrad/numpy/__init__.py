@@ -15,6 +15,7 @@ from ..ops import (abs, all, amax, amin, any, arange, around, array, asarray, as
                    remainder, reshape, round, round_, squeeze, sum, swapaxes, transpose, where,
                    zeros, zeros_like)
 from . import random  # noqa: F401
+import clgrad.numpy.linalg as linalg  # noqa: F401  (`from . import` would find ops.linalg)
 
 bool = bool_  # noqa: A001
 pi = _onp.pi
@@ -45,17 +46,27 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return _b.bool(_onp.allclose(_host(a), _host(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+def _close_operand(x, like):
+    """``x`` as an array on ``like``'s device; Python scalars stay weak (float32 next to float32)."""
+    if isinstance(x, (_b.bool, _b.int, _b.float)):
+        from ..dtypes import result_type as _rt
+        return array(x, dtype=_rt(like.dtype, x), device=like.device)
+    return array(_onp.asarray(x), device=like.device)
+
+
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise closeness, computed on the device."""
     a_arr = a if isinstance(a, ndarray) else None
     b_arr = b if isinstance(b, ndarray) else None
     if a_arr is None and b_arr is None:
         return array(_onp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
-    a = a_arr if a_arr is not None else array(_onp.asarray(a), device=b_arr.device)
-    b = b_arr if b_arr is not None else array(_onp.asarray(b), device=a.device)
+    a = a_arr if a_arr is not None else _close_operand(a, b_arr)
+    b = b_arr if b_arr is not None else _close_operand(b, a)
     close = _ops.less_equal(_ops.absolute(_ops.subtract(a, b)),
                             _ops.add(atol, _ops.multiply(rtol, _ops.absolute(b))))
-    close = _ops.logical_or(close, _ops.equal(a, b))     # equal infinities
+    # an infinite b is close only to itself (inf - -inf <= rtol * inf would say otherwise)
+    close = _ops.logical_and(close, _ops.isfinite(b))
+    close = _ops.logical_or(close, _ops.equal(a, b))
     if equal_nan:
         close = _ops.logical_or(close, _ops.logical_and(_ops.isnan(a), _ops.isnan(b)))
     return close

@@ -1,4 +1,6 @@
 """``clgrad.np.random``: NumPy's random API over the device's Philox stream."""
+import numpy as _onp
+
 from .. import dtypes as _dt
 from ..ops.random import draw as _draw
 from ..ops.random import seed  # noqa: F401
@@ -44,3 +46,51 @@ def _into(res, out):
         return res
     from ..ops import assign
     return assign(out, res)
+
+
+def choice(a, size=None, replace=True, p=None, device=None, ctx=None, out=None):
+    """Samples from ``a`` (an int n: range(n); or a 1-D array), with or without replacement,
+    uniformly or with probabilities ``p``. Indices are int64."""
+    from ..ndarray import ndarray
+    from ..ops import asarray
+    from ..ops.indexing import _take_raw
+    from ..ops.random import RandomParameterError, choice_indices
+    if isinstance(a, ndarray) or not isinstance(a, (int, _onp.integer)):
+        pop = asarray(a, device=device or ctx)
+        if pop.ndim != 1:
+            raise RandomParameterError("a must be 1-dimensional")
+        idx = choice_indices(pop.shape[0], size, replace, p, pop.device)
+        res = _take_raw(pop, [idx], 0)
+    else:
+        res = choice_indices(int(a), size, replace, p, device or ctx)
+    return _into(res, out)
+
+
+def permutation(x, device=None, ctx=None):
+    """A random permutation of range(x) (an int), or a shuffled copy of an array along axis 0."""
+    from ..ndarray import ndarray
+    from ..ops import asarray
+    from ..ops.indexing import take
+    from ..ops.random import RandomParameterError, permutation_indices
+    if not isinstance(x, ndarray) and isinstance(x, (int, _onp.integer)):
+        if x < 0:
+            raise RandomParameterError(f"permutation: x must be non-negative, got {x}")
+        return permutation_indices(int(x), device or ctx)
+    a = asarray(x, device=device or ctx)
+    if a.ndim == 0:
+        raise RandomParameterError("permutation: x must be an integer or at least 1-d")
+    return take(a, permutation_indices(a.shape[0], a.device), axis=0)
+
+
+def shuffle(x):
+    """Shuffle the array ``x`` in place along its first axis."""
+    from ..ndarray import ndarray
+    from ..ops import assign
+    from ..ops.indexing import _take_raw
+    from ..ops.random import RandomParameterError, permutation_indices
+    if not isinstance(x, ndarray):
+        raise TypeError(f"shuffle: x must be a clgrad array, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise RandomParameterError("shuffle: x must be at least 1-d")
+    if x.shape[0] > 1:
+        assign(x, _take_raw(x, [permutation_indices(x.shape[0], x.device)], 0))

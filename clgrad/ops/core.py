@@ -1,5 +1,6 @@
 """Array creation, host transfer, copies and casts: the primitives every other op builds on."""
 import numbers
+import operator
 
 import numpy as _np
 
@@ -43,7 +44,7 @@ def normalize_shape(shape):
     if isinstance(shape, numbers.Integral):
         shape = (int(shape),)
     try:
-        shape = tuple(int(n) for n in shape)
+        shape = tuple(operator.index(n) for n in shape)   # 2.5 is not a dimension
     except TypeError:
         raise ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(n < 0 for n in shape):
@@ -197,22 +198,39 @@ _to_device_op = register("to_device", _to_device_fwd,
 def copy_raw(a, dtype=None):
     """A C-contiguous copy of ``a`` (optionally cast), not recorded."""
     out = ndarray._empty(a.shape, dtype or a.dtype, a.device)
-    launch.elementwise("copy", out, [a], "v0", [out.dtype])
+    copy_into(out, a)
     return out
+
+
+def copy_into(dst, src):
+    """dst[...] = src (broadcast), cast to dst's dtype as NumPy casts."""
+    if dst.dtype == dt.bool_ and src.dtype != dt.bool_:
+        # test the source value itself: converting 0.5 to uchar first would give False
+        launch.elementwise("copy_bool", dst, [src], "(v0 != 0)", [src.dtype])
+    else:
+        launch.elementwise("copy", dst, [src], "v0", [dst.dtype])
 
 
 def assign(dst, src):
     """Write ``src`` (array broadcast to ``dst.shape``, or scalar) into ``dst``; bumps its version."""
     if isinstance(src, ndarray):
         same_device([dst, src], "assignment")
-        bshape = broadcast_shapes(dst.shape, src.shape)
-        if bshape != dst.shape:
-            raise ShapeError(f"could not broadcast input array from shape {src.shape} into "
+        shape = src.shape
+        extra = src.ndim - dst.ndim
+        if extra > 0 and all(n == 1 for n in shape[:extra]):
+            # NumPy drops a value's leading size-1 dimensions (a[0] = ones((1, n)))
+            src = src._view(shape[extra:], src._strides[extra:], src._offset)
+        try:
+            ok = broadcast_shapes(dst.shape, src.shape) == dst.shape
+        except ShapeError:
+            ok = False
+        if not ok:
+            raise ShapeError(f"could not broadcast input array from shape {shape} into "
                              f"shape {dst.shape}")
         if src._storage is dst._storage and (src._offset, src._strides) != \
                 (dst._offset, dst._strides):
             src = copy_raw(src)     # overlapping views: read everything before writing
-        launch.elementwise("copy", dst, [src], "v0", [dst.dtype])
+        copy_into(dst, src)
     else:
         fill(dst, src)
     dst._storage.version += 1
@@ -238,9 +256,10 @@ def _astype_fwd(ctx, a, dtype):
 
 
 def _astype_bwd(ctx, g):
-    if ctx.src_dtype.kind not in "f":
-        return (zeros_like(g, dtype=ctx.src_dtype),) if g.dtype.kind == "f" else \
-            (astype(g, ctx.src_dtype),)
+    # MXNet casts the gradient back to the source dtype (integers included); a boolean source
+    # has no meaningful gradient value, so it gets zeros
+    if ctx.src_dtype == dt.bool_:
+        return (zeros_like(g, dtype=dt.bool_),)
     return (astype(g, ctx.src_dtype),)
 
 
@@ -267,7 +286,7 @@ def broadcast_shapes(*shapes):
 def broadcast_copy(a, shape, dtype=None):
     out = ndarray._empty(shape, dt.as_dtype(dtype) or a.dtype, a.device)
     broadcast_shapes(shape, a.shape)
-    launch.elementwise("copy", out, [a], "v0", [out.dtype])
+    copy_into(out, a)
     return out
 
 
@@ -283,15 +302,25 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)
     out = ndarray._empty((n,), dtype, dev)
-    return _ramp(out, start, step)
+    if dtype.kind in "iu":
+        # NumPy's integer fill: the first value and a fixed integer delta, exact at any size
+        first = int(start)
+        delta = int(start + step) - first
+        launch.elementwise("ramp_int", out, [first, delta], "v0 + gid * v1",
+                           [dt.int64, dt.int64])
+        return out
+    # NumPy's float fill: first two values in the output dtype, their difference as the step
+    two = _np.array([start, start + step], dtype=dtype if dtype != dt.bool_ else dt.float64)
+    return _ramp(out, float(two[0]), float(two[1] - two[0]), dt.float32 if dtype.kind != "f"
+                 else dtype if dtype != dt.float16 else dt.float32)
 
 
-def _ramp(out, start, step):
-    """out[i] = start + i * step, computed in the output's precision (float64 for int64)."""
-    comp = dt.float64 if (out.dtype in (dt.float64, dt.int64) and out.device.caps.fp64) \
-        else dt.float32
+def _ramp(out, start, step, comp, floor=False):
+    """out[i] = start + i * step computed in ``comp``; ``floor`` rounds down before storing."""
+    c = dt.compute_ctype(comp)
+    expr = f"v0 + ({c})gid * v1"
     launch.elementwise("ramp", out, [float(start), float(step)],
-                       "v0 + (%s)gid * v1" % dt.compute_ctype(comp), [comp, comp])
+                       f"floor({expr})" if floor else expr, [comp, comp])
     return out
 
 
@@ -306,7 +335,10 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)
     out = ndarray._empty((num,), dtype, dev)
-    _ramp(out, start, step)
+    # computed in float64 where the device has it, as NumPy does; integer dtypes round down
+    # (NumPy 2's rule)
+    _ramp(out, start, step, dt.float64 if dev.caps.fp64 else dt.float32,
+          floor=dtype.kind in "iu")
     if endpoint and num > 1:
         fill(out[num - 1:], stop)
     return (out, step) if retstep else out

@@ -48,7 +48,7 @@ def _operand(x):
         return x
     if isinstance(x, (list, tuple)):
         return _np.asarray(x, dtype=dt.default_float) if not isinstance(x, _np.ndarray) else x
-    raise TypeError(f"unsupported operand type {type(x).__name__}")
+    raise DTypeError(f"unsupported operand type {type(x).__name__}")
 
 
 def _prepare(args, name):
@@ -86,7 +86,7 @@ class EwSpec:
     def __init__(self, name, exprs, rule, nin, helper=None):
         self.name = name
         self.exprs = exprs      # dict: 'f' (float), 'i' (int), 'b' (bool) -> expr, or str
-        self.rule = rule        # 'same', 'float', 'bool', 'int', 'nobool'
+        self.rule = rule        # 'same', 'float', 'bool', 'int', 'shift', 'nobool', 'bool_int8'
         self.nin = nin
         self.helper = helper    # None, 'int' (integer helpers), 'fmod' (float helpers)
         self.op = None
@@ -102,15 +102,17 @@ class EwSpec:
             return common, common
         if rule == "bool":
             return common, dt.bool_
-        if rule == "int":
+        if rule in ("int", "shift"):
             if common.kind not in "iub":
                 raise DTypeError(f"{self.name} is only defined for integer and boolean arrays, "
                                  f"not {common}")
+            if rule == "shift" and common == dt.bool_:
+                return dt.int8, dt.int8     # as NumPy: shifting booleans gives int8
             return common, common
         if rule == "nobool" and common == dt.bool_:
             raise DTypeError(f"{self.name} is not supported for boolean arrays")
-        if rule == "square_bool" and common == dt.bool_:
-            return dt.int8, dt.int8
+        if rule == "bool_int8" and common == dt.bool_:
+            return dt.int8, dt.int8         # as NumPy: these ops compute booleans as int8
         return common, common
 
     def expr(self, compute):
@@ -165,13 +167,22 @@ def _run(spec, operands, out=None):
         dt.check_device(dt.float64, dev)
     if out is None:
         out = ndarray._empty(shape, plan.out_dtype, dev)
-    elif out.shape != shape:
-        raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the broadcast "
-                         f"shape {shape} of the operands")
+    else:
+        if out.shape != shape:
+            raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
+                             f"broadcast shape {shape} of the operands")
+        _check_cast(spec.name, plan.out_dtype, out.dtype)
     compute = plan.compute
     ops_ = [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
     launch.elementwise(spec.name, out, ops_, plan.expr, plan.computes, plan.helpers)
     return out
+
+
+def _check_cast(name, result, target):
+    """NumPy's 'same_kind' rule for writing a result into an existing array (out=, x op= y)."""
+    if not _np.can_cast(result, target, "same_kind"):
+        raise DTypeError(f"{name}: cannot cast the result from {result} to the output's dtype "
+                         f"{target} (casting rule 'same_kind')")
 
 
 def _scalar_in(v, compute):
@@ -185,8 +196,7 @@ def _scalar_in(v, compute):
 def _make(spec, vjp):
     def forward(ctx, *operands, out=None):
         if ctx.needs is not None:   # recording: keep what the vjp reads
-            ctx.save(*[o if type(o) is ndarray else None for o in operands])
-            ctx.scalars = operands
+            _save_operands(ctx, operands, vjp)
         return _run(spec, operands, out)
 
     spec.op = register(spec.name, forward, vjp)
@@ -200,6 +210,7 @@ def _make(spec, vjp):
             args = _prepare(args, spec.name)
         if not any(type(a) is ndarray for a in args):
             from ..runtime import default_device
+            args = list(args)
             args[0] = array(args[0], device=default_device(),
                             dtype=dt.result_type(*args) if spec.nin > 1 else None)
         if out is not None:
@@ -207,6 +218,7 @@ def _make(spec, vjp):
             if _state.is_recording() and any(requires_grad(a) for a in args):
                 raise MXNetError(f"{spec.name}: out= is not supported while recording "
                                  "gradients")
+            same_device(list(args) + [out], spec.name)
             res = _run(spec, args, out)
             out._storage.version += 1
             return res
@@ -227,38 +239,64 @@ def unbroadcast(g, shape):
     from .shape import reshape
     nd = g.ndim
     pad = nd - len(shape)
+    if pad < 0:
+        # an assigned value may carry leading size-1 dimensions that assignment dropped
+        shape = tuple(shape)
+        return reshape(unbroadcast(g, shape[-pad:]), shape)
     axes = tuple(range(pad)) + tuple(i + pad for i, n in enumerate(shape)
                                      if n == 1 and g.shape[i + pad] != 1)
     r = _sum(g, axis=axes, keepdims=True) if axes else g
     return reshape(r, shape)
 
 
-def _needs(ctx, i):
-    return ctx.needs[i] if getattr(ctx, "needs", None) else True
+def _save_operands(ctx, operands, vjp):
+    """Save only the operands the vjp reads for the inputs that need a gradient.
+
+    Saving less keeps less memory alive and spares false in-place errors (``y += 1`` after
+    ``z = y + x`` is fine: add's vjp never reads y). ``vjp.uses[i]``: operands read for input i.
+    """
+    uses = vjp.uses
+    keep = ()
+    for i, need in enumerate(ctx.needs):
+        if need:
+            keep += uses[i]
+    ctx.save(*[o if k in keep and type(o) is ndarray else None for k, o in enumerate(operands)])
+    ctx.scalars = tuple(None if type(o) is ndarray else o for o in operands)
+    ctx.shapes = tuple(o.shape if type(o) is ndarray else None for o in operands)
 
 
-def _unary_vjp(deriv):
-    """vjp g * deriv(x) for unary ops."""
+def _unary_vjp(deriv, uses_x=True):
+    """vjp g * deriv(x) for unary ops (``uses_x``: whether deriv reads x)."""
     def vjp(ctx, g):
         (x,) = ctx.saved
         return (multiply(g, deriv(x)),)
+    vjp.uses = ((0,),) if uses_x else ((),)
     return vjp
 
 
 def _zero_vjp(ctx, *gs):
-    return tuple(zeros_like(x) if isinstance(x, ndarray) else None for x in ctx.saved)
+    # piecewise-constant ops: no gradient flows (the tape treats None as zero)
+    return (None,) * len(ctx.needs)
 
 
-def _binary_vjp(da, db):
-    """vjp for binary ops; ``da(g, a, b)``/``db(g, a, b)`` give the unbroadcast-free grads."""
+_zero_vjp.uses = ((), (), ())
+
+
+def _binary_vjp(da, db, uses=((0, 1), (0, 1))):
+    """vjp for binary ops; ``da(g, a, b)``/``db(g, a, b)`` give the unbroadcast-free grads.
+
+    ``uses``: which operands (0: a, 1: b) ``da`` and ``db`` read; only those are saved.
+    """
     def vjp(ctx, g):
         a, b = ctx.saved
         sa, sb = ctx.scalars
         av = a if a is not None else sa
         bv = b if b is not None else sb
-        ga = unbroadcast(da(g, av, bv), a.shape) if a is not None and da else None
-        gb = unbroadcast(db(g, av, bv), b.shape) if b is not None and db else None
+        na, nb = ctx.needs
+        ga = unbroadcast(da(g, av, bv), ctx.shapes[0]) if na and da else None
+        gb = unbroadcast(db(g, av, bv), ctx.shapes[1]) if nb and db else None
         return ga, gb
+    vjp.uses = uses
     return vjp
 
 
@@ -299,8 +337,8 @@ _SAME_UNARY = {
                  lambda x: sign(x)),
     "sign": ({"f": "(isnan(v0) ? v0 : (T)((v0 > 0) - (v0 < 0)))",
               "i": "(T)((v0 > 0) - (v0 < 0))"}, "nobool", None),
-    "square": ({"f": "v0 * v0", "i": "v0 * v0"}, "square_bool", lambda x: multiply(x, 2)),
-    "reciprocal": ({"f": "(T)1 / v0", "i": "(v0 == 0 ? (T)0 : (T)1 / v0)"}, "nobool",
+    "square": ({"f": "v0 * v0", "i": "v0 * v0"}, "bool_int8", lambda x: multiply(x, 2)),
+    "reciprocal": ({"f": "(T)1 / v0", "i": "(v0 == 0 ? (T)0 : (T)1 / v0)"}, "bool_int8",
                    lambda x: negative(reciprocal(square(x)))),
     "floor": ({"f": "floor(v0)", "i": "v0"}, "same", None),
     "ceil": ({"f": "ceil(v0)", "i": "v0"}, "same", None),
@@ -332,15 +370,17 @@ _BITWISE = {"bitwise_and": {"i": "v0 & v1"}, "bitwise_or": {"i": "v0 | v1"},
                                  " : (T)(v0 >> v1)"}}
 
 _g = globals()
+_CONST_DERIV = ("degrees", "radians", "negative", "positive")   # their vjps never read x
 
 
 def _define_all():
     for name, (expr, deriv) in _FLOAT_UNARY.items():
         spec = EwSpec(name, {"f": expr}, "float", 1)
-        _g[name] = _make(spec, _unary_vjp(deriv))
+        _g[name] = _make(spec, _unary_vjp(deriv, name not in _CONST_DERIV))
     for name, (exprs, rule, deriv) in _SAME_UNARY.items():
         spec = EwSpec(name, exprs, rule, 1)
-        _g[name] = _make(spec, _unary_vjp(deriv) if deriv else _zero_vjp)
+        _g[name] = _make(spec, _unary_vjp(deriv, name not in _CONST_DERIV) if deriv
+                         else _zero_vjp)
     for name, exprs in _PREDICATES.items():
         _g[name] = _make(EwSpec(name, exprs, "bool", 1), None)
     for name, sym in _COMPARE.items():
@@ -348,42 +388,48 @@ def _define_all():
     for name, expr in _LOGICAL.items():
         _g[name] = _make(EwSpec(name, expr, "bool", 2), None)
     for name, exprs in _BITWISE.items():
-        _g[name] = _make(EwSpec(name, exprs, "int", 2), None)
+        _g[name] = _make(EwSpec(name, exprs, "shift" if "shift" in name else "int", 2), None)
 
 
 _define_all()
 invert = _make(EwSpec("invert", {"i": "~v0", "b": "!v0"}, "int", 1), None)
-bitwise_not = invert
+bitwise_not = bitwise_invert = invert
 abs = absolute  # noqa: A001  (NumPy's name)
 
 add = _make(EwSpec("add", "v0 + v1", "same", 2),
-            _binary_vjp(lambda g, a, b: g, lambda g, a, b: g))
+            _binary_vjp(lambda g, a, b: g, lambda g, a, b: g, ((), ())))
 
 
 subtract = _make(EwSpec("subtract", "v0 - v1", "nobool", 2),
-                 _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g)))
+                 _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g), ((), ())))
 multiply = _make(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
-                 _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a)))
+                 _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a),
+                             ((1,), (0,))))
 true_divide = _make(
     EwSpec("true_divide", "v0 / v1", "float", 2),
     _binary_vjp(lambda g, a, b: true_divide(g, b),
-                lambda g, a, b: negative(true_divide(multiply(g, a), multiply(b, b)))))
+                lambda g, a, b: negative(true_divide(multiply(g, a), multiply(b, b))),
+                ((1,), (0, 1))))
 divide = true_divide
 floor_divide = _make(EwSpec("floor_divide", {"f": "pyfloordiv_T(v0, v1)",
-                                             "i": "floordiv_T(v0, v1)"}, "nobool", 2, "int"),
+                                             "i": "floordiv_T(v0, v1)"}, "bool_int8", 2, "int"),
                      _zero_vjp)
-mod = _make(EwSpec("mod", {"f": "pymod_T(v0, v1)", "i": "mod_T(v0, v1)"}, "nobool", 2, "int"),
+mod = _make(EwSpec("mod", {"f": "pymod_T(v0, v1)", "i": "mod_T(v0, v1)"}, "bool_int8", 2,
+                   "int"),
             _binary_vjp(lambda g, a, b: g,
-                        lambda g, a, b: negative(multiply(g, floor_divide(a, b)))))
+                        lambda g, a, b: negative(multiply(g, floor_divide(a, b))), ((), (0, 1))))
 remainder = mod
 fmod = _make(EwSpec("fmod", {"f": "fmod(v0, v1)", "i": "(v1 == 0 ? (T)0 : v0 % v1)"},
                     "nobool", 2),
              _binary_vjp(lambda g, a, b: g,
-                         lambda g, a, b: negative(multiply(g, trunc(true_divide(a, b))))))
+                         lambda g, a, b: negative(multiply(g, trunc(true_divide(a, b)))),
+                         ((), (0, 1))))
 
 
 def _pow_da(g, a, b):
-    return multiply(g, multiply(b, power(a, subtract(b, 1))))
+    # a Python exponent stays a Python number: a 0-d int64 array would promote float32 to float64
+    bm1 = subtract(b, 1) if isinstance(b, ndarray) else b - 1
+    return multiply(g, multiply(b, power(a, bm1)))
 
 
 def _pow_db(g, a, b):
@@ -393,7 +439,8 @@ def _pow_db(g, a, b):
     return multiply(g, multiply(power(a, b), la))
 
 
-power = _make(EwSpec("power", {"f": "pow(v0, v1)", "i": "ipow_T(v0, v1)"}, "nobool", 2, "int"),
+power = _make(EwSpec("power", {"f": "pow(v0, v1)", "i": "ipow_T(v0, v1)"}, "bool_int8", 2,
+                     "int"),
               _binary_vjp(_pow_da, _pow_db))
 maximum = _make(EwSpec("maximum", {"f": "((v0 >= v1 || isnan(v0)) ? v0 : v1)",
                                    "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
@@ -413,6 +460,11 @@ fmin = _make(EwSpec("fmin", {"f": "fmin(v0, v1)", "i": "((v0 <= v1) ? v0 : v1)"}
                              logical_or(less_equal(a, b), isnan(b))))))
 
 
+def _sign_bit(b):
+    """+1 or -1 from b's sign bit (what copysign transfers), for arrays and Python numbers."""
+    return sign(copysign(1.0, b)) if isinstance(b, ndarray) else math.copysign(1.0, b)
+
+
 def _den(a, b):
     return add(multiply(a, a), multiply(b, b))
 
@@ -424,8 +476,7 @@ hypot = _make(EwSpec("hypot", {"f": "hypot(v0, v1)"}, "float", 2),
               _binary_vjp(lambda g, a, b: multiply(g, true_divide(a, hypot(a, b))),
                           lambda g, a, b: multiply(g, true_divide(b, hypot(a, b)))))
 copysign = _make(EwSpec("copysign", {"f": "copysign(v0, v1)"}, "float", 2),
-                 _binary_vjp(lambda g, a, b: multiply(g, multiply(sign(a), sign(copysign(1.0, b)))),
-                             None))
+                 _binary_vjp(lambda g, a, b: multiply(g, multiply(sign(a), _sign_bit(b))), None))
 
 
 # --- where and clip --------------------------------------------------------------------------
@@ -439,9 +490,10 @@ _where_spec = _WhereSpec("where", "(v0 != 0) ? v1 : v2", "same", 3)
 
 
 def _where_fwd(ctx, c, a, b):
-    ctx.save(c if isinstance(c, ndarray) else None, a if isinstance(a, ndarray) else None,
-             b if isinstance(b, ndarray) else None)
-    ctx.cond = c
+    if ctx.needs is not None:   # the vjp reads only the condition, and the branches' shapes
+        ctx.save(c if isinstance(c, ndarray) else None)
+        ctx.cond = None if isinstance(c, ndarray) else c
+        ctx.shapes = tuple(o.shape if isinstance(o, ndarray) else None for o in (a, b))
     compute, out_dtype = _where_spec.dtypes((c, a, b))
     shape = broadcast_shapes(*[o.shape for o in (c, a, b) if isinstance(o, ndarray)])
     dev = next(o for o in (c, a, b) if isinstance(o, ndarray)).device
@@ -455,10 +507,11 @@ def _where_fwd(ctx, c, a, b):
 
 
 def _where_bwd(ctx, g):
-    c, a, b = ctx.saved
-    cond = ctx.cond
-    ga = unbroadcast(where(cond, g, 0), a.shape) if a is not None else None
-    gb = unbroadcast(where(cond, 0, g), b.shape) if b is not None else None
+    (c,) = ctx.saved
+    cond = c if c is not None else ctx.cond
+    _, na, nb = ctx.needs
+    ga = unbroadcast(where(cond, g, 0), ctx.shapes[0]) if na else None
+    gb = unbroadcast(where(cond, 0, g), ctx.shapes[1]) if nb else None
     return None, ga, gb
 
 
@@ -504,9 +557,10 @@ def _clip_bwd(ctx, g):
     if hi is not None:
         m2 = less_equal(a, hi)
         mask = m2 if mask is None else logical_and(mask, m2)
-    ga = multiply(g, mask) if mask is not None else g
-    glo = unbroadcast(multiply(g, less(a, lo)), lo.shape) if isinstance(lo, ndarray) else None
-    ghi = unbroadcast(multiply(g, greater(a, hi)), hi.shape) if isinstance(hi, ndarray) else None
+    na, nlo, nhi = ctx.needs
+    ga = (multiply(g, mask) if mask is not None else g) if na else None
+    glo = unbroadcast(multiply(g, less(a, lo)), lo.shape) if nlo else None
+    ghi = unbroadcast(multiply(g, greater(a, hi)), hi.shape) if nhi else None
     return ga, glo, ghi
 
 
@@ -517,7 +571,11 @@ def clip(a, a_min=None, a_max=None, out=None):
     """Limit the values of ``a`` to [a_min, a_max]; the gradient passes where a is inside."""
     if a_min is None and a_max is None:
         raise MXNetError("clip: one of a_min and a_max must be given")
-    a, lo, hi = _prepare([a, a_min, a_max], "clip")
+    # None means "no bound": only the given bounds are operands
+    given = iter(_prepare([a] + [b for b in (a_min, a_max) if b is not None], "clip"))
+    a = next(given)
+    lo = next(given) if a_min is not None else None
+    hi = next(given) if a_max is not None else None
     if not isinstance(a, ndarray):
         a = array(a)
     res = invoke(_clip_op, [a, lo, hi])
@@ -552,6 +610,7 @@ def inplace(fn, x, other):
         if res.shape != x.shape:
             raise ShapeError(f"non-broadcastable output operand with shape {x.shape} doesn't "
                              f"match the broadcast shape {res.shape}")
+        _check_cast(fn.__name__, res.dtype, x.dtype)
         assign(x, res)
         x._ag_node, x._ag_index = res._ag_node, res._ag_index
         return x
@@ -560,7 +619,9 @@ def inplace(fn, x, other):
         raise ShapeError(f"non-broadcastable output operand with shape {x.shape} doesn't match "
                          f"the broadcast shape {broadcast_shapes(x.shape, other.shape)}")
     if _overlaps(x, other) and (other._offset, other._strides) != (x._offset, x._strides):
-        assign(x, fn(x, other))     # aliasing views: compute fully before writing
+        res = fn(x, other)          # aliasing views: compute fully before writing
+        _check_cast(fn.__name__, res.dtype, x.dtype)
+        assign(x, res)
     else:
         fn(x, other, out=x)
     return x

@@ -63,7 +63,8 @@ def draw(dist, shape, dtype, p0, p1, device=None):
     key = ("random", dist, dtype, param)
     k = launch.get_kernel(dev, key, lambda: _make(dev, dist, dtype, param))
     counters = (n + 3) // 4
-    base = _stream.take(counters * (2 if dist == "uniform" and param == dt.float64 else 1))
+    wide = (dist == "uniform" and param == dt.float64) or (dist == "randint" and p1 > 0xFFFFFFFF)
+    base = _stream.take(counters * (2 if wide else 1))
     k(dev, counters, out._storage.buffer, n, _stream.key[0], _stream.key[1], base, p0, p1)
     return out
 
@@ -76,3 +77,90 @@ def _make(dev, dist, dtype, param):
     pnp = {"float": _np.float32, "double": _np.float64, "long": _np.int64}[pc]
     return launch.Kernel(dev, src, f"rand_{dist}",
                          [None, _np.int64, _np.uint32, _np.uint32, _np.uint64, pnp, pnp])
+
+
+class RandomParameterError(MXNetError, ValueError):
+    """Invalid arguments to a sampler (probabilities, sample sizes, ...)."""
+
+
+def permutation_indices(n, device=None):
+    """A uniformly random permutation of range(n) (int64), from one draw of 62-bit keys.
+
+    Sorting random keys is unbiased as long as no two keys collide; with 62 bits a collision
+    among a million keys has probability about 1e-7, and the stable sort breaks even that tie
+    by position.
+    """
+    from .sort import sort_raw
+    keys = draw("randint", (int(n),), dt.int64, 0, 1 << 62, device)
+    return sort_raw(keys, 0, values=False)[1]
+
+
+def _sample_size(size):
+    if size is None:
+        return ()
+    return normalize_shape(size)
+
+
+def _probabilities(p, n):
+    """``p`` as a validated float64 host vector of length ``n`` (NumPy's checks)."""
+    p = p.asnumpy() if isinstance(p, ndarray) else _np.asarray(p)
+    atol = _np.sqrt(_np.finfo(_np.float64).eps)
+    if p.dtype.kind == "f":
+        atol = max(atol, _np.sqrt(_np.finfo(p.dtype).eps))
+    p = p.astype(_np.float64)
+    if p.ndim != 1:
+        raise RandomParameterError("p must be 1-dimensional")
+    if p.size != n:
+        raise RandomParameterError("a and p must have same size")
+    if not _np.isfinite(p).all():
+        raise RandomParameterError("probabilities contain NaN or infinity")
+    if (p < 0).any():
+        raise RandomParameterError("probabilities are not non-negative")
+    if abs(p.sum() - 1) > atol:
+        raise RandomParameterError("probabilities do not sum to 1")
+    return p
+
+
+def choice_indices(n, size=None, replace=True, p=None, device=None):
+    """Indices into a population of ``n`` as ``np.random.choice`` draws them (int64)."""
+    from . import elementwise as ew
+    from .core import from_host
+    from .sort import searchsorted_raw, sort_raw
+    dev = resolve_device(device)
+    shape = _sample_size(size)
+    m = 1
+    for s in shape:
+        m *= s
+    if n < 0 or (n == 0 and m):
+        raise RandomParameterError("a must be greater than 0 unless no samples are taken")
+    if p is not None:
+        p = _probabilities(p, n)
+    if not replace and m > n:
+        raise RandomParameterError("Cannot take a larger sample than population when "
+                                   "'replace=False'")
+    if m == 0:
+        return ndarray._empty(shape, dt.int64, dev)
+    fdt = dt.float64 if dev.caps.fp64 else dt.float32
+    if replace:
+        if p is None:
+            return draw("randint", shape, dt.int64, 0, int(n), dev)
+        cdf = _np.cumsum(p)
+        cdf /= cdf[-1]
+        u = draw("uniform", shape, fdt, 0.0, 1.0, dev)
+        idx = searchsorted_raw(from_host(cdf.astype(fdt), dev), u, right=True)
+        # rounding can put u at or past the last cumulative sum: keep the last category
+        return ew.minimum(idx, n - 1)
+    if p is None:
+        perm = permutation_indices(n, dev)
+        return perm[:m].reshape(shape) if m < n else perm.reshape(shape)
+    if _np.count_nonzero(p) < m:
+        raise RandomParameterError("Fewer non-zero entries in p than size")
+    # weighted sampling without replacement: the m largest keys log(u) / p_i (Efraimidis and
+    # Spirakis), the same distribution as drawing one at a time from the renormalised rest
+    u = draw("uniform", (n,), fdt, 0.0, 1.0, dev)
+    pd = from_host(p.astype(fdt), dev)
+    keys = ndarray._empty((n,), fdt, dev)
+    launch.elementwise("es_key", keys, [u, pd],
+                       "(v1 > 0) ? log1p(-v0) / v1 : -INFINITY", [fdt, fdt])
+    order = sort_raw(keys, 0, descending=True, values=False)[1]
+    return order[:m].reshape(shape)

@@ -17,9 +17,10 @@ class OpContext:
     def __init__(self):
         self.saved = ()
         self._versions = ()
-        self.needs = None       # per input: does it need a gradient (set when recording)
+        self.needs = None       # per input: does it need a gradient (None when not recording)
 
     def save(self, *arrays):
+        """Keep ``arrays`` (or None) for the vjp; a later in-place write to one is an error."""
         self.saved = arrays
         self._versions = tuple(a._storage.version if a is not None else None for a in arrays)
 
@@ -45,28 +46,29 @@ def register(name, forward, backward=None):
     return op
 
 
-def _needs_record(inputs):
-    for x in inputs:
-        if _tape.requires_grad(x):
-            return True
-    return False
-
-
 def invoke(op, inputs, **attrs):
-    """Run ``op`` on ``inputs`` (positional, arrays or not); record it if needed."""
+    """Run ``op`` on ``inputs`` (positional, arrays or not); record it if needed.
+
+    The record path does one pass over the inputs and builds one node; everything else the
+    vjp needs is what the forward put in ``ctx``.
+    """
     ctx = OpContext()
-    if op.backward is not None and _state.is_recording() and _needs_record(inputs):
-        ctx.needs = tuple(_tape.requires_grad(x) for x in inputs)
-        prev = _state.set_recording(False)
-        try:
-            out = op.forward(ctx, *inputs, **attrs)
-        finally:
-            _state.set_recording(prev)
-        outs = out if isinstance(out, tuple) else (out,)
-        # A forward may return an input unchanged (a no-op view); give the output its own
-        # identity so recording does not rewrite the input's graph links.
-        outs = tuple(o._view(o.shape, o._strides, o._offset) if any(o is x for x in inputs)
-                     else o for o in outs)
-        _tape.record_node(op.name, op.backward, ctx, inputs, outs)
-        return outs if isinstance(out, tuple) else outs[0]
+    if op.backward is not None and _state.is_recording():
+        needs = tuple([_tape.requires_grad(x) for x in inputs])
+        if True in needs:
+            ctx.needs = needs
+            tls = _state._tls       # recording, so the flag is set on this thread
+            tls.recording = False
+            try:
+                out = op.forward(ctx, *inputs, **attrs)
+            finally:
+                tls.recording = True
+            single = not isinstance(out, tuple)
+            outs = (out,) if single else out
+            # A forward may return an input unchanged (a no-op view); give the output its own
+            # identity so recording does not rewrite the input's graph links.
+            outs = tuple(o._view(o.shape, o._strides, o._offset)
+                         if any(o is x for x in inputs) else o for o in outs)
+            _tape.record_node(op.name, op.backward, ctx, inputs, outs, needs)
+            return outs[0] if single else outs
     return op.forward(ctx, *inputs, **attrs)

@@ -4,10 +4,9 @@ import numbers
 
 import numpy as _np
 
-from .. import dtypes as dt
 from ..autograd import state as _state
 from ..autograd.tape import requires_grad
-from ..base import MXNetError, ShapeError
+from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
 from ..ndarray.indexing import basic_view, is_basic
 from .core import array, assign, broadcast_shapes, copy_raw, zeros
@@ -265,10 +264,6 @@ _scatter_op = register("getitem_backward", _scatter_fwd,
 
 
 def getitem(a, key):
-    if isinstance(key, list):
-        key = array(key, dtype=dt.int64, device=a.device) if not all(
-            isinstance(k, (bool, _np.bool_)) for k in key) else array(key, dtype=dt.bool_,
-                                                                       device=a.device)
     if is_basic(key):
         return invoke(_getitem_op, [a], key=key)
     from .indexing import advanced_getitem
@@ -304,7 +299,8 @@ def setitem(a, key, value):
         if isinstance(value, (_np.ndarray, list, tuple)):
             value = array(_np.asarray(value), dtype=a.dtype, device=a.device)
         elif not isinstance(value, (numbers.Number, _np.generic)):
-            raise TypeError(f"cannot assign {type(value).__name__} to an array")
+            raise DTypeError(f"cannot assign a {type(value).__name__} to an array of "
+                             f"{a.dtype}")
     if isinstance(key, list) or not is_basic(key):
         from .indexing import advanced_setitem
         return advanced_setitem(a, key, value)
@@ -320,7 +316,4 @@ def setitem(a, key, value):
         a._ag_node, a._ag_index = res._ag_node, res._ag_index
         return
     sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
-    if isinstance(value, ndarray) and broadcast_shapes(sh, value.shape) != tuple(sh):
-        raise ShapeError(f"could not broadcast input array from shape {value.shape} into "
-                         f"shape {tuple(sh)}")
-    assign(a._view(sh, st, off), value)
+    assign(a._view(sh, st, off), value)     # checks the value's shape before writing

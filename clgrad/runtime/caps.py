@@ -8,6 +8,12 @@ from dataclasses import dataclass, replace
 
 import pyopencl as cl
 
+from ..base import MXNetError
+
+
+class DeviceLimitsError(MXNetError, ValueError):
+    """``CLGRAD_DEVICE_LIMITS`` cannot be parsed."""
+
 
 @dataclass(frozen=True)
 class DeviceCaps:
@@ -50,13 +56,17 @@ def parse_limits(text):
     out = {}
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         if "=" not in part:
-            raise ValueError(f"CLGRAD_DEVICE_LIMITS entry {part!r} is not key=value")
+            raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS entry {part!r} is not key=value")
         k, v = part.split("=", 1)
         k = k.strip()
         if k not in ("fp64", "fp16", "local_mem", "max_wg", "max_alloc"):
-            raise ValueError(f"CLGRAD_DEVICE_LIMITS: unknown key {k!r} "
-                             "(known: fp64, fp16, local_mem, max_wg, max_alloc)")
-        out[k] = int(v)
+            raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS: unknown key {k!r} "
+                                    "(known: fp64, fp16, local_mem, max_wg, max_alloc)")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS: {k}={v.strip()!r} is not an "
+                                    "integer") from None
     return out
 
 

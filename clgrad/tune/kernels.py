@@ -1,0 +1,806 @@
+"""Tunable kernel families: what the tuner searches, and how it runs and checks one candidate.
+
+A family is a ``Tunable``: its search space (parameters, value lists, constraints), its safe
+default, how a problem size is written and bucketed, the device resources a configuration needs
+(work-group size, local memory: the tuner checks them against the device itself), and how to set
+up a problem, compile and run a candidate, and verify the result.
+
+``elementwise`` is implemented here in full (``templates/tune_stream.cl.mako``), together with its
+runtime side (``stream_params``, ``stream_axpy``). ``matmul``, ``reduce`` and ``softmax`` are
+adapters over the op modules that own those kernels. An op module makes its family tunable by
+declaring, at module level::
+
+    TUNABLE = {
+        "kernel": "matmul",                 # the name its runtime passes to params_for
+        "params": {"TS": [8, 16, 32], ...},  # ordered value lists
+        "constraints": ["TS % VW == 0"],     # expressions or callables(params) -> bool
+        "default": {"TS": 16, ...},          # what it uses when nothing is tuned
+        "local_size": "TS * TS",             # optional: work-items per group (expr or callable)
+        "local_mem": "2 * TS * TS * ITEMSIZE",  # optional: bytes of local memory
+        "size_key": callable(*size) -> str,  # optional: the runtime's size bucket
+    }
+
+(``TUNABLES = {kernel: spec}`` declares several; more optional entries are listed on
+``_OpTunable``.) The adapter then runs either the spec's ``run`` / the module's
+``<family>_with_params(*inputs, params)`` or, without one, the public op inside
+``db.override(kernel, params)``; in that case it checks that the op really asked ``params_for``
+for ``kernel`` and otherwise stops with a message saying what the module lacks. An exception
+that means "these parameters do not fit this device" is recorded as such when it has
+``does_not_fit = True`` or its class name contains ``NoFit``.
+
+Registering another family takes a subclass and one line: ``register(MyTunable)``.
+"""
+import importlib
+import math
+
+import numpy as np
+import pyopencl as cl
+
+from .. import dtypes as dt
+from ..base import MXNetError
+from . import db
+from .space import SearchSpace, SearchSpaceError
+
+
+class TunableUnavailable(MXNetError):
+    """A kernel family cannot be tuned (yet) on this installation or device."""
+
+
+def _expr_or_call(spec, params, **extra):
+    """Evaluate a spec entry that is a callable(params, **extra) or an expression string."""
+    if spec is None:
+        return None
+    if callable(spec):
+        try:
+            return spec(params, **extra) if extra else spec(params)
+        except TypeError:
+            return spec(params)
+    env = dict(params)
+    env.update({k.upper(): v for k, v in extra.items()})
+    return eval(compile(str(spec), "<tunable>", "eval"), {"__builtins__": {"min": min,
+                                                                             "max": max}}, env)
+
+
+def parse_count(text):
+    """``"4096"``, ``"64K"``, ``"4M"`` -> int."""
+    s = str(text).strip().upper()
+    scale = 1
+    if s and s[-1] in "KMG":
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[s[-1]]
+        s = s[:-1]
+    try:
+        n = int(s) * scale
+    except ValueError:
+        raise ValueError(f"size {text!r} is not a count such as 4096, 64K or 4M") from None
+    if n <= 0:
+        raise ValueError(f"size {text!r} must be positive")
+    return n
+
+
+def parse_dims(text, ndims, fill):
+    """``"512"`` or ``"256x1024"`` -> a tuple of ``ndims`` ints; ``fill(n)`` completes one int."""
+    parts = [p for p in str(text).lower().replace("*", "x").split("x") if p.strip()]
+    dims = tuple(parse_count(p) for p in parts)
+    if len(dims) == 1 and ndims > 1:
+        dims = fill(dims[0])
+    if len(dims) != ndims:
+        raise ValueError(f"size {text!r}: expected {ndims} dimensions like "
+                         f"{'x'.join(['512'] * ndims)}")
+    return dims
+
+
+class Problem:
+    """One problem instance on the tuner's profiling device (attributes set by the family)."""
+
+    def __init__(self, device, dtype, size):
+        self.device = device
+        self.dtype = dtype
+        self.size = size
+        self.out = None
+
+
+# --- the interface ------------------------------------------------------------------------------
+class Tunable:
+    """Base of every tunable family; subclasses set the class attributes and the hooks."""
+
+    name = None              # family name (CLI) ...
+    kernel = None            # ... and the kernel name the runtime passes to params_for
+    description = ""
+    metric_unit = "GB/s"
+    dtypes = ("float32",)
+    default_sizes = ()
+    uses_events = True       # run() returns profiling events (else the tuner uses markers)
+    precompile = True        # compile() may run in a worker thread ahead of run()
+
+    def __init__(self, params=None, constraints=None):
+        self._space_override = None
+        if params is not None:
+            self._space_override = SearchSpace(params, constraints or ())
+        self._init_kwargs = {"params": params, "constraints": constraints}
+
+    # identity, for rebuilding the family in a child process
+    def spec(self):
+        space = self._space_override.to_json() if self._space_override is not None else None
+        if self._space_override is not None and space is None:
+            return None
+        cls = type(self)
+        return {"factory": f"{cls.__module__}:{cls.__qualname__}",
+                "kwargs": ({"params": space["params"], "constraints": space["constraints"]}
+                           if space else {})}
+
+    def unavailable(self):
+        """None when the family can be tuned, else a message saying why not."""
+        return None
+
+    def space(self):
+        if self._space_override is not None:
+            return self._space_override
+        return self.default_space()
+
+    def default_space(self):
+        raise NotImplementedError
+
+    def default_params(self, device=None, dtype=None):
+        """The family's safe default (the runtime's own choice when nothing is tuned)."""
+        return dict(self.space().configs()[0])
+
+    def supported_dtypes(self):
+        return self.dtypes
+
+    # sizes
+    def parse_size(self, text):
+        raise NotImplementedError
+
+    def label(self, size):
+        return "x".join(str(n) for n in size)
+
+    def size_key(self, size):
+        return "default"
+
+    # device resources
+    def work_group(self, params):
+        """Work-items per work-group (an int, or a tuple of per-dimension sizes)."""
+        return None
+
+    def local_mem(self, params, dtype):
+        """Bytes of local memory a configuration needs."""
+        return 0
+
+    def fits(self, params, caps, dtype):
+        """None if ``params`` fit the device's limits, else the reason they do not."""
+        wg = self.work_group(params)
+        if wg is not None:
+            dims = tuple(wg) if isinstance(wg, (tuple, list)) else (int(wg),)
+            total = math.prod(dims)
+            if total > caps.max_wg:
+                return (f"a work-group of {total} work-items exceeds the device's maximum of "
+                        f"{caps.max_wg}")
+            for d, (n, lim) in enumerate(zip(dims, caps.max_work_item_sizes)):
+                if n > lim:
+                    return f"work-group size {n} in dimension {d} exceeds the device's {lim}"
+        lm = self.local_mem(params, dtype)
+        if lm and lm > caps.local_mem:
+            return (f"needs {lm} bytes of local memory; the device has {caps.local_mem} "
+                    "usable per work-group")
+        return None
+
+    # running
+    def setup(self, device, dtype, size, seed):
+        raise NotImplementedError
+
+    def compile(self, problem, params):
+        """Build the candidate (thread-safe); returns what run() needs. Optional."""
+        return None
+
+    def compiled_kernels(self, compiled, params):
+        """(cl.Kernel, work-items per group) pairs, checked against CL_KERNEL_WORK_GROUP_SIZE."""
+        return ()
+
+    def reset(self, problem):
+        """Poison the output so that a candidate that writes nothing cannot pass."""
+
+    def run(self, problem, compiled, params):
+        raise NotImplementedError
+
+    def check(self, problem):
+        """None if the last run's output is right, else what is wrong."""
+        raise NotImplementedError
+
+    def metric(self, size, dtype, seconds):
+        """{"gbs": ...} or {"gflops": ...} for one run of ``seconds``."""
+        return {}
+
+
+def _tolerance(dtype):
+    return {"float16": 2e-3, "float32": 2e-5, "float64": 1e-12}.get(np.dtype(dtype).name, 0)
+
+
+def _rel_l2(out, ref):
+    out = np.asarray(out, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if out.shape != ref.shape:
+        return math.inf
+    if not np.all(np.isfinite(out)):
+        return math.inf
+    den = float(np.linalg.norm(ref.ravel())) or 1.0
+    return float(np.linalg.norm((out - ref).ravel())) / den
+
+
+# --- elementwise: a streaming kernel, fully implemented here -------------------------------------
+STREAM_DEFAULT = {"LS": 64, "EPT": 4, "VW": 1, "LAYOUT": "interleaved"}
+_CANARY = 64   # elements after the output that a correct kernel never touches
+
+
+def stream_size_key(n):
+    """Size bucket of a streaming problem of ``n`` elements (shared by tuner and runtime)."""
+    if n < (1 << 16):
+        return "small"
+    if n < (1 << 22):
+        return "medium"
+    return "large"
+
+
+def render_stream(dtype, params, name="tune_stream"):
+    dtype = np.dtype(dtype)
+    return _render("tune_stream.cl.mako", prelude=_prelude(dtype == dt.float64), name=name,
+                   T=dt.ctype(dtype), C=dt.compute_ctype(dtype), VW=params["VW"],
+                   EPT=params["EPT"], LAYOUT=params["LAYOUT"])
+
+
+def _render(template, **kw):
+    from ..codegen import render as R
+    return R.render(template, **kw)
+
+
+def _prelude(fp64):
+    from ..codegen import render as R
+    return R.prelude(fp64)
+
+
+_SCALAR = {"float": np.float32, "double": np.float64, "int": np.int32}
+
+
+def _stream_arg_dtypes(dtype):
+    c = _SCALAR[dt.compute_ctype(np.dtype(dtype))]
+    return [None, np.int64, c, None, np.int64, None, np.int64, np.int64]
+
+
+def _stream_global(n, ept, local):
+    items = max(1, -(-n // ept))
+    return -(-items // local) * local
+
+
+class StreamTunable(Tunable):
+    """``out = alpha * x + y`` over contiguous data: local size (LS), elements per work-item
+    (EPT), vector width (VW) and access layout of the streaming kernels."""
+
+    name = kernel = "elementwise"
+    description = "streaming elementwise kernel: local size, elements per work-item, vectors"
+    metric_unit = "GB/s"
+    dtypes = ("float32", "float64", "float16", "int32")
+    default_sizes = ("1M",)
+
+    def default_space(self):
+        return SearchSpace({"LS": [16, 32, 64, 128, 256, 512, 1024],
+                            "EPT": [1, 2, 4, 8, 16],
+                            "VW": [1, 2, 4, 8],
+                            "LAYOUT": ["interleaved", "blocked"]},
+                           ["EPT % VW == 0"])
+
+    def default_params(self, device=None, dtype=None):
+        return dict(STREAM_DEFAULT)
+
+    def parse_size(self, text):
+        return (parse_count(text),)
+
+    def size_key(self, size):
+        return stream_size_key(size[0])
+
+    def work_group(self, params):
+        return params["LS"]
+
+    def setup(self, device, dtype, size, seed):
+        dtype = np.dtype(dtype)
+        if dtype.name not in self.dtypes:
+            raise TunableUnavailable(f"the elementwise tunable supports {', '.join(self.dtypes)}, "
+                                     f"not {dtype}")
+        dt.check_device(dtype, device)
+        (n,) = size
+        rng = np.random.default_rng(seed)
+        p = Problem(device, dtype, size)
+        if dtype.kind == "f":
+            x = rng.standard_normal(n).astype(dtype)
+            y = rng.standard_normal(n).astype(dtype)
+            p.alpha = 1.5
+            comp = np.float32 if dtype == dt.float16 else dtype
+            p.ref = (np.asarray(p.alpha, comp) * x.astype(comp) + y.astype(comp)).astype(dtype)
+            p.poison = np.full(n + _CANARY, np.nan, dtype)
+        else:
+            x = rng.integers(-1000, 1000, n).astype(dtype)
+            y = rng.integers(-1000, 1000, n).astype(dtype)
+            p.alpha = 3
+            p.ref = (p.alpha * x.astype(np.int64) + y).astype(dtype)
+            p.poison = np.full(n + _CANARY, -123456789, dtype)
+        ctx = device.context
+        mf = cl.mem_flags
+        p.x = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=x)
+        p.y = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=y)
+        p.o = cl.Buffer(ctx, mf.READ_WRITE, size=p.poison.nbytes)
+        p.n = n
+        p.scalar = _SCALAR[dt.compute_ctype(dtype)]
+        return p
+
+    def compile(self, problem, params):
+        from ..runtime import build_program
+        src = render_stream(problem.dtype, params)
+        prog = build_program(problem.device, src)
+        k = cl.Kernel(prog, "tune_stream")
+        k.set_scalar_arg_dtypes(_stream_arg_dtypes(problem.dtype))
+        return k
+
+    def compiled_kernels(self, compiled, params):
+        return [(compiled, params["LS"])]
+
+    def reset(self, problem):
+        cl.enqueue_copy(problem.device.queue, problem.o, problem.poison)
+
+    def run(self, problem, compiled, params):
+        g = _stream_global(problem.n, params["EPT"], params["LS"])
+        ev = compiled(problem.device.queue, (g,), (params["LS"],), problem.o, 0,
+                      problem.scalar(problem.alpha), problem.x, 0, problem.y, 0, problem.n)
+        return [ev]
+
+    def check(self, problem):
+        got = np.empty_like(problem.poison)
+        cl.enqueue_copy(problem.device.queue, got, problem.o, is_blocking=True)
+        n = problem.n
+        if got[n:].tobytes() != problem.poison[n:].tobytes():
+            return "wrote past the end of the output (canary region changed)"
+        res, ref = got[:n], problem.ref
+        if problem.dtype.kind == "f":
+            bad = ~np.isclose(res.astype(np.float64), ref.astype(np.float64),
+                              rtol=_tolerance(problem.dtype), atol=_tolerance(problem.dtype))
+        else:
+            bad = res != ref
+        if bad.any():
+            i = int(np.argmax(bad))
+            return (f"{int(bad.sum())} of {n} elements wrong (first at {i}: got {res[i]!r}, "
+                    f"expected {ref[i]!r})")
+        return None
+
+    def metric(self, size, dtype, seconds):
+        return {"gbs": 3 * size[0] * np.dtype(dtype).itemsize / seconds / 1e9}
+
+
+def _stream_fits(params, caps, dtype_name):
+    return params.get("LS", 1) <= caps.max_wg and params.get("EPT", 1) % params.get("VW", 1) == 0
+
+
+def stream_params(device, dtype, n):
+    """The streaming-kernel parameters the runtime uses for ``n`` elements of ``dtype``."""
+    return db.params_for(device, "elementwise", dtype, stream_size_key(n), STREAM_DEFAULT)
+
+
+def stream_kernel(device, dtype, n):
+    """The (cached) tuned streaming kernel for this problem, and the parameters it was built with.
+
+    The kernel is looked up by its parameters, so a newly stored winner takes effect at once.
+    """
+    from ..ops import launch
+    dtype = np.dtype(dtype)
+    p = stream_params(device, dtype, n)
+    key = ("tune_stream", dtype, p["LS"], p["EPT"], p["VW"], p["LAYOUT"])
+
+    def make():
+        return launch.Kernel(device, render_stream(dtype, p), "tune_stream",
+                             _stream_arg_dtypes(dtype), local_cap=p["LS"])
+    return launch.get_kernel(device, key, make), p
+
+
+def stream_axpy(alpha, x, y, out=None):
+    """``alpha * x + y`` for same-shaped, same-dtype contiguous arrays, by the tuned streaming
+    kernel (the parameters come from the tuning database via ``params_for``)."""
+    from ..base import DTypeError, ShapeError
+    from ..ndarray import ndarray
+    from ..ops.core import same_device
+    for name, a in (("x", x), ("y", y)) + ((("out", out),) if out is not None else ()):
+        if not isinstance(a, ndarray):
+            raise TypeError(f"stream_axpy: {name} must be a clgrad ndarray, not "
+                            f"{type(a).__name__}")
+    same_device([x, y] + ([out] if out is not None else []), "stream_axpy")
+    if x.shape != y.shape or (out is not None and out.shape != x.shape):
+        raise ShapeError(f"stream_axpy: shapes differ: x {x.shape}, y {y.shape}"
+                         + (f", out {out.shape}" if out is not None else ""))
+    if x.dtype != y.dtype or (out is not None and out.dtype != x.dtype):
+        raise DTypeError(f"stream_axpy: dtypes differ: x {x.dtype}, y {y.dtype}"
+                         + (f", out {out.dtype}" if out is not None else ""))
+    if x.dtype.name not in StreamTunable.dtypes:
+        raise DTypeError(f"stream_axpy supports {', '.join(StreamTunable.dtypes)}, not {x.dtype}")
+    for name, a in (("x", x), ("y", y)) + ((("out", out),) if out is not None else ()):
+        if not a._is_c_contiguous():
+            raise ShapeError(f"stream_axpy: {name} is not contiguous")
+    device = x.device
+    dt.check_device(x.dtype, device)
+    if out is None:
+        out = ndarray._empty(x.shape, x.dtype, device)
+    n = x.size
+    if n == 0:
+        return out
+    kernel, p = stream_kernel(device, x.dtype, n)
+    g = _stream_global(n, p["EPT"], kernel.local)
+    scalar = _SCALAR[dt.compute_ctype(x.dtype)](alpha)
+    kernel.launch(device, (g,), (kernel.local,), out._storage.buffer, out._offset, scalar,
+                  x._storage.buffer, x._offset, y._storage.buffer, y._offset, n)
+    out._storage.version += 1
+    return out
+
+
+# --- adapters over op modules -------------------------------------------------------------------
+def _find_spec(module, kernels):
+    """The TUNABLE spec of ``module`` for one of ``kernels`` (names), or None."""
+    table = getattr(module, "TUNABLES", None)
+    if isinstance(table, dict):
+        for k in kernels:
+            if k in table:
+                return table[k]
+    elif isinstance(table, (list, tuple)):
+        for spec in table:
+            if _get(spec, "kernel") in kernels:
+                return spec
+    spec = getattr(module, "TUNABLE", None)
+    if spec is None:
+        return None
+    if _get(spec, "params") is None and isinstance(spec, dict):   # {kernel: spec}
+        for k in kernels:
+            if k in spec:
+                return spec[k]
+        return None
+    kname = _get(spec, "kernel")
+    return spec if kname is None or kname in kernels else None
+
+
+def _get(spec, key, *alts):
+    for k in (key,) + alts:
+        if isinstance(spec, dict):
+            if k in spec:
+                return spec[k]
+        elif hasattr(spec, k):
+            return getattr(spec, k)
+    return None
+
+
+class _CapsDevice:
+    """Stands in for a device where a spec hook wants one but only capabilities are known."""
+
+    def __init__(self, caps):
+        self.caps = caps
+        self.name = caps.name
+
+    def __repr__(self):
+        return self.caps.name
+
+
+class _OpTunable(Tunable):
+    """Adapter over an op module that declares TUNABLE (see the module docstring).
+
+    Spec entries it understands besides the space: ``default`` (a dict, or a callable(device,
+    dtype)), ``problem`` (callable(params, device, dtype) -> why it cannot run, or None),
+    ``local_size``/``work_group``, ``local_mem`` (callable(params, itemsize) or expression),
+    ``size_key``, ``run`` (the with-params function), ``make_operands`` (callable(*size, dtype,
+    device) -> input arrays), ``dtypes``. Without a spec in the module, ``fallback_spec`` (if the
+    adapter has one) is used, which only works when the op's runtime reads ``params_for``.
+    """
+
+    module_name = None
+    kernels = ()                 # names the module's spec may use for this family
+    with_params = None           # optional module function name taking (*inputs, params)
+    fallback_spec = None
+    precompile = False
+    uses_events = False
+
+    # subclass hooks: inputs, reference, public op
+    def make_inputs(self, rng, dtype, size):
+        raise NotImplementedError
+
+    def reference(self, inputs):
+        raise NotImplementedError
+
+    def public_op(self, module, arrays):
+        raise NotImplementedError
+
+    # module and spec
+    def _module(self):
+        try:
+            return importlib.import_module(self.module_name)
+        except ImportError as e:
+            raise TunableUnavailable(f"{self.name} cannot be tuned: {self.module_name} does not "
+                                     f"import ({e})") from None
+
+    def _spec(self):
+        spec = getattr(self, "_cached_spec", None)
+        if spec is not None:
+            return spec
+        mod = self._module()
+        spec = _find_spec(mod, self.kernels) or self.fallback_spec
+        if spec is None:
+            raise TunableUnavailable(
+                f"{self.name} is not tunable yet: {self.module_name} does not declare TUNABLE "
+                f"(a dict with 'kernel': {self.kernels[0]!r}, 'params', 'constraints', "
+                "'default'); see clgrad/tune/kernels.py")
+        if not isinstance(_get(spec, "params", "space", "tune_params"), dict):
+            raise TunableUnavailable(f"{self.module_name}.TUNABLE has no 'params' dict of "
+                                     "value lists")
+        self._cached_spec = spec
+        return spec
+
+    def unavailable(self):
+        try:
+            self._spec()
+        except TunableUnavailable as e:
+            return str(e)
+        return None
+
+    @property
+    def kernel(self):
+        try:
+            return _get(self._spec(), "kernel") or self.kernels[0]
+        except TunableUnavailable:
+            return self.kernels[0]
+
+    def supported_dtypes(self):
+        try:
+            d = _get(self._spec(), "dtypes")
+        except TunableUnavailable:
+            d = None
+        return tuple(d) if d else self.dtypes
+
+    def default_space(self):
+        spec = self._spec()
+        try:
+            return SearchSpace(_get(spec, "params", "space", "tune_params"),
+                               _get(spec, "constraints", "restrictions") or ())
+        except SearchSpaceError as e:
+            raise TunableUnavailable(f"{self.module_name}.TUNABLE: {e}") from None
+
+    def default_params(self, device=None, dtype=None):
+        d = _get(self._spec(), "default", "defaults")
+        if callable(d):
+            if device is None:
+                from ..runtime import default_device
+                device = default_device()
+            d = d(getattr(device, "base", device), np.dtype(dtype or "float32"))
+        return dict(d) if d else super().default_params()
+
+    def size_key(self, size):
+        fn = _get(self._spec(), "size_key")
+        return str(fn(*size)) if callable(fn) else "default"
+
+    def work_group(self, params):
+        return _expr_or_call(_get(self._spec(), "local_size", "work_group"), params)
+
+    def local_mem(self, params, dtype):
+        return _expr_or_call(_get(self._spec(), "local_mem"), params,
+                             itemsize=np.dtype(dtype).itemsize) or 0
+
+    def fits(self, params, caps, dtype):
+        hook = _get(self._spec(), "problem")
+        if callable(hook):   # the module knows its own limits best (compute types, shapes)
+            return hook(params, _CapsDevice(caps), np.dtype(dtype))
+        return super().fits(params, caps, dtype)
+
+    def setup(self, device, dtype, size, seed):
+        from ..ops.core import array
+        dtype = np.dtype(dtype)
+        dt.check_device(dtype, device)
+        p = Problem(device, dtype, size)
+        spec = self._spec()
+        make = _get(spec, "make_operands")
+        if callable(make):   # the module's own operands (layouts as its runtime sees them)
+            p.inputs = list(make(*size, dtype, device))
+            host = [a.asnumpy() for a in p.inputs]
+        else:
+            host = self.make_inputs(np.random.default_rng(seed), dtype, size)
+            p.inputs = [array(h, dtype=dtype, device=device) for h in host]
+        p.ref = self.reference(host)
+        p.module = self._module()
+        fn = _get(spec, "run")
+        if not callable(fn) and self.with_params:
+            fn = getattr(p.module, self.with_params, None)
+        p.fn = fn if callable(fn) else None
+        return p
+
+    def reset(self, problem):
+        problem.out = None
+
+    def run(self, problem, compiled, params):
+        if problem.fn is not None:
+            problem.out = problem.fn(*problem.inputs, params)
+            return None
+        kernel = self.kernel
+        with db.override(kernel, params) as o:
+            problem.out = self.public_op(problem.module, problem.inputs)
+        if not o.consulted:
+            raise TunableUnavailable(
+                f"{self.name} is not tunable yet: {self.module_name} did not ask "
+                f"params_for(device, {kernel!r}, ...) when it ran, so candidate parameters "
+                "cannot reach its kernel")
+        return None
+
+    def check(self, problem):
+        out = problem.out
+        if out is None:
+            return "the op returned nothing"
+        got = out.asnumpy() if hasattr(out, "asnumpy") else np.asarray(out)
+        if got.shape != problem.ref.shape:
+            return f"result shape {got.shape}, expected {problem.ref.shape}"
+        if problem.dtype.kind != "f":
+            return None if np.array_equal(got, problem.ref) else "integer result differs"
+        err = _rel_l2(got, problem.ref)
+        tol = self.tolerance(problem)
+        return None if err <= tol else f"relative L2 error {err:.3g} exceeds {tol:.3g}"
+
+    def tolerance(self, problem):
+        return 10 * _tolerance(problem.dtype)
+
+
+class MatmulTunable(_OpTunable):
+    """C = A @ B through ``clgrad.ops.linalg`` (``matmul_with_params`` and TUNABLE)."""
+
+    name = "matmul"
+    description = "tiled matrix multiply C = A @ B (clgrad.ops.linalg)"
+    module_name = "clgrad.ops.linalg"
+    kernels = ("matmul",)
+    with_params = "matmul_with_params"
+    metric_unit = "GFLOPS"
+    dtypes = ("float32", "float64", "float16")
+    default_sizes = ("256", "512")
+
+    def parse_size(self, text):
+        return parse_dims(text, 3, lambda n: (n, n, n))
+
+    def make_inputs(self, rng, dtype, size):
+        m, n, k = size
+        return [rng.standard_normal((m, k)).astype(dtype),
+                rng.standard_normal((k, n)).astype(dtype)]
+
+    def reference(self, inputs):
+        return inputs[0].astype(np.float64) @ inputs[1].astype(np.float64)
+
+    def public_op(self, module, arrays):
+        return module.matmul(*arrays)
+
+    def tolerance(self, problem):
+        return 10 * _tolerance(problem.dtype) * max(1.0, math.sqrt(problem.size[2]) / 8)
+
+    def metric(self, size, dtype, seconds):
+        m, n, k = size
+        return {"gflops": 2.0 * m * n * k / seconds / 1e9}
+
+
+class MatmulNTTunable(MatmulTunable):
+    """C = A @ B.T with both operands contiguous along K (the linalg module's second form)."""
+
+    name = "matmul_nt"
+    description = "tiled matrix multiply C = A @ B.T, operands contiguous along K"
+    kernels = ("matmul_nt",)
+    default_sizes = ("256",)
+
+    def make_inputs(self, rng, dtype, size):
+        m, n, k = size
+        return [rng.standard_normal((m, k)).astype(dtype),
+                np.ascontiguousarray(rng.standard_normal((n, k)).astype(dtype)).T]
+
+
+class ReduceTunable(_OpTunable):
+    """Row sums (``sum(axis=-1)``) through ``clgrad.ops.reduce``."""
+
+    name = "reduce"
+    description = "reductions: sum over the last axis (clgrad.ops.reduce)"
+    module_name = "clgrad.ops.reduce"
+    kernels = ("reduce",)
+    metric_unit = "GB/s"
+    dtypes = ("float32", "float64", "float16", "int32")
+    default_sizes = ("1x1M", "4096x256")
+    # The parameters clgrad.ops.reduce reads through params_for("reduce", ...), used when the
+    # module does not declare its own TUNABLE: the work-group size and how many groups per
+    # compute unit to aim for before one reduction is split in parts.
+    fallback_spec = {"kernel": "reduce",
+                     "params": {"wg": [16, 32, 64, 128, 256, 512, 1024], "waves": [1, 2, 4, 8]},
+                     "default": {"wg": 256, "waves": 4}, "local_size": "wg"}
+
+    def parse_size(self, text):
+        return parse_dims(text, 2, lambda n: (1, n))
+
+    def size_key(self, size):
+        fn = _get(self._spec(), "size_key")
+        if callable(fn):
+            return str(fn(*size))
+        k = size[1]   # the bucket clgrad.ops.reduce uses: by the length of one reduction
+        return "small" if k < 1024 else "medium" if k < 65536 else "large"
+
+    def make_inputs(self, rng, dtype, size):
+        if np.dtype(dtype).kind == "f":
+            return [rng.standard_normal(size).astype(dtype)]
+        return [rng.integers(-100, 100, size).astype(dtype)]
+
+    def reference(self, inputs):
+        a = inputs[0]
+        return a.astype(np.float64 if a.dtype.kind == "f" else np.int64).sum(axis=-1)
+
+    def public_op(self, module, arrays):
+        return module.sum(arrays[0], axis=-1)
+
+    def tolerance(self, problem):
+        return 10 * _tolerance(problem.dtype) * max(1.0, math.sqrt(problem.size[1]) / 8)
+
+    def metric(self, size, dtype, seconds):
+        return {"gbs": size[0] * size[1] * np.dtype(dtype).itemsize / seconds / 1e9}
+
+
+class SoftmaxTunable(_OpTunable):
+    """Row softmax (``softmax(axis=-1)``) through ``clgrad.ops.nn``."""
+
+    name = "softmax"
+    description = "fused softmax over the last axis (clgrad.ops.nn)"
+    module_name = "clgrad.ops.nn"
+    kernels = ("softmax",)
+    metric_unit = "GB/s"
+    dtypes = ("float32", "float64", "float16")
+    default_sizes = ("1024x1024",)
+
+    def parse_size(self, text):
+        return parse_dims(text, 2, lambda n: (n, n))
+
+    def make_inputs(self, rng, dtype, size):
+        return [(3 * rng.standard_normal(size)).astype(dtype)]
+
+    def reference(self, inputs):
+        a = inputs[0].astype(np.float64)
+        e = np.exp(a - a.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def public_op(self, module, arrays):
+        return module.softmax(arrays[0], axis=-1)
+
+    def metric(self, size, dtype, seconds):
+        return {"gbs": 2 * size[0] * size[1] * np.dtype(dtype).itemsize / seconds / 1e9}
+
+
+# --- the registry --------------------------------------------------------------------------------
+FAMILIES = {}
+
+
+def register(cls, name=None):
+    """Make a Tunable class available to the tuner (and its CLI) under ``name``."""
+    FAMILIES[name or cls.name] = cls
+    return cls
+
+
+def get_tunable(name, **kwargs):
+    try:
+        cls = FAMILIES[name]
+    except KeyError:
+        raise TunableUnavailable(f"unknown kernel family {name!r} (known: "
+                                 f"{', '.join(sorted(FAMILIES))})") from None
+    return cls(**kwargs)
+
+
+def _op_fit_check(cls):
+    inst = []
+
+    def fit(params, caps, dtype_name):
+        if not inst:
+            inst.append(cls())
+        return inst[0].fits(params, caps, dtype_name) is None
+    return fit
+
+
+register(StreamTunable)
+register(MatmulTunable)
+register(MatmulNTTunable)
+register(ReduceTunable)
+register(SoftmaxTunable)
+
+db.register_fit_check("elementwise", _stream_fits)
+for _cls in (MatmulTunable, MatmulNTTunable, ReduceTunable, SoftmaxTunable):
+    db.register_fit_check(_cls.kernels[0], _op_fit_check(_cls))

@@ -1,0 +1,304 @@
+## Tiled, register-blocked, batched matrix product C[b] = A[b] @ B[b] (driven by clgrad/ops/linalg.py).
+##
+## Grid: group dimension 0 walks M in tiles of MWG rows, group dimension 1 walks N in tiles of NWG
+## columns, dimension 2 is the flattened batch. The work-group is NDIMC x MDIMC work-items
+## (local id 0 runs along N so neighbouring work-items touch neighbouring columns); each
+## work-item keeps an MWI x NWI block of C in registers (MWI = MWG/MDIMC, NWI = NWG/NDIMC).
+## Consecutive groups walk down M and so share the same panel of B, which stays in cache.
+##
+##   form "nvec": accumulators are VW-wide vectors along N and A values are broadcast scalars.
+##                SA / SB stage KWG-deep tiles of A / B in local memory, zero padded at the edges
+##                (any layout: the staging loads transpose); otherwise the operand is read
+##                straight from global memory with indices clamped in range, so edge tiles
+##                need no second code path.
+##   form "kvec": both A and B are contiguous along K (A @ B.T); accumulators are VW-wide vectors
+##                along K, summed lane by lane at the end in a fixed order. A work-item holds
+##                MWI x NVEC of them (NVEC = NWI / VW, as in "nvec"), so the register budget
+##                of a parameter set is the same in both forms; a group covers MWG x NWG/VW of C.
+## K may be split into chunks run one after another (the host loop over KC): ``beta`` set means
+## "add to C" for every chunk after the first, which keeps each chunk's panel of B in cache.
+## Which strides are 1 is a compile-time flag (a_layout "k"/"m"/"g", b_layout "n"/"k"/"g",
+## c_n1) so unit strides become vector loads; bmode says how B reaches the registers ("local":
+## staged tile, "vector": vector loads along N, "gather": lane by lane). All strides are kernel
+## arguments, so transposed and other strided views are read in place. Every output is summed in one fixed order:
+## results are deterministic for a given configuration.
+${prelude}
+<%
+    MWI = MWG // MDIMC
+    NWI = NWG // NDIMC
+    NVEC = NWI // VW
+    WG = MDIMC * NDIMC
+    VT = T if VW == 1 else "%s%d" % (T, VW)
+
+    def lane(v, l):
+        return v if VW == 1 else "%s.s%x" % (v, l)
+
+    def ld(op, ptr, idx):
+        return load(op, ptr, idx)
+
+    def ldv(op, ptr, idx):
+        # VW consecutive elements from ptr[idx] (half: converted by vload_halfN, OpenCL 1.2 core)
+        if VW == 1:
+            return load(op, ptr, idx)
+        if op.dtype.name == "float16":
+            return "vload_half%d(0, %s + (%s))" % (VW, ptr, idx)
+        return "vload%d(0, %s + (%s))" % (VW, ptr, idx)
+
+    def stv(op, ptr, idx, v):
+        if VW == 1:
+            return store(op, ptr, idx, v) + ";"
+        if op.dtype.name == "float16":
+            return "vstore_half%d_rte(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
+        return "vstore%d(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
+
+    def put(idx, v, t=None):
+        # store one value of C; with beta set (a later K chunk), add to what is there
+        return "{ %s v_ = %s; if (beta) v_ += %s; %s; }" % (
+            t or T, v, load(c, "C", idx), store(c, "C", idx, "v_"))
+
+    def putv(idx, v):
+        return "{ %s v_ = %s; if (beta) v_ += %s; %s }" % (VT, v, ldv(c, "C", idx),
+                                                       stv(c, "C", idx, "v_"))
+
+    sak = "" if a_layout == "k" else " * sAk"
+    sam = "" if a_layout == "m" else " * sAm"
+    sbn = "" if b_layout == "n" else " * sBn"
+    sbk = "" if b_layout == "k" else " * sBk"
+
+    def step(kidx):
+        # one k of the register block: MWI values of A, NVEC vectors of B, MWI x NVEC updates
+        out = ["{"]
+        for i in range(MWI):
+            if SA:
+                v = "alm[kk * %d + %d + tm]" % (MWG, i * MDIMC)
+            else:
+                v = ld(a, "A", "ar_%d + (%s)%s" % (i, kidx, sak))
+            out.append("const %s a_%d = %s;" % (T, i, v))
+        for j in range(NVEC):
+            if bmode == "local":
+                if VW == 1:
+                    v = "blm[kk * %d + %d + tn]" % (NWG, j * NDIMC)
+                else:
+                    v = "vload%d(0, blm + kk * %d + %d + tn * %d)" % (VW, NWG, j * NDIMC * VW, VW)
+            elif bmode == "vector":
+                v = ldv(b, "B", "bo + (%s)%s + bn_%d" % (kidx, sbk, j))
+            else:
+                v = "(%s)(%s)" % (VT, ", ".join(
+                    ld(b, "B", "bo + (%s)%s + min(n_%d + %d, N - 1)%s" % (kidx, sbk, j, l, sbn))
+                    for l in range(VW)))
+            out.append("const %s b_%d = %s;" % (VT, j, v))
+        for i in range(MWI):
+            for j in range(NVEC):
+                out.append("acc_%d_%d += a_%d * b_%d;" % (i, j, i, j))
+        out.append("}")
+        return "\n            ".join(out)
+%>
+
+__kernel __attribute__((reqd_work_group_size(${NDIMC}, ${MDIMC}, 1)))
+void ${name}(
+    __global const ${a.ctype} *A, const long a_off, const long sAm, const long sAk,
+    __global const ${b.ctype} *B, const long b_off, const long sBk, const long sBn,
+    __global ${c.ctype} *C, const long c_off, const long sCm, const long sCn,
+    const long M, const long N, const long K, const int beta
+% for d in range(bnd):
+    , const long bn${d}, const long sAb${d}, const long sBb${d}, const long sCb${d}
+% endfor
+    )
+{
+    const int tn = (int)get_local_id(0);
+    const int tm = (int)get_local_id(1);
+    const long m0 = (long)get_group_id(0) * ${MWG};
+    const long n0 = (long)get_group_id(1) * ${NWG if form == "nvec" else NVEC * NDIMC};
+    long ao = a_off, bo = b_off, co = c_off;
+% if bnd:
+    {
+        long bi = (long)get_group_id(2);
+%   for d in range(bnd - 1, -1, -1):
+        { const long q = bi % bn${d}; bi /= bn${d};
+          ao += q * sAb${d}; bo += q * sBb${d}; co += q * sCb${d}; }
+%   endfor
+    }
+% endif
+% for i in range(MWI):
+    const long m_${i} = m0 + ${i * MDIMC} + tm;
+% endfor
+% if form == "kvec":
+## ---------------------------------------------------------------------------- form kvec
+%   for i in range(MWI):
+    const long ar_${i} = ao + min(m_${i}, M - 1) * sAm;
+%   endfor
+%   for j in range(NVEC):
+    const long n_${j} = n0 + ${j * NDIMC} + tn;
+    const long bc_${j} = bo + min(n_${j}, N - 1) * sBn;
+%   endfor
+%   for i in range(MWI):
+%     for j in range(NVEC):
+    ${VT} acc_${i}_${j} = (${VT})0;
+%     endfor
+%   endfor
+    long k = 0;
+    for (; k + ${KWG} <= K; k += ${KWG}) {
+        for (int kk = 0; kk < ${KWG}; kk += ${VW}) {
+%   for i in range(MWI):
+            const ${VT} a_${i} = ${ldv(a, "A", "ar_%d + k + kk" % i)};
+%   endfor
+%   for j in range(NVEC):
+            const ${VT} b_${j} = ${ldv(b, "B", "bc_%d + k + kk" % j)};
+%   endfor
+%   for i in range(MWI):
+%     for j in range(NVEC):
+            acc_${i}_${j} += a_${i} * b_${j};
+%     endfor
+%   endfor
+        }
+    }
+    for (; k + ${VW} <= K; k += ${VW}) {
+%   for i in range(MWI):
+        const ${VT} a_${i} = ${ldv(a, "A", "ar_%d + k" % i)};
+%   endfor
+%   for j in range(NVEC):
+        const ${VT} b_${j} = ${ldv(b, "B", "bc_%d + k" % j)};
+%   endfor
+%   for i in range(MWI):
+%     for j in range(NVEC):
+        acc_${i}_${j} += a_${i} * b_${j};
+%     endfor
+%   endfor
+    }
+%   for i in range(MWI):
+%     for j in range(NVEC):
+    ${T} s_${i}_${j};
+    {
+        ${VT} h${VW} = acc_${i}_${j};
+<%    w = VW %>
+%       while w > 1:
+        ${T if w == 2 else "%s%d" % (T, w // 2)} h${w // 2} = h${w}.lo + h${w}.hi;
+<%      w //= 2 %>
+%       endwhile
+        s_${i}_${j} = h1;
+    }
+%     endfor
+%   endfor
+    for (; k < K; ++k) {
+%   for i in range(MWI):
+        const ${T} a_${i} = ${ld(a, "A", "ar_%d + k" % i)};
+%   endfor
+%   for j in range(NVEC):
+        const ${T} b_${j} = ${ld(b, "B", "bc_%d + k" % j)};
+%   endfor
+%   for i in range(MWI):
+%     for j in range(NVEC):
+        s_${i}_${j} += a_${i} * b_${j};
+%     endfor
+%   endfor
+    }
+%   for i in range(MWI):
+    if (m_${i} < M) {
+%     for j in range(NVEC):
+        if (n_${j} < N) ${put("co + m_%d * sCm + n_%d * sCn" % (i, j), "s_%d_%d" % (i, j))}
+%     endfor
+    }
+%   endfor
+% else:
+## ---------------------------------------------------------------------------- form nvec
+%   if not SA:
+%     for i in range(MWI):
+    const long ar_${i} = ao + min(m_${i}, M - 1)${sam};
+%     endfor
+%   endif
+%   for j in range(NVEC):
+    const long n_${j} = n0 + ${j * NDIMC * VW} + tn * ${VW};
+%     if bmode == "vector":
+    ## a vector that straddles N is read from N - VW on (N >= VW here): lanes that belong to
+    ## columns before n_j are computed but not stored
+    const long bn_${j} = min(n_${j}, N - ${VW});
+%     endif
+%   endfor
+%   for i in range(MWI):
+%     for j in range(NVEC):
+    ${VT} acc_${i}_${j} = (${VT})0;
+%     endfor
+%   endfor
+%   if SA or SB:
+%     if SA:
+    __local ${T} alm[${KWG * MWG}];
+%     endif
+%     if SB:
+    __local ${T} blm[${KWG * NWG}];
+%     endif
+    const int lid = tm * ${NDIMC} + tn;
+    for (long k0 = 0; k0 < K; k0 += ${KWG}) {
+        const int kt = (int)min((long)${KWG}, K - k0);
+        barrier(CLK_LOCAL_MEM_FENCE);
+%     if SA:
+        for (int idx = lid; idx < ${MWG * KWG}; idx += ${WG}) {
+%       if a_layout == "k":
+            const int kk = idx % ${KWG}, mm = idx / ${KWG};
+%       else:
+            const int mm = idx % ${MWG}, kk = idx / ${MWG};
+%       endif
+            const long gm = m0 + mm;
+            alm[kk * ${MWG} + mm] = (gm < M && kk < kt) ?
+                ${ld(a, "A", "ao + gm%s + (k0 + kk)%s" % (sam, sak))} : (${T})0;
+        }
+%     endif
+%     if SB:
+        for (int idx = lid; idx < ${NWG * KWG}; idx += ${WG}) {
+%       if b_layout == "k":
+            const int kk = idx % ${KWG}, nn = idx / ${KWG};
+%       else:
+            const int nn = idx % ${NWG}, kk = idx / ${NWG};
+%       endif
+            const long gn = n0 + nn;
+            blm[kk * ${NWG} + nn] = (gn < N && kk < kt) ?
+                ${ld(b, "B", "bo + (k0 + kk)%s + gn%s" % (sbk, sbn))} : (${T})0;
+        }
+%     endif
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (kt == ${KWG}) {
+            for (int kk = 0; kk < ${KWG}; ++kk) ${step("k0 + kk")}
+        } else {
+            for (int kk = 0; kk < kt; ++kk) ${step("k0 + kk")}
+        }
+    }
+%   else:
+    long k = 0;
+    for (; k + ${KWG} <= K; k += ${KWG})
+        for (int kk = 0; kk < ${KWG}; ++kk) ${step("k + kk")}
+    for (; k < K; ++k) ${step("k")}
+%   endif
+%   for i in range(MWI):
+    if (m_${i} < M) {
+        const long cr = co + m_${i} * sCm;
+%     for j in range(NVEC):
+%       if bmode == "vector":
+        {
+            const long sh = n_${j} - bn_${j};
+%         if c_n1:
+            if (sh == 0) {
+                ${putv("cr + bn_%d" % j, "acc_%d_%d" % (i, j))}
+            } else
+%         endif
+            {
+%         for l in range(VW):
+                if (sh <= ${l}) ${put("cr + (bn_%d + %d) * sCn" % (j, l), lane("acc_%d_%d" % (i, j), l))}
+%         endfor
+            }
+        }
+%       else:
+%         if c_n1:
+        if (n_${j} + ${VW} <= N) {
+            ${putv("cr + n_%d" % j, "acc_%d_%d" % (i, j))}
+        } else
+%         endif
+        {
+%         for l in range(VW):
+            if (n_${j} + ${l} < N) ${put("cr + (n_%d + %d) * sCn" % (j, l), lane("acc_%d_%d" % (i, j), l))}
+%         endfor
+        }
+%       endif
+%     endfor
+    }
+%   endfor
+% endif
+}

@@ -1,0 +1,366 @@
+"""attach_grad / grad_req, backward and its heads, retain_graph, freed graphs, detaching."""
+import numpy as onp
+import pytest
+
+from clgrad import AutogradError, MXNetError, ShapeError, autograd, np, npx
+
+
+def _x(vals=(1.0, 2.0, 3.0), **kw):
+    x = np.array(list(vals), **kw)
+    x.attach_grad()
+    return x
+
+
+# --- attach_grad ------------------------------------------------------------------------------
+def test_attach_grad_gives_zeros_of_the_arrays_shape_and_dtype():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert x.grad is None
+    x.attach_grad()
+    assert x.grad.shape == (2, 2) and x.grad.dtype == x.dtype
+    assert x.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert x.grad_req == "write"
+
+
+def test_attach_grad_again_resets_the_gradient():
+    x = _x()
+    with autograd.record():
+        y = x * 3
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+    x.attach_grad()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_unknown_grad_req_is_an_error_and_changes_nothing():
+    x = _x()
+    old = x.grad
+    with pytest.raises(MXNetError, match="grad_req"):
+        x.attach_grad("sometimes")
+    assert x.grad is old and x.grad_req == "write"
+
+
+def test_grad_req_write_overwrites():
+    x = _x()
+    for k in (2.0, 5.0):
+        with autograd.record():
+            y = x * k
+        y.backward()
+        assert x.grad.tolist() == [k, k, k]
+
+
+def test_grad_req_add_accumulates_over_backward_calls():
+    x = _x()
+    x.attach_grad(grad_req="add")
+    assert x.grad_req == "add"
+    for _ in range(3):
+        with autograd.record():
+            y = x * x
+        y.backward()
+    onp.testing.assert_allclose(x.grad.asnumpy(), 3 * 2 * onp.array([1.0, 2.0, 3.0]))
+
+
+def test_grad_req_null_skips_the_variable():
+    x = _x()
+    w = np.array([1.0, 1.0, 1.0])
+    w.attach_grad(grad_req="null")
+    assert w.grad_req == "null"
+    with autograd.record():
+        y = x * w
+    y.backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    assert w.grad.tolist() == [0.0, 0.0, 0.0]     # MXNet keeps a zero buffer that is never written
+    with autograd.record():
+        z = w * 2
+    with pytest.raises(AutogradError, match="not in a computational graph"):
+        z.backward()
+
+
+def test_attach_grad_detaches_the_array_from_the_graph_that_produced_it():
+    x = _x()
+    with autograd.record():
+        y = 3 * x
+        y.attach_grad()
+        z = 4 * y + 2 * x
+    z.backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    assert y.grad.tolist() == [4.0, 4.0, 4.0]
+    with autograd.record():
+        y = 3 * x
+        z = 4 * y + 2 * x
+    z.backward()
+    assert x.grad.tolist() == [14.0, 14.0, 14.0]
+    assert y.grad is None       # a non-leaf has no .grad
+
+
+def test_mark_variables_uses_the_given_buffers_and_reqs():
+    x = np.array([1.0, 2.0])
+    gx = np.array([10.0, 10.0])
+    z = np.array([3.0, 4.0])
+    gz = np.zeros((2,))
+    autograd.mark_variables([x, z], [gx, gz], ["add", "write"])
+    with autograd.record():
+        y = x * z
+    y.backward()
+    assert gx.tolist() == [13.0, 14.0]
+    assert gz.tolist() == [1.0, 2.0]
+    assert x.grad is gx
+    with pytest.raises(MXNetError, match="grad_req"):
+        autograd.mark_variables([x], [gx], "bogus")
+    with pytest.raises(MXNetError, match="shape"):
+        autograd.mark_variables([x], [np.zeros((3,))])
+    with pytest.raises(MXNetError, match="length"):
+        autograd.mark_variables([x, z], [gx])
+
+
+# --- backward ---------------------------------------------------------------------------------
+def test_non_scalar_head_backward_equals_sum_backward():
+    x = _x()
+    with autograd.record():
+        y = 2 * x * x
+    y.backward()
+    g1 = x.grad.asnumpy().copy()
+    with autograd.record():
+        y = (2 * x * x).sum()
+    y.backward()
+    assert g1.tolist() == x.grad.tolist() == [4.0, 8.0, 12.0]
+
+
+def test_out_grad_weights_the_head():
+    x = _x()
+    with autograd.record():
+        y = x * x
+    y.backward(np.array([1.0, 0.5, -1.0]))
+    assert x.grad.tolist() == [2.0, 2.0, -6.0]
+    with autograd.record():
+        y = x * x
+    y.backward(out_grad=[0.0, 1.0, 0.0])      # anything array-like is accepted
+    assert x.grad.tolist() == [0.0, 4.0, 0.0]
+
+
+def test_out_grad_of_the_wrong_shape_is_an_error_and_grads_stay():
+    x = _x()
+    with autograd.record():
+        y = x * x
+    with pytest.raises(ShapeError, match="head gradient shape"):
+        y.backward(np.ones((2,)))
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    y.backward()                      # the failed call freed nothing
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_autograd_backward_with_several_heads_sums_their_gradients():
+    x = _x()
+    with autograd.record():
+        a = x * x
+        b = 3 * x
+    autograd.backward([a, b], [np.ones((3,)), np.full((3,), 2.0)])
+    assert x.grad.tolist() == [8.0, 10.0, 12.0]
+    with autograd.record():
+        a = x * x
+        b = (3 * x).sum()
+    autograd.backward([a, b])
+    assert x.grad.tolist() == [5.0, 7.0, 9.0]
+    with pytest.raises(MXNetError, match="head gradients"):
+        autograd.backward([a], [None, None])
+
+
+def test_head_that_is_an_attached_leaf_gets_ones():
+    x = _x()
+    x.backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    autograd.backward([x], [np.array([2.0, 3.0, 4.0])])
+    assert x.grad.tolist() == [2.0, 3.0, 4.0]
+
+
+def test_head_used_twice_accumulates():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+    autograd.backward([y, y])
+    assert x.grad.tolist() == [4.0, 4.0, 4.0]
+
+
+def test_backward_on_an_unrecorded_array_says_so():
+    x = _x()
+    y = x * 2
+    with pytest.raises(AutogradError, match="not in a computational graph") as e:
+        y.backward()
+    assert isinstance(e.value, RuntimeError)
+    with pytest.raises(AutogradError, match="not in a computational graph"):
+        np.array([1.0]).backward()
+    with autograd.record():
+        c = np.array([1.0]) * 2           # no input needs a gradient: nothing recorded
+    with pytest.raises(AutogradError, match="not in a computational graph"):
+        c.backward()
+
+
+def test_second_backward_without_retain_graph_raises_and_names_the_remedy():
+    x = _x()
+    with autograd.record():
+        y = (2 * x * x).sum()
+    y.backward()
+    with pytest.raises(AutogradError, match="retain_graph=True") as e:
+        y.backward()
+    assert isinstance(e.value, RuntimeError) and "freed" in str(e.value)
+    assert x.grad.tolist() == [4.0, 8.0, 12.0]    # the failed call wrote nothing
+
+
+def test_retain_graph_allows_another_backward():
+    x = _x()
+    with autograd.record():
+        y = (2 * x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0, 12.0]
+    with pytest.raises(AutogradError, match="freed"):
+        y.backward()
+
+
+def test_backward_frees_what_the_graph_saved():
+    x = _x()
+    with autograd.record():
+        y = x * x
+        z = y.sum()
+    node = y._ag_node
+    assert node.ctx.saved and node.ctx.saved[0] is x
+    z.backward()
+    assert node.freed and node.ctx is None and node.parents == ()
+
+
+def test_a_freed_subgraph_shared_by_another_head_raises():
+    x = _x()
+    with autograd.record():
+        y = x * x
+        a = y + 1
+        b = y * 3
+    a.backward()
+    with pytest.raises(AutogradError, match="freed"):
+        b.backward()
+
+
+def test_leaf_reached_only_by_zero_gradients_is_written_with_zeros():
+    x = _x((1.5, 2.5, -0.5))
+    with autograd.record():
+        y = x * 3
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+    with autograd.record():
+        y = np.floor(x)
+    y.backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_add_leaf_reached_only_by_zero_gradients_keeps_its_sum():
+    x = _x((1.5, 2.5, -0.5))
+    x.attach_grad("add")
+    with autograd.record():
+        y = x * 3
+    y.backward()
+    with autograd.record():
+        y = np.floor(x)
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+
+
+def test_variables_outside_the_heads_graph_are_not_written():
+    x = _x()
+    w = _x((5.0, 5.0, 5.0))
+    with autograd.record():
+        y = w * 2
+    y.backward()
+    with autograd.record():
+        y = x * 2
+        unused = w * 7   # noqa: F841  (recorded, but not part of y's graph)
+    y.backward()
+    assert w.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_detach_and_stop_gradient_cut_the_graph():
+    x = _x()
+    with autograd.record():
+        y = x * x
+        z = y.detach() * x + npx.stop_gradient(y) * 2
+    z.backward()
+    # only the explicit x factor flows: d/dx (c * x) = c = x*x
+    assert x.grad.tolist() == [1.0, 4.0, 9.0]
+    assert y.detach()._ag_node is None
+
+
+def test_integer_arrays_get_gradients_of_their_own_dtype():
+    x = np.array([1, 2, 3], dtype="int32")
+    x.attach_grad()
+    assert x.grad.dtype == onp.int32
+    with autograd.record():
+        y = x * x * 2
+    y.backward()
+    assert x.grad.dtype == onp.int32 and x.grad.tolist() == [4, 8, 12]
+    with autograd.record():
+        y = x * 2.5             # promotes to float32; the gradient is cast back, as MXNet does
+    y.backward()
+    assert x.grad.dtype == onp.int32 and x.grad.tolist() == [2, 2, 2]
+    with autograd.record():
+        y = (x.astype("float32") * 3.0).sum()
+    (g,) = autograd.grad(y, [x])
+    assert g.dtype == onp.int32 and g.tolist() == [3, 3, 3]
+
+
+def test_float16_and_float64_leaves():
+    from clgrad.runtime import default_device
+    for dt in ("float16", "float64") if default_device().caps.fp64 else ("float16",):
+        x = np.array([1.0, 2.0], dtype=dt)
+        x.attach_grad()
+        with autograd.record():
+            y = x * x
+        y.backward()
+        assert x.grad.dtype == onp.dtype(dt) and x.grad.tolist() == [2.0, 4.0]
+
+
+def test_control_flow_records_only_the_path_taken():
+    def f(a):
+        b = a * 2
+        while np.abs(b).sum() < 1000:
+            b = b * 2
+        if b.sum() >= 0:
+            c = b[0]
+        else:
+            c = b[1]
+        return c
+
+    for vals in ([0.3, 0.7], [-0.3, -0.7]):
+        a = np.array(vals)
+        a.attach_grad()
+        with autograd.record():
+            c = f(a)
+        c.backward()
+        got = a.grad.asnumpy()
+        k = 0 if vals[0] > 0 else 1
+        expect = onp.zeros(2, dtype=onp.float32)
+        expect[k] = c.item() / vals[k]
+        onp.testing.assert_allclose(got, expect, rtol=1e-6)
+
+
+def test_grad_of_a_view_flows_to_the_base():
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x.attach_grad()
+    with autograd.record():
+        y = (x.T[::-1, 1:] * np.array([[1.0], [2.0], [3.0]])).reshape(-1)
+    y.backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0], [3.0, 2.0, 1.0]]
+
+
+def test_each_recorded_op_builds_one_node_and_saves_only_what_its_vjp_reads():
+    x = _x()
+    c = np.array([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = x * c
+        z = np.clip(y, 0.0, 5.0)
+        s = z + c
+        k = c * 2                    # no input needs a gradient: nothing recorded
+    ny = y._ag_node
+    assert ny.name == "multiply" and ny.parents == ((x._ag_node, 0), None)
+    assert ny.ctx.saved[0] is None and ny.ctx.saved[1] is c    # d/dx (x*c) reads only c
+    assert z._ag_node.name == "clip" and z._ag_node.parents == ((ny, 0), None, None)
+    assert all(a is None for a in s._ag_node.ctx.saved)          # add reads nothing
+    assert k._ag_node is None
+    assert x.grad is not None and y.grad is None                 # .grad only for leaves

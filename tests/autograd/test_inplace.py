@@ -1,0 +1,133 @@
+"""In-place writes and autograd: the version counter turns silent wrong gradients into errors."""
+import numpy as onp
+import pytest
+
+from clgrad import AutogradError, MXNetError, autograd, np
+
+
+def _x(vals=(1.0, 2.0, 3.0)):
+    x = np.array(list(vals))
+    x.attach_grad()
+    return x
+
+
+def _assert_modified_error(fn):
+    with pytest.raises(AutogradError, match="modified in place") as e:
+        fn()
+    assert isinstance(e.value, MXNetError)
+
+
+def test_setitem_after_recording_is_detected_at_backward():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        z = y * y           # saves y
+    y[0] = 100.0
+    _assert_modified_error(z.backward)
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_augmented_assignment_after_recording_is_detected():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        z = np.sin(y)       # saves y
+    y += 1
+    _assert_modified_error(z.backward)
+
+
+def test_write_through_another_view_is_detected():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        z = np.exp(y[1:])   # saves the view y[1:]
+    y[0] = 5.0              # a different view of the same buffer
+    _assert_modified_error(z.backward)
+
+
+def test_in_place_inside_record_on_a_saved_array_is_detected():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        z = y * y
+        y[1] = 0.0
+    _assert_modified_error(z.backward)
+
+
+def test_in_place_ops_are_recorded_when_nothing_they_overwrite_was_saved():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        y += 1              # add's vjp never reads y
+        y *= 3              # multiply by a constant reads only the constant
+        y -= x
+        z = (y * y).sum()
+    z.backward()
+    xv = onp.array([1.0, 2.0, 3.0])
+    onp.testing.assert_allclose(x.grad.asnumpy(), 2 * (5 * xv + 3) * 5)
+
+
+def test_recorded_setitem_gives_the_right_gradients():
+    x = _x()
+    v = np.array(10.0)
+    v.attach_grad()
+    with autograd.record():
+        y = x * 3
+        y[1] = v * 2        # y[1] no longer depends on x
+        z = (y * np.array([1.0, 2.0, 3.0])).sum()
+    z.backward()
+    assert x.grad.tolist() == [3.0, 0.0, 9.0]
+    assert v.grad.tolist() == 4.0
+
+
+def test_in_place_on_an_attached_leaf_inside_record_raises():
+    x = _x()
+    with autograd.record():
+        with pytest.raises(MXNetError, match="attach_grad"):
+            x += 1
+        with pytest.raises(MXNetError, match="attach_grad"):
+            x[0] = 5.0
+    assert x.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_in_place_on_a_leaf_outside_record_is_an_update():
+    x = _x()
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward()
+    x -= 0.25 * x.grad      # the usual SGD step
+    x[0] = 0.0
+    assert x.tolist() == [0.0, 1.0, 1.5]
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward()
+    assert x.grad.tolist() == [0.0, 2.0, 3.0]
+
+
+def test_out_argument_while_recording_is_refused():
+    x = _x()
+    buf = np.zeros((3,))
+    with autograd.record():
+        with pytest.raises(MXNetError, match="out="):
+            np.add(x, 1.0, out=buf)
+    np.add(x, 1.0, out=buf)
+    assert buf.tolist() == [2.0, 3.0, 4.0]
+
+
+def test_max_result_modified_after_recording_is_detected():
+    x = _x((1.0, 5.0, 3.0))
+    with autograd.record():
+        m = x.max()
+        z = m * 2
+    m += 10                 # max's vjp compares x with its (saved) result
+    _assert_modified_error(z.backward)
+
+
+def test_where_and_add_do_not_keep_their_branches():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+        z = np.where(x > 1.5, y, 0.0) + y
+    y[0] = 7.0              # neither where nor add saved y
+    z.backward()
+    assert x.grad.tolist() == [2.0, 4.0, 4.0]

@@ -1,0 +1,267 @@
+"""Tuning runs on the OpenCL device: failure classification, resume, isolation, storing winners,
+and the runtime using them. Spaces and problems are tiny; the kernels repeat across tests so
+they compile once (then come from the on-disk program cache)."""
+import json
+
+import numpy as np
+import pytest
+
+import clgrad
+from clgrad import np as cnp
+from clgrad.base import DTypeError, ShapeError
+from clgrad.runtime import default_device
+from clgrad.tune import db
+from clgrad.tune import kernels as K
+from clgrad.tune.runner import format_table, tune
+
+from _tune_probe import ProbeTunable
+
+N = 1000    # elements of the streaming problems (a ragged tail for every EPT / VW)
+
+
+@pytest.fixture
+def dbfile(tmp_path, monkeypatch):
+    path = tmp_path / "tuning_db.json"
+    monkeypatch.setenv("CLGRAD_TUNING_DB", str(path))
+    db.reload()
+    yield path
+    db.reload()
+
+
+def status_of(report):
+    return {json.dumps(r["params"], sort_keys=True): r["status"]
+            for r in report.results[0].records}
+
+
+def key(**p):
+    return json.dumps(p, sort_keys=True)
+
+
+PROBE_SPACE = {"LS": [32, 8192], "EPT": [3], "VW": [1, 3], "LAYOUT": ["blocked"],
+               "MODE": ["ok", "lm", "verify", "runtime", "slow"]}
+PROBE_RULES = ["LS == 32 or (VW == 1 and MODE == 'ok')", "VW == 1 or MODE == 'ok'"]
+
+
+def test_failures_are_classified_and_never_stop_the_run(dbfile, tmp_path):
+    t = ProbeTunable(params=PROBE_SPACE, constraints=PROBE_RULES)
+    assert len(t.space()) == 7
+    report = tune(t, sizes=[f"{N}"], strategy="brute_force", log_dir=tmp_path / "logs",
+                  iterations=2, timeout=4, jobs=2, progress=False)
+    got = status_of(report)
+    base = dict(EPT=3, LAYOUT="blocked")
+    assert got == {
+        key(LS=32, VW=1, MODE="ok", **base): "ok",
+        key(LS=32, VW=3, MODE="ok", **base): "compile",        # renders an #error
+        key(LS=8192, VW=1, MODE="ok", **base): "constraints",  # work-group too large
+        key(LS=32, VW=1, MODE="lm", **base): "constraints",    # local memory too large
+        key(LS=32, VW=1, MODE="verify", **base): "verify",
+        key(LS=32, VW=1, MODE="runtime", **base): "runtime",
+        key(LS=32, VW=1, MODE="slow", **base): "timeout",
+    }
+    recs = {json.dumps(r["params"], sort_keys=True): r for r in report.results[0].records}
+    assert "#error" in recs[key(LS=32, VW=3, MODE="ok", **base)]["error"] or \
+        "VW=3" in recs[key(LS=32, VW=3, MODE="ok", **base)]["error"]
+    assert "work-group" in recs[key(LS=8192, VW=1, MODE="ok", **base)]["error"]
+    assert "local memory" in recs[key(LS=32, VW=1, MODE="lm", **base)]["error"]
+    assert "wrong" in recs[key(LS=32, VW=1, MODE="verify", **base)]["error"]
+    ok = recs[key(LS=32, VW=1, MODE="ok", **base)]
+    assert len(ok["times_ms"]) == 2 and ok["median_ms"] > 0 and ok["gbs"] > 0
+    assert ok["timer"] == "events"
+    r = report.results[0]
+    assert r.best["params"] == ok["params"]
+    assert r.counts == {"ok": 1, "compile": 1, "constraints": 2, "verify": 1, "runtime": 1,
+                        "timeout": 1}
+    # everything is in the log, one header and one line per candidate plus 'started' marks
+    lines = [json.loads(x) for x in open(r.log)]
+    assert lines[0]["kernel"] == "probe" and lines[0]["params_order"] == list(PROBE_SPACE)
+    finals = [x for x in lines[1:] if x["status"] != "started"]
+    assert len(finals) == 7
+    # the winner went to the database, under its size bucket and as the default
+    assert r.stored == ["medium", "default"] or r.stored == [K.stream_size_key(N), "default"]
+    dev = default_device()
+    assert db.params_for(dev, "probe", "float32", K.stream_size_key(N), {}) == ok["params"]
+    assert "best: LS=32" in format_table(report)
+
+
+def test_resume_after_a_truncated_log(dbfile, tmp_path):
+    space = {"LS": [16, 32, 64, 128], "EPT": [1], "VW": [1], "LAYOUT": ["interleaved"]}
+    logs = tmp_path / "logs"
+    first = tune(K.StreamTunable(params=space), sizes=[f"{N}"], strategy="brute_force",
+                 budget="2", log_dir=logs, iterations=1, progress=False, store=False)
+    r1 = first.results[0]
+    assert r1.measured == 2 and r1.resumed == 0
+    with open(r1.log, "a") as f:
+        f.write('{"params": {"LS": 64, "EPT": 1, "VW"')     # killed mid-write
+    with pytest.warns(Warning, match="truncated"):
+        second = tune(K.StreamTunable(params=space), sizes=[f"{N}"], strategy="brute_force",
+                      log_dir=logs, iterations=1, progress=False, store=False)
+    r2 = second.results[0]
+    assert r2.resumed == 2 and r2.measured == 2
+    assert sorted(r["params"]["LS"] for r in r2.records) == [16, 32, 64, 128]
+    lines = [json.loads(x) for x in open(r2.log)]        # the log is whole again
+    assert sorted(x["params"]["LS"] for x in lines[1:] if x["status"] == "ok") == \
+        [16, 32, 64, 128]
+    # a third run has nothing left to do
+    third = tune(K.StreamTunable(params=space), sizes=[f"{N}"], strategy="random",
+                 log_dir=logs, iterations=1, progress=False, store=False)
+    assert third.results[0].measured == 0 and third.results[0].resumed == 4
+
+
+def test_isolated_candidates_survive_a_crash(dbfile, tmp_path):
+    space = {"LS": [32], "EPT": [3], "VW": [1], "LAYOUT": ["blocked"], "MODE": ["ok", "crash"]}
+    # jobs=2 also builds both candidates ahead, each in a compile-only child
+    report = tune(ProbeTunable(params=space), sizes=[f"{N}"], strategy="brute_force",
+                  log_dir=tmp_path / "logs", iterations=1, isolate=True, jobs=2,
+                  progress=False, store=False)
+    got = {r["params"]["MODE"]: r for r in report.results[0].records}
+    assert got["ok"]["status"] == "ok" and got["ok"]["median_ms"] > 0
+    assert got["crash"]["status"] == "runtime"
+    assert "child process died (signal SIGKILL)" in got["crash"]["error"]
+
+
+def test_stored_winner_is_used_by_the_runtime(dbfile):
+    dev = default_device()
+    x = cnp.array(np.arange(N, dtype=np.float32))
+    y = cnp.array(np.ones(N, dtype=np.float32))
+    want = 2 * np.arange(N, dtype=np.float32) + 1
+    # nothing tuned: the shipped default for this kind of device
+    _, p0 = K.stream_kernel(dev, np.float32, N)
+    assert p0 == db.params_for(dev, "elementwise", "float32", K.stream_size_key(N),
+                               K.STREAM_DEFAULT)
+    winner = {"LS": 16, "EPT": 2, "VW": 2, "LAYOUT": "blocked"}
+    assert p0 != winner
+    db.store(dev, "elementwise", "float32", K.stream_size_key(N), winner)
+    assert K.stream_params(dev, np.float32, N) == winner
+    out = K.stream_axpy(2.0, x, y)
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    kernel, used = K.stream_kernel(dev, np.float32, N)
+    assert used == winner
+    assert dev.kernels[("tune_stream", np.dtype(np.float32), 16, 2, 2, "blocked")] is kernel
+    assert kernel.local == 16
+    # another size bucket is not affected
+    assert K.stream_params(dev, np.float32, 1 << 23) != winner
+
+
+def test_stored_matmul_winner_is_used_by_matmul(dbfile):
+    linalg = pytest.importorskip("clgrad.ops.linalg")
+    if not hasattr(linalg, "LAST_PLAN") or not hasattr(linalg, "size_key"):
+        pytest.skip("clgrad.ops.linalg does not report its launch plan")
+    dev = default_device()
+    a = np.random.default_rng(0).standard_normal((40, 24)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((24, 48)).astype(np.float32)
+    winner = {"MWG": 16, "NWG": 16, "KWG": 8, "MDIMC": 4, "NDIMC": 4, "VW": 1, "SA": 0, "SB": 0}
+    db.store(dev, "matmul", "float32", linalg.size_key(40, 48, 24), winner)
+    got = cnp.matmul(cnp.array(a), cnp.array(b)).asnumpy()
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    assert linalg.LAST_PLAN["path"] == "tiled"
+    used = linalg.LAST_PLAN["params"]
+    assert {k: used[k] for k in winner} == winner
+
+
+def test_matmul_family_tunes_end_to_end(dbfile, tmp_path):
+    t = K.MatmulTunable()
+    if t.unavailable():
+        pytest.skip(t.unavailable())
+    # two small candidates (quick to build): two of the module's fallback tiles
+    linalg = pytest.importorskip("clgrad.ops.linalg")
+    default = t.default_params(default_device(), "float32")
+    full = t.space()
+    fallbacks = getattr(linalg, "FALLBACK_PARAMS", ())[:2]
+    if len(fallbacks) < 2:
+        pytest.skip("clgrad.ops.linalg has no FALLBACK_PARAMS")
+    cands = [{n: fb.get(n, default.get(n, vals[0])) for n, vals in full.values.items()}
+             for fb in fallbacks]
+    space = {n: sorted({c[n] for c in cands}) for n in full.values}
+    report = tune(K.MatmulTunable(params=space,
+                                  constraints=list(full.constraints) + [lambda p: p in cands]),
+                  sizes=["32x40x24"], strategy="brute_force", log_dir=tmp_path / "logs",
+                  iterations=1, progress=False)
+    r = report.results[0]
+    assert r.counts.get("ok", 0) >= 1, r.records
+    assert r.best["gflops"] > 0
+    assert db.params_for(default_device(), "matmul", "float32", r.size_key, {}) == \
+        r.best["params"]
+
+
+def test_reduce_family_tunes_through_params_for(dbfile, tmp_path):
+    t = K.ReduceTunable(params={"wg": [16, 32], "waves": [4]})
+    if t.unavailable():
+        pytest.skip(t.unavailable())
+    report = tune(t, sizes=["8x512"], strategy="brute_force", log_dir=tmp_path / "logs",
+                  iterations=1, progress=False)
+    r = report.results[0]
+    assert r.counts == {"ok": 2}, r.records
+    assert r.size_key == "small"
+    dev = default_device()
+    got = db.params_for(dev, t.kernel, np.dtype(np.float32), "small", {"wg": 256, "waves": 1})
+    assert got == r.best["params"]
+
+
+def test_op_family_that_ignores_params_for_is_reported(dbfile, tmp_path, monkeypatch):
+    import types
+    mod = types.ModuleType("_fake_tune_ops")
+    mod.TUNABLE = {"kernel": "fakered", "params": {"wg": [16, 32]}, "default": {"wg": 16}}
+    mod.sum = lambda a, axis: a          # never asks params_for("fakered", ...)
+    monkeypatch.setitem(__import__("sys").modules, "_fake_tune_ops", mod)
+
+    class FakeReduce(K.ReduceTunable):
+        name = "fakered"
+        module_name = "_fake_tune_ops"
+        kernels = ("fakered",)
+        fallback_spec = None
+    with pytest.raises(K.TunableUnavailable, match="did not ask params_for"):
+        tune(FakeReduce(), sizes=["4x8"], log_dir=tmp_path / "logs", progress=False)
+    (log,) = (tmp_path / "logs").rglob("*.jsonl")
+    assert [json.loads(x).get("status") for x in open(log)][1:] == ["started", "interrupted"]
+    del mod.TUNABLE
+    assert "does not declare TUNABLE" in FakeReduce().unavailable()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", "int32"])
+def test_stream_axpy_dtypes_and_offsets(dbfile, dtype):
+    dev = default_device()
+    if dtype == "float64" and not dev.caps.fp64:
+        pytest.skip("no fp64")
+    host_x = (np.arange(37) % 11 - 5).astype(dtype)
+    host_y = (np.arange(37) % 7).astype(dtype)
+    x = cnp.array(host_x)[3:]          # views with an offset
+    y = cnp.array(host_y)[:-3]
+    out = K.stream_axpy(3, x, y)
+    want = (3 * host_x[3:].astype(np.float64) + host_y[:-3]).astype(dtype)
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    assert out.dtype == np.dtype(dtype)
+
+
+def test_stream_axpy_rejects_bad_input(dbfile):
+    x = cnp.array(np.ones(6, np.float32))
+    y = cnp.array(np.ones(6, np.float32))
+    with pytest.raises(ShapeError, match="shapes differ"):
+        K.stream_axpy(1.0, x, cnp.array(np.ones(5, np.float32)))
+    with pytest.raises(DTypeError, match="dtypes differ"):
+        K.stream_axpy(1.0, x, cnp.array(np.ones(6, np.int32)))
+    with pytest.raises(DTypeError, match="supports"):
+        b = cnp.array(np.ones(6, np.uint8))
+        K.stream_axpy(1, b, b)
+    with pytest.raises(ShapeError, match="not contiguous"):
+        K.stream_axpy(1.0, x[::-1], y)
+    with pytest.raises(TypeError, match="ndarray"):
+        K.stream_axpy(1.0, np.ones(6, np.float32), y)
+    before = y.asnumpy().copy()
+    with pytest.raises(clgrad.MXNetError):
+        K.stream_axpy(1.0, x, y, out=cnp.array(np.ones(3, np.float32)))
+    np.testing.assert_array_equal(y.asnumpy(), before)
+    empty = cnp.array(np.ones(0, np.float32))
+    assert K.stream_axpy(1.0, empty, empty).shape == (0,)
+
+
+def test_unavailable_family_and_bad_arguments(dbfile, tmp_path):
+    with pytest.raises(K.TunableUnavailable, match="unknown kernel family"):
+        tune("nosuch", log_dir=tmp_path)
+    with pytest.raises(K.TunableUnavailable, match="tuned for .*not uint8"):
+        tune("elementwise", dtype="uint8", sizes=["64"], log_dir=tmp_path)
+    with pytest.raises(K.TunableUnavailable, match="empty"):
+        tune(K.StreamTunable(params={"LS": [32], "EPT": [1], "VW": [2],
+                                     "LAYOUT": ["blocked"]}, constraints=["EPT % VW == 0"]),
+             sizes=["64"], log_dir=tmp_path)
+    with pytest.raises(ValueError, match="size"):
+        tune("elementwise", sizes=["lots"], log_dir=tmp_path)
