@@ -3,6 +3,7 @@ import types as _types
 
 from . import ops as _ops  # noqa: F401
 from .ops.nn import *  # noqa: F401,F403
+from .ops.sort import topk  # noqa: F401
 from .ops.nn import bernoulli as _nn_bernoulli
 from .runtime import all_devices, default_device, get_device
 
