@@ -1,4 +1,4 @@
-## Tiled, register-blocked, batched matrix product C[b] = A[b] @ B[b] (driven by clgrad/ops/linalg.py).
+## Tiled, register-blocked, batched matrix product C[b] = A[b] @ B[b] (see clgrad/ops/linalg.py).
 ##
 ## Grid: group dimension 0 walks M in tiles of MWG rows, group dimension 1 walks N in tiles of NWG
 ## columns, dimension 2 is the flattened batch. The work-group is NDIMC x MDIMC work-items
@@ -20,8 +20,8 @@
 ## Which strides are 1 is a compile-time flag (a_layout "k"/"m"/"g", b_layout "n"/"k"/"g",
 ## c_n1) so unit strides become vector loads; bmode says how B reaches the registers ("local":
 ## staged tile, "vector": vector loads along N, "gather": lane by lane). All strides are kernel
-## arguments, so transposed and other strided views are read in place. Every output is summed in one fixed order:
-## results are deterministic for a given configuration.
+## arguments, so transposed and other strided views are read in place. Every output is summed
+## in one fixed order: results are deterministic for a given configuration.
 ${prelude}
 <%
     MWI = MWG // MDIMC
@@ -59,6 +59,8 @@ ${prelude}
     def putv(idx, v):
         return "{ %s v_ = %s; if (beta) v_ += %s; %s }" % (VT, v, ldv(c, "C", idx),
                                                        stv(c, "C", idx, "v_"))
+
+    whole = "l0 == 0" if bmode == "vector" else "l1 == %d" % VW   # a whole vector of C is ours
 
     sak = "" if a_layout == "k" else " * sAk"
     sam = "" if a_layout == "m" else " * sAm"
@@ -271,32 +273,31 @@ void ${name}(
     if (m_${i} < M) {
         const long cr = co + m_${i} * sCm;
 %     for j in range(NVEC):
-%       if bmode == "vector":
         {
-            const long sh = n_${j} - bn_${j};
-%         if c_n1:
-            if (sh == 0) {
-                ${putv("cr + bn_%d" % j, "acc_%d_%d" % (i, j))}
-            } else
-%         endif
+%       if bmode == "vector":
+            ## lanes l0.. hold columns n_j.. (the lanes before belong to other vectors)
+            const long c0 = bn_${j};
+            const int l0 = (int)(n_${j} - bn_${j}), l1 = ${VW};
+%       else:
+            const long c0 = n_${j};
+            const int l0 = 0, l1 = (int)min((long)${VW}, N - n_${j});
+%       endif
+%       if c_n1:
+            if (${whole}) ${putv("cr + c0", "acc_%d_%d" % (i, j))}
+            else
+%       endif
             {
-%         for l in range(VW):
-                if (sh <= ${l}) ${put("cr + (bn_%d + %d) * sCn" % (j, l), lane("acc_%d_%d" % (i, j), l))}
-%         endfor
+%       if VW == 1:
+                if (l0 < l1) ${put("cr + c0 * sCn", "acc_%d_%d" % (i, j))}
+%       else:
+                ## a partial vector goes out lane by lane through a private copy (one loop,
+                ## not VW unrolled stores: keeps the source small for every storage type)
+                ${T} part[${VW}];
+                vstore${VW}(acc_${i}_${j}, 0, part);
+                for (int l = l0; l < l1; ++l) ${put("cr + (c0 + l) * sCn", "part[l]")}
+%       endif
             }
         }
-%       else:
-%         if c_n1:
-        if (n_${j} + ${VW} <= N) {
-            ${putv("cr + n_%d" % j, "acc_%d_%d" % (i, j))}
-        } else
-%         endif
-        {
-%         for l in range(VW):
-            if (n_${j} + ${l} < N) ${put("cr + (n_%d + %d) * sCn" % (j, l), lane("acc_%d_%d" % (i, j), l))}
-%         endfor
-        }
-%       endif
 %     endfor
     }
 %   endfor

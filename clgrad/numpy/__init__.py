@@ -47,7 +47,7 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def _close_operand(x, like):
-    """``x`` as an array on ``like``'s device; Python scalars stay weak (float32 next to float32)."""
+    """``x`` as an array on ``like``'s device; Python scalars stay weak (as NumPy's)."""
     if isinstance(x, (_b.bool, _b.int, _b.float)):
         from ..dtypes import result_type as _rt
         return array(x, dtype=_rt(like.dtype, x), device=like.device)

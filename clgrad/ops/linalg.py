@@ -239,10 +239,10 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params):
         try:
             k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd,
                              full_params(dict(zip(_SOURCE_PARAMS, pt))))
-        except _NoFit as e:
-            k = e
+        except (_NoFit, KernelBuildError) as e:
+            k = e           # remembered: the next call falls back without rebuilding
         dev.kernels[key] = k
-    if isinstance(k, _NoFit):
+    if isinstance(k, Exception):
         raise k
     return k
 
@@ -288,7 +288,8 @@ def _build_simple(dev, dtype, mode, wg, bnd):
     src = R.render("matmul_simple.cl.mako", prelude=R.prelude(dtype == dt.float64), name=name,
                    mode=mode, a=op, b=op, c=op, acc=acc, bnd=bnd, wg=wg, strides=strides)
     arg_dtypes = ([None] + [_np.int64] * 3) * 3 + [_np.int64] * (3 + 4 * bnd + 1)
-    return launch.Kernel(dev, src, name, arg_dtypes, local_cap=wg)
+    # serial: one output per work-item, many per group (the kernel bounds-checks)
+    return launch.Kernel(dev, src, name, arg_dtypes, local_cap=wg if mode == "group" else 256)
 
 
 class _Problem:
@@ -434,6 +435,10 @@ def _run(a, b, out):
                            default_params(dev, dtype, nt))
     tried = []
     for p in (params,) + FALLBACK_PARAMS:
+        why = param_problem(p)
+        if why:             # e.g. a database entry written for other parameters
+            tried.append(f"matmul parameters {p}: {why}")
+            continue
         try:
             _launch_tiled(dev, dtype, q, full_params(p))
             return out
@@ -830,7 +835,11 @@ def _einsum_single(x, lx, keep):
         del lx[j]
     drop = [i for i, c in enumerate(lx) if c not in keep]
     if drop:
+        dtype = x.dtype
         x = _sum(x, axis=tuple(drop))
+        if x.dtype != dtype:        # einsum keeps the operand dtype (sum widens integers)
+            from .core import astype
+            x = astype(x, dtype)
         lx = [c for c in lx if c in keep]
     return x, lx
 
@@ -922,8 +931,8 @@ def einsum(subscripts, *operands, out=None, optimize=False):
         x, lx = _einsum_pair(x, lx, y, ly, want)
     x, lx = _einsum_single(x, lx, set(lo))
     order = [lx.index(c) for c in lo]
-    if order != list(range(len(order))):
-        x = transpose(x, order)
+    if order != list(range(len(order))) or any(x is o for o in ops):
+        x = transpose(x, order)     # a view, as NumPy returns, never the operand itself
     return _finish(x, out)
 
 

@@ -118,7 +118,7 @@ def test_matmul_integer_wraps_like_numpy():
                                    ("int8", "int16"), ("bool", "int32"), ("uint8", "int8"),
                                    ("float32", "float64")])
 def test_matmul_dtype_promotion(da, db):
-    _skip_fp64("float64")
+    _skip_fp64(onp.result_type(da, db))
     A, B = _data((4, 5), da, 1), _data((5, 3), db, 2)
     res = np.matmul(np.array(A), np.array(B))
     assert res.dtype == onp.result_type(A.dtype, B.dtype)
@@ -405,6 +405,24 @@ def test_tensordot_errors():
         np.tensordot(np.ones((2, 3)), np.ones((3,)), axes=([5], [0]))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_products_in_other_dtypes(dtype):
+    _skip_fp64(dtype)
+    A, B, V = _data((3, 4), dtype, 1), _data((4, 5), dtype, 2), _data((4,), dtype, 3)
+    a, b, v = np.array(A), np.array(B), np.array(V)
+    wide = (lambda x: x.astype(onp.float64)) if dtype == "float64" else (lambda x: x)
+    _check(np.dot(a, b), onp.dot(wide(A), B), dtype)
+    _check(np.dot(v, v), onp.dot(wide(V), V), dtype)
+    _check(np.inner(a, v), onp.inner(wide(A), V), dtype)
+    _check(np.outer(v, v), onp.outer(V, V), dtype)
+    _check(np.vdot(a, a), onp.vdot(wide(A), A), dtype)
+    _check(np.tensordot(a, b, 1), onp.tensordot(wide(A), B, 1), dtype)
+    _check(np.einsum("ij,jk->ki", a, b), onp.einsum("ij,jk->ki", wide(A), B), dtype)
+    _check(np.einsum("ij->j", a), onp.einsum("ij->j", wide(A)), dtype)
+    _check(np.einsum("ij,ij->", a, a), onp.einsum("ij,ij->", wide(A), A), dtype)
+    _check(np.matmul(b.T, a.T), onp.matmul(wide(B).T, A.T), dtype)
+
+
 # --- einsum --------------------------------------------------------------------------------------
 EINSUM = [
     ("ij,jk->ik", [(3, 4), (4, 5)]),
@@ -437,6 +455,12 @@ def test_einsum(spec, shapes):
     ops = [_data(s, seed=i) for i, s in enumerate(shapes)]
     _check(np.einsum(spec, *[np.array(o) for o in ops]),
            onp.einsum(spec, *[o.astype(onp.float64) for o in ops]), F32)
+
+
+def test_einsum_identity_is_a_new_view():
+    a = np.array(_data((2, 3)))
+    r = np.einsum("ij->ij", a)
+    assert r is not a and r._storage is a._storage
 
 
 @pytest.mark.parametrize("spec,shapes,match", [
