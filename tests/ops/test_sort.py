@@ -11,23 +11,7 @@ from clgrad import MXNetError, autograd, np
 from clgrad.ops.sort import topk
 from gradcheck import check_grad
 
-DTYPES = ["float32", "float64", "int32", "int64", "bool", "float16"]
-
-
-def host(shape, dtype="float32", seed=0, lo=-50, hi=50):
-    rng = onp.random.default_rng(seed)
-    if dtype == "bool":
-        return rng.integers(0, 2, size=shape).astype(bool)
-    if onp.dtype(dtype).kind in "iu":
-        return rng.integers(lo, hi, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def same(got, want):
-    got = got.asnumpy()
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    onp.testing.assert_array_equal(got, want)
+from _data import DTYPES, host, same
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
