@@ -22,6 +22,7 @@ from ..autograd.tape import requires_grad
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
+from ..ndarray.ndarray import _c_strides
 from ..ndarray.indexing import IndexOutOfRange, basic_view
 from . import launch
 from .core import array, assign, broadcast_shapes, copy_raw, fill, from_host, same_device
@@ -40,14 +41,6 @@ class IndexTypeError(MXNetError, IndexError):
 
 class IndexArgumentError(MXNetError, ValueError):
     """An argument of an indexing op that is not one of the accepted values."""
-
-
-def _c_strides(shape):
-    st, acc = [], 1
-    for n in reversed(shape):
-        st.append(acc)
-        acc *= n
-    return list(reversed(st))
 
 
 def _prod(shape):

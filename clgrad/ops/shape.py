@@ -8,18 +8,11 @@ from ..autograd import state as _state
 from ..autograd.tape import requires_grad
 from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
+from ..ndarray.ndarray import _c_strides
 from ..ndarray.indexing import basic_view, is_basic
 from .core import array, assign, broadcast_shapes, copy_raw, zeros
 from .reduce import AxisError, normalize_axes
 from .registry import invoke, register
-
-
-def _c_strides(shape):
-    st, acc = [], 1
-    for n in reversed(shape):
-        st.append(acc)
-        acc *= n
-    return tuple(reversed(st))
 
 
 # --- reshape ---------------------------------------------------------------------------------
