@@ -5,7 +5,7 @@ up as ``ok: False`` rather than as a good number.
 """
 import numpy as onp
 
-from bench.timing import median_time
+from bench.timing import median_time, median_host_time
 
 CASES = []
 
@@ -103,6 +103,20 @@ def elementwise(env):
         t_cl = median_time(lambda: ca * cb, q.finish, env.repeat)
         rows.append(_row("mul 16M f32", "pyopencl.array", t_cl, "GB/s", 12 * n / t_cl / 1e9,
                          onp.allclose((ca * cb).get(), ha * hb)))
+    if env.torch is not None:
+        ta, tb = env.torch.from_numpy(ha), env.torch.from_numpy(hb)
+        t_t = median_time(lambda: ta * tb, None, env.repeat)
+        rows.append(_row("mul 16M f32", "torch cpu", t_t, "GB/s", 12 * n / t_t / 1e9))
+    # a transcendental: bound by the device's exp as much as by memory
+    ok = onp.allclose(env.np.exp(a).asnumpy(), onp.exp(ha), rtol=1e-5)
+    env.dev.reset_peak()
+    t = median_time(lambda: env.np.exp(a), env.sync, env.repeat)
+    rows.append(_row("exp 16M f32", "clgrad", t, "GB/s", 8 * n / t / 1e9, ok, **_mem(env.dev)))
+    t_np = median_time(lambda: onp.exp(ha), None, env.repeat)
+    rows.append(_row("exp 16M f32", "numpy", t_np, "GB/s", 8 * n / t_np / 1e9))
+    if env.torch is not None:
+        t_t = median_time(lambda: env.torch.exp(ta), None, env.repeat)
+        rows.append(_row("exp 16M f32", "torch cpu", t_t, "GB/s", 8 * n / t_t / 1e9))
     return rows
 
 
@@ -118,9 +132,14 @@ def broadcast(env):
     t = median_time(lambda: m + r, env.sync, env.repeat)
     nbytes = 8 * side * side
     t_np = median_time(lambda: hm + hr, None, env.repeat)
-    return [_row(f"matrix+row {side}^2", "clgrad", t, "GB/s", nbytes / t / 1e9, ok,
+    rows = [_row(f"matrix+row {side}^2", "clgrad", t, "GB/s", nbytes / t / 1e9, ok,
                  **_mem(env.dev)),
             _row(f"matrix+row {side}^2", "numpy", t_np, "GB/s", nbytes / t_np / 1e9)]
+    if env.torch is not None:
+        tm_, tr = env.torch.from_numpy(hm), env.torch.from_numpy(hr)
+        t_t = median_time(lambda: tm_ + tr, None, env.repeat)
+        rows.append(_row(f"matrix+row {side}^2", "torch cpu", t_t, "GB/s", nbytes / t_t / 1e9))
+    return rows
 
 
 @case
@@ -130,8 +149,9 @@ def reduction(env):
     h = onp.random.default_rng(5).random(n, dtype=onp.float32)
     a = np.array(h)
     ok = abs(a.sum().item() - h.sum(dtype=onp.float64)) <= 1e-4 * n
+    env.dev.reset_peak()
     t = median_time(lambda: a.sum(), env.sync, env.repeat)
-    rows = [_row("sum 16M f32", "clgrad", t, "GB/s", 4 * n / t / 1e9, ok)]
+    rows = [_row("sum 16M f32", "clgrad", t, "GB/s", 4 * n / t / 1e9, ok, **_mem(env.dev))]
     t_np = median_time(lambda: h.sum(), None, env.repeat)
     rows.append(_row("sum 16M f32", "numpy", t_np, "GB/s", 4 * n / t_np / 1e9))
     if env.cla is not None:
@@ -139,18 +159,27 @@ def reduction(env):
         ca = env.cla.to_device(q, h)
         t_cl = median_time(lambda: env.cla.sum(ca), q.finish, env.repeat)
         rows.append(_row("sum 16M f32", "pyopencl.array", t_cl, "GB/s", 4 * n / t_cl / 1e9))
-    rows2 = []
+    th = env.torch.from_numpy(h) if env.torch is not None else None
+    if th is not None:
+        t_t = median_time(lambda: th.sum(), None, env.repeat)
+        rows.append(_row("sum 16M f32", "torch cpu", t_t, "GB/s", 4 * n / t_t / 1e9))
     side = 256 if env.quick else 4096
     hm = h[:side * side].reshape(side, side)
     m = np.array(hm)
-    ok2 = onp.allclose(m.sum(axis=1).asnumpy(), hm.sum(1), rtol=1e-4)
-    t2 = median_time(lambda: m.sum(axis=1), env.sync, env.repeat)
-    rows2.append(_row(f"row sums {side}^2", "clgrad", t2, "GB/s", 4 * side * side / t2 / 1e9, ok2))
-    t3 = median_time(lambda: m.sum(axis=0), env.sync, env.repeat)
-    ok3 = onp.allclose(m.sum(axis=0).asnumpy(), hm.sum(0), rtol=1e-4)
-    rows2.append(_row(f"column sums {side}^2", "clgrad", t3, "GB/s", 4 * side * side / t3 / 1e9,
-                      ok3))
-    return rows + rows2
+    nb = 4 * side * side
+    for axis, what in ((1, "row sums"), (0, "column sums")):
+        name = f"{what} {side}^2"
+        ok2 = onp.allclose(m.sum(axis=axis).asnumpy(), hm.sum(axis), rtol=1e-4)
+        env.dev.reset_peak()
+        t2 = median_time(lambda: m.sum(axis=axis), env.sync, env.repeat)
+        rows.append(_row(name, "clgrad", t2, "GB/s", nb / t2 / 1e9, ok2, **_mem(env.dev)))
+        t_np = median_time(lambda: hm.sum(axis), None, env.repeat)
+        rows.append(_row(name, "numpy", t_np, "GB/s", nb / t_np / 1e9))
+        if th is not None:
+            tmat = th[:side * side].reshape(side, side)
+            t_t = median_time(lambda: tmat.sum(axis), None, env.repeat)
+            rows.append(_row(name, "torch cpu", t_t, "GB/s", nb / t_t / 1e9))
+    return rows
 
 
 @case
@@ -166,11 +195,19 @@ def softmax(env):
         e = onp.exp(h - h.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
     ok = onp.allclose(npx.softmax(x).asnumpy(), ref(), atol=1e-6)
+    env.dev.reset_peak()
     t = median_time(lambda: npx.softmax(x), env.sync, env.repeat)
     t_np = median_time(ref, None, env.repeat)
     nbytes = 8 * rows_ * cols
-    return [_row(f"softmax {rows_}x{cols}", "clgrad", t, "GB/s", nbytes / t / 1e9, ok),
+    rows = [_row(f"softmax {rows_}x{cols}", "clgrad", t, "GB/s", nbytes / t / 1e9, ok,
+                 **_mem(env.dev)),
             _row(f"softmax {rows_}x{cols}", "numpy", t_np, "GB/s", nbytes / t_np / 1e9)]
+    if env.torch is not None:
+        tx = env.torch.from_numpy(h)
+        t_t = median_time(lambda: env.torch.softmax(tx, 1), None, env.repeat)
+        rows.append(_row(f"softmax {rows_}x{cols}", "torch cpu", t_t, "GB/s",
+                         nbytes / t_t / 1e9))
+    return rows
 
 
 @case
@@ -205,6 +242,10 @@ def matmul(env):
     return rows
 
 
+_TINY_SRC = """__kernel void tiny(__global float *o, __global const float *a, __global const float *b,
+                   const int n) { const int i = get_global_id(0); if (i < n) o[i] = a[i] + b[i]; }"""
+
+
 @case
 def latency(env):
     np = env.np
@@ -213,8 +254,12 @@ def latency(env):
     n = 200 if env.quick else 3000
     ok = onp.allclose((a + b).asnumpy(), h + h)
     t_async = median_time(lambda: a + b, env.sync, env.repeat, number=n)
+    # the host thread's own CPU time per op: what clgrad and the driver's enqueue cost, without
+    # the device's execution or other processes' load
+    host = median_host_time(lambda: a + b, env.sync, env.repeat, number=n)
     t_sync = median_time(lambda: (a + b).asnumpy(), None, env.repeat, number=n // 10)
-    rows = [_row("tiny add (16) async", "clgrad", t_async, "us/op", t_async * 1e6, ok),
+    rows = [_row("tiny add (16) async", "clgrad", t_async, "us/op", t_async * 1e6, ok,
+                 host_us=host * 1e6),
             _row("tiny add (16) sync", "clgrad", t_sync, "us/op", t_sync * 1e6, ok)]
     t_np = median_time(lambda: h + h, None, env.repeat, number=n)
     rows.append(_row("tiny add (16) async", "numpy", t_np, "us/op", t_np * 1e6))
@@ -223,6 +268,14 @@ def latency(env):
         ca = env.cla.to_device(q, h)
         t_cl = median_time(lambda: ca + ca, q.finish, env.repeat, number=n)
         rows.append(_row("tiny add (16) async", "pyopencl.array", t_cl, "us/op", t_cl * 1e6))
+        # the floor: a prebuilt kernel with its arguments set, enqueued directly
+        import pyopencl as cl
+        k = cl.Kernel(cl.Program(env.dev.context, _TINY_SRC).build(), "tiny")
+        out = cl.Buffer(env.dev.context, cl.mem_flags.READ_WRITE, h.nbytes)
+        k.set_args(out, a._storage.buffer, b._storage.buffer, onp.int32(16))
+        t_k = median_time(lambda: cl.enqueue_nd_range_kernel(q, k, (16,), (16,)), q.finish,
+                          env.repeat, number=n)
+        rows.append(_row("tiny add (16) async", "bare enqueue", t_k, "us/op", t_k * 1e6))
     if env.torch is not None:
         ta = env.torch.ones(16)
         t_t = median_time(lambda: ta + ta, None, env.repeat, number=n)
@@ -246,8 +299,23 @@ def tape(env):
         y.backward()
     run()
     ok = onp.allclose(x.grad.asnumpy(), 1.0001 ** n_ops, rtol=1e-4)
+    env.dev.reset_peak()
     t = median_time(run, env.sync, env.repeat)
-    return [_row(f"{n_ops} recorded ops + backward", "clgrad", t, "ms", t * 1e3, ok)]
+    host = median_host_time(run, env.sync, env.repeat)
+    rows = [_row(f"{n_ops} recorded ops + backward", "clgrad", t, "ms", t * 1e3, ok,
+                 host_us=host * 1e6, **_mem(env.dev))]
+    if env.torch is not None:
+        tx = env.torch.ones(16, requires_grad=True)
+
+        def trun():
+            y = tx
+            for _ in range(n_ops):
+                y = y * 1.0001
+            y.backward(env.torch.ones(16))
+            tx.grad = None
+        t_t = median_time(trun, None, env.repeat)
+        rows.append(_row(f"{n_ops} recorded ops + backward", "torch cpu", t_t, "ms", t_t * 1e3))
+    return rows
 
 
 @case
@@ -287,7 +355,15 @@ def mlp(env):
     env.dev.reset_peak()
     t = median_time(step, env.sync, env.repeat)
     name = f"MLP {'-'.join(map(str, dims))} b{batch} SGD step"
-    rows = [_row(name, "clgrad", t, "ms", t * 1e3, True, **_mem(env.dev))]
+    # what must be alive at the peak: weights and their gradients, one batch, and what the
+    # forward saves for backward (each hidden layer's pre-activation and activation, the logits
+    # and the log-softmax)
+    weights = sum(p.nbytes for p in params)
+    acts = sum(2 * batch * o * 4 for o in dims[1:-1]) + 2 * batch * dims[-1] * 4
+    alive = 2 * weights + X.nbytes + Y.nbytes + acts
+    mem = _mem(env.dev)
+    rows = [_row(name, "clgrad", t, "ms", t * 1e3, True, alive_bytes=alive,
+                 peak_over_alive=mem["peak_bytes"] / alive, **mem)]
     if env.torch is not None:
         torch = env.torch
         tp = [torch.tensor(w, requires_grad=True) for w in ws] + \

@@ -21,23 +21,36 @@ def _ratio(row, rows, stream_gbs):
         return f"{row['value'] / stream_gbs:6.1%} of stream"
     peers = {r["impl"]: r for r in rows if r["case"] == row["case"] and r["seconds"]}
     ref = peers.get("numpy") or peers.get("torch cpu")
-    if row["impl"] == "clgrad" and row["case"].startswith("MLP") and "torch cpu" in peers:
-        ref = peers["torch cpu"]
+    if row["impl"] == "clgrad" and "torch cpu" in peers:
+        ref = peers["torch cpu"]        # the closest peer: a framework with autograd
     if ref is None or ref is row or not row["seconds"]:
         return ""
     return f"{row['seconds'] / ref['seconds']:6.2f}x {ref['impl']} time"
 
 
+def _notes(r):
+    out = []
+    if "host_us" in r:
+        unit = "ms" if r["metric"] == "ms" else "us/op"
+        v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
+        out.append(f"host CPU {v:.2f} {unit}")
+    if "peak_over_alive" in r:
+        out.append(f"peak {r['peak_over_alive']:.2f}x alive ({r['alive_bytes'] / 2**20:.1f} MiB)")
+    return "; ".join(out)
+
+
 def format_table(rows, stream_gbs):
     lines = [f"{'case':34} {'impl':20} {'median':>10} {'rate':>18} {'relative':>24} "
-             f"{'ok':>4} {'peak MiB':>9}"]
+             f"{'ok':>4} {'peak MiB':>9} {'in use MiB':>10}  notes"]
     for r in rows:
         med = f"{r['seconds'] * 1e3:8.3f}ms" if r["seconds"] else "n/a"
         rate = f"{r['value']:10.2f} {r['metric']}" if r["value"] is not None else \
             r.get("note", "")
         peak = f"{r['peak_bytes'] / 2**20:9.1f}" if "peak_bytes" in r else ""
+        used = f"{r['in_use_bytes'] / 2**20:10.1f}" if "in_use_bytes" in r else ""
         lines.append(f"{r['case'][:34]:34} {r['impl'][:20]:20} {med:>10} {rate:>18} "
-                     f"{_ratio(r, rows, stream_gbs):>24} {'yes' if r['ok'] else 'NO':>4} {peak}")
+                     f"{_ratio(r, rows, stream_gbs):>24} {'yes' if r['ok'] else 'NO':>4} "
+                     f"{peak:>9} {used:>10}  {_notes(r)}".rstrip())
     return "\n".join(lines)
 
 

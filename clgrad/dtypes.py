@@ -12,9 +12,13 @@ uint8 = _np.dtype(_np.uint8)
 float16 = _np.dtype(_np.float16)
 float32 = _np.dtype(_np.float32)
 float64 = _np.dtype(_np.float64)
+complex64 = _np.dtype(_np.complex64)
+complex128 = _np.dtype(_np.complex128)
 
 #: MXNet's default for Python floats and lists.
 default_float = float32
+#: The complex analogue of ``default_float``: Python complex numbers and lists of them.
+default_complex = complex64
 
 # storage C type, compute C type
 _CTYPES = {
@@ -27,6 +31,9 @@ _CTYPES = {
     float16: ("half", "float"),   # storage only: vload_half / vstore_half, arithmetic in float
     float32: ("float", "float"),
     float64: ("double", "double"),
+    # (re, im) as a two-lane vector: loads and stores are plain vector reads and writes
+    complex64: ("float2", "float2"),
+    complex128: ("double2", "double2"),
 }
 SUPPORTED = tuple(_CTYPES)
 
@@ -61,11 +68,16 @@ def is_int(dt):
     return dt.kind in "iu"
 
 
+def real_of(dt):
+    """The real dtype of a complex dtype's parts (complex64 -> float32); others unchanged."""
+    return float32 if dt == complex64 else float64 if dt == complex128 else dt
+
+
 def check_device(dt, device):
-    """Raise if ``device`` cannot hold ``dt`` (float64 needs cl_khr_fp64)."""
-    if dt == float64 and not device.caps.fp64:
+    """Raise if ``device`` cannot hold ``dt`` (float64 and complex128 need cl_khr_fp64)."""
+    if (dt == float64 or dt == complex128) and not device.caps.fp64:
         raise DeviceCapabilityError(
-            f"float64 is not supported on {device} ({device.name}, {device.caps.platform}): the "
+            f"{dt} is not supported on {device} ({device.name}, {device.caps.platform}): the "
             "device lacks cl_khr_fp64. Use float32 (e.g. x.astype('float32')).")
 
 
@@ -87,8 +99,13 @@ def result_type(*operands):
             if rt == bool_:
                 rt = int64
         elif isinstance(s, float):
-            if rt.kind != "f":
+            if rt.kind not in "fc":
                 rt = default_float
+        elif isinstance(s, complex):
+            # weak, like Python floats: float32 arrays stay single precision, and integer
+            # arrays take MXNet's single-precision default
+            if rt.kind != "c":
+                rt = complex128 if rt == float64 else default_complex
         else:
             raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
     return as_dtype(rt)
@@ -101,6 +118,8 @@ def _scalar_dtype(s):
         return int64
     if isinstance(s, float):
         return default_float
+    if isinstance(s, complex):
+        return default_complex
     raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
 
 

@@ -2,11 +2,18 @@
 ## ndim == 0 renders the contiguous fast path: a 1-D range, flat index plus per-operand offset.
 ## ndim >= 1 renders the strided/broadcast path over ``ndim`` already-collapsed dimensions as a
 ## 2-D range: dimension 0 walks the innermost dimension (no division), dimension 1 the flat index
-## of the outer ones (divided out only when there are two or more of them). Shape and strides (in
+## of the outer ones (divided out only when there are two or more of them); both dimensions are
+## padded to whole work-groups, so both are bounds-checked. Shape and strides (in
 ## elements) are kernel arguments, so one binary serves every shape of that rank. ``idx`` is the
 ## index type: int when every offset fits in 31 bits (much cheaper division), else long.
 ## ``inner[i]`` is operand i's innermost stride class: "0" (broadcast), "1" (unit) or "s" (any),
 ## baked in so that compilers see unit-stride or uniform loads along dimension 0.
+## The flat path takes stream parameters (the tuning database's, see clgrad.tune): each work-item
+## handles ``ept`` elements, ``vw`` at a time, the runs of a work-item contiguous ("blocked") or
+## strided by the global size ("interleaved"). ``vw`` > 1 evaluates the expression on vectors
+## (vload/vstore; only for expressions valid on vector types, every array operand and the output
+## of one float type); a ragged end falls back to element by element.
+<% blocked = layout == "blocked" %>
 ${prelude}
 ${helpers}
 
@@ -28,7 +35,49 @@ __kernel void ${name}(
 % endfor
     const ${idx} n)
 {
-% if ndim == 0:
+% if ndim == 0 and (ept > 1 or vw > 1):
+    const ${idx} g = (${idx})get_global_id(0);
+%   if not blocked:
+    const ${idx} gsize = (${idx})get_global_size(0);
+%   endif
+    for (int j = 0; j < ${ept // vw}; ++j) {
+%   if blocked:
+        const ${idx} e = (g * ${ept // vw} + j) * ${vw};
+%   else:
+        const ${idx} e = (g + (${idx})j * gsize) * ${vw};
+%   endif
+%   if vw > 1:
+        if (e + ${vw} <= n) {
+%     for i, op in enumerate(operands[1:], 1):
+%       if op.is_array:
+            const ${op.compute}${vw} v${i - 1} = vload${vw}(0, p${i} + off${i} + e);
+%       else:
+            const ${op.compute}${vw} v${i - 1} = (${op.compute}${vw})(s${i});
+%       endif
+%     endfor
+            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
+            vstore${vw}(r, 0, p0 + off0 + e);
+            continue;
+        }
+%   endif
+        for (${idx} gid = e; gid < e + ${vw} && gid < n; ++gid) {
+%   for i, op in enumerate(operands):
+%     if op.is_array:
+            const ${idx} i${i} = off${i} + gid;
+%     endif
+%   endfor
+%   for i, op in enumerate(operands[1:], 1):
+%     if op.is_array:
+            const ${op.compute} v${i - 1} = ${load(op, "p%d" % i, "i%d" % i)};
+%     else:
+            const ${op.compute} v${i - 1} = s${i};
+%     endif
+%   endfor
+            const ${out.compute} r = (${out.compute})(${expr});
+            ${store(out, "p0", "i0", "r")};
+        }
+    }
+% elif ndim == 0:
     const ${idx} gid = (${idx})get_global_id(0);
     if (gid >= n) return;
 %   for i, op in enumerate(operands):
@@ -41,6 +90,7 @@ __kernel void ${name}(
     if (inner >= n${ndim - 1}) return;
     ${idx} rem = (${idx})get_global_id(1);
     const ${idx} gid = rem * n${ndim - 1} + inner;
+    if (gid >= n) return;              /* rows are padded to whole work-groups */
 %   for i, op in enumerate(operands):
 %     if op.is_array:
 %       if inner_cls[i] == "0":
@@ -66,13 +116,15 @@ __kernel void ${name}(
     }
 %   endfor
 % endif
-% for i, op in enumerate(operands[1:], 1):
-%   if op.is_array:
+% if not (ndim == 0 and (ept > 1 or vw > 1)):
+%   for i, op in enumerate(operands[1:], 1):
+%     if op.is_array:
     const ${op.compute} v${i - 1} = ${load(op, "p%d" % i, "i%d" % i)};
-%   else:
+%     else:
     const ${op.compute} v${i - 1} = s${i};
-%   endif
-% endfor
+%     endif
+%   endfor
     const ${out.compute} r = (${out.compute})(${expr});
     ${store(out, "p0", "i0", "r")};
+% endif
 }

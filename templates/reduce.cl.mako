@@ -2,12 +2,32 @@
 ## (fixed combination order, no atomics). The accumulator ``ACC`` is a scalar or a small struct
 ## (argmax's (value, index), logsumexp's (max, scaled sum), var's (count, mean, M2)); each kind
 ## supplies acc_init / acc_map / acc_combine / acc_final, so one skeleton serves every kind.
-## Two layouts of the same family:
+## Three layouts of the same family:
 ##   mode "group":  one work-group per (output, part); lanes stride over the part's range of k and
-##                  combine through a local-memory tree. ``parts`` > 1 splits k for a second stage.
-##   mode "serial": one work-item per output, looping over all k (small k, many outputs).
+##                  combine through a local-memory tree (GPUs: coalesced reads across lanes).
+##                  ``parts`` > 1 splits k for a second stage.
+##   mode "serial": one work-item per (output, part), walking its range of k in order; with
+##                  ``unroll`` > 1 it keeps that many independent accumulators over consecutive
+##                  elements (CPUs: contiguous runs, vectorisable, no loop-carried latency chain).
+##   mode "cols":   one work-item per (part, block of ``bw`` consecutive outputs) of a reduction
+##                  over a leading axis (outputs unit-stride, one strided inner dimension): it
+##                  walks the part's rows in memory order and accumulates a row of partial ACCs
+##                  in ``dst`` (CPUs: every read is a contiguous run; a stage 2 finishes).
 ## ``stage2`` kernels read partial accumulators (ACC structs) written by a non-final stage 1.
-## Shapes and strides of both dimension groups are kernel arguments (``outer_nd``/``inner_nd``).
+## Shapes and strides of both dimension groups are kernel arguments (``outer_nd``/``inner_nd``);
+## k walks the inner dimensions in C order (the last fastest) without per-element division.
+<%
+    def inner_offset(kvar, base):
+        """Offset of inner index ``kvar`` (divides only when there are two or more dims)."""
+        if inner_nd == 0:
+            return base
+        if inner_nd == 1:
+            # a unit stride is baked in, so the compiler sees consecutive loads
+            return ("%s + %s" if inner_unit else "%s + %s * is0") % (base, kvar)
+        return None
+    def loadk(off):
+        return "src[%s]" % off if stage2 else load(src, "src", off)
+%>
 ${prelude}
 
 ${acc_decl}
@@ -18,14 +38,14 @@ ${functions}
 
 __kernel void ${name}(
 % if stage2:
-    __global const ACC *src, const long src_off,
+    __global const ACC * restrict src, const long src_off,
 % else:
-    __global const ${src.ctype} *src, const long src_off,
+    __global const ${src.ctype} * restrict src, const long src_off,
 % endif
 % if final:
-    __global ${dst.ctype} *dst,
+    __global ${dst.ctype} * restrict dst,
 % else:
-    __global ACC *dst,
+    __global ACC * restrict dst,
 % endif
     const long M, const long K, const long chunk, const long parts
 % for d in range(outer_nd):
@@ -34,7 +54,11 @@ __kernel void ${name}(
 % for d in range(inner_nd):
     , const long in${d}, const long is${d}
 % endfor
-    , const long K_total)
+    , const long K_total
+% if mode == "cols":
+    , const long bw, const long nblk
+% endif
+    )
 {
 % if mode == "group":
     __local ACC scratch[${wg}];
@@ -42,9 +66,22 @@ __kernel void ${name}(
     const int lid = (int)get_local_id(0);
     const long m = g / parts;
     const long part = g - m * parts;
+% elif mode == "serial":
+    const long g = (long)get_global_id(0);
+    if (g >= M * parts) return;
+    const long m = g / parts;
+    const long part = g - m * parts;
 % else:
-    const long m = (long)get_global_id(0);
-    if (m >= M) return;
+    /* cols: g -> (part, outer row, block of the unit-stride last outer dimension) */
+    const long g = (long)get_global_id(0);
+    const long per_part = (M / on${outer_nd - 1}) * nblk;
+    if (g >= parts * per_part) return;
+    const long part = g / per_part;
+    const long rb = g - part * per_part;
+    const long row = rb / nblk;
+    const long j0 = (rb - row * nblk) * bw;
+    const long width = min(bw, on${outer_nd - 1} - j0);
+    const long m = row * on${outer_nd - 1} + j0;
 % endif
     long base = src_off;
     {
@@ -53,48 +90,106 @@ __kernel void ${name}(
         { const long c = rem % on${d}; rem /= on${d}; base += c * os${d}; }
 % endfor
     }
-    ACC acc = acc_init();
-% if mode == "group":
     const long k0 = part * chunk;
     const long k1 = min(K, k0 + chunk);
+% if mode == "cols":
+    __global ACC * restrict acc = dst + part * M + m;
+    for (long j = 0; j < width; ++j)
+        acc[j] = acc_init();
+    for (long k = k0; k < k1; ++k) {
+        const long row_off = ${inner_offset("k", "base")};
+        for (long j = 0; j < width; ++j)
+            acc[j] = acc_combine(acc[j], acc_map(${loadk("row_off + j")}, k));
+    }
+% elif mode == "group":
+    ACC acc = acc_init();
     for (long k = k0 + lid; k < k1; k += ${wg}) {
-% else:
-    for (long k = 0; k < K; ++k) {
-% endif
+%   if inner_nd <= 1:
+        const long off = ${inner_offset("k", "base")};
+%   else:
         long off = base;
         long rem = k;
-% for d in range(inner_nd - 1, -1, -1):
+%     for d in range(inner_nd - 1, -1, -1):
         { const long c = rem % in${d}; rem /= in${d}; off += c * is${d}; }
-% endfor
-% if stage2:
+%     endfor
+%   endif
+%   if stage2:
         acc = acc_combine(acc, src[off]);
-% else:
-        acc = acc_combine(acc, acc_map(${load(src, "src", "off")}, k));
-% endif
+%   else:
+        acc = acc_combine(acc, acc_map(${loadk("off")}, k));
+%   endif
     }
-% if mode == "group":
     scratch[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-% for s in strides:
+%   for s in strides:
     if (lid < ${s}) scratch[lid] = acc_combine(scratch[lid], scratch[lid + ${s}]);
     barrier(CLK_LOCAL_MEM_FENCE);
-% endfor
+%   endfor
     if (lid == 0) {
-% if final:
+%   if final:
         const OUT r = acc_final(scratch[0], K_total);
         ${store(dst, "dst", "g", "r")};
-% else:
+%   else:
         dst[g] = scratch[0];
-% endif
+%   endif
     }
 % else:
-% if final:
+<%  map_ = (lambda off, k: "src[%s]" % off) if stage2 else (lambda off, k: "acc_map(%s, %s)" % (loadk(off), k)) %>
+%   if inner_nd <= 1 and unroll > 1:
+    /* ${unroll} independent accumulators over consecutive elements, combined in a fixed order */
+%     for j in range(unroll):
+    ACC a${j} = acc_init();
+%     endfor
+    long k = k0;
+    for (; k + ${unroll} <= k1; k += ${unroll}) {
+%     for j in range(unroll):
+        a${j} = acc_combine(a${j}, ${map_(inner_offset("(k + %d)" % j, "base") if inner_nd else "base", "k + %d" % j)});
+%     endfor
+    }
+    for (; k < k1; ++k)
+        a0 = acc_combine(a0, ${map_(inner_offset("k", "base") if inner_nd else "base", "k")});
+    ACC acc = a0;
+%     for j in range(1, unroll):
+    acc = acc_combine(acc, a${j});
+%     endfor
+%   elif inner_nd <= 1:
+    ACC acc = acc_init();
+    for (long k = k0; k < k1; ++k)
+        acc = acc_combine(acc, ${map_(inner_offset("k", "base") if inner_nd else "base", "k")});
+%   else:
+    /* the inner multi-index advances like an odometer: one division per work-item, not per k */
+    ACC acc = acc_init();
+    long off = base;
+    long ${", ".join("c%d" % d for d in range(inner_nd))};
+    {
+        long rem = k0;
+%     for d in range(inner_nd - 1, -1, -1):
+        c${d} = rem % in${d}; rem /= in${d}; off += c${d} * is${d};
+%     endfor
+    }
+    for (long k = k0; k < k1; ++k) {
+        acc = acc_combine(acc, ${map_("off", "k")});
+        off += is${inner_nd - 1};
+        if (++c${inner_nd - 1} == in${inner_nd - 1}) {
+            c${inner_nd - 1} = 0; off -= in${inner_nd - 1} * is${inner_nd - 1};
+%     for d in range(inner_nd - 2, -1, -1):
+            off += is${d};
+            if (++c${d} == in${d}) {
+                c${d} = 0; off -= in${d} * is${d};
+%     endfor
+%     for d in range(inner_nd - 2, -1, -1):
+            }
+%     endfor
+        }
+    }
+%   endif
+%   if final:
     {
         const OUT r = acc_final(acc, K_total);
         ${store(dst, "dst", "m", "r")};
     }
-% else:
-    dst[m] = acc;
-% endif
+%   else:
+    dst[g] = acc;
+%   endif
 % endif
 }

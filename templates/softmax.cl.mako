@@ -5,15 +5,81 @@
 ##   kind "softmax_bwd":      gx = y * (g - sum(g * y)) * inv_t   (src = y, the forward output)
 ##   kind "log_softmax_bwd":  gx = (g - exp(y) * sum(g)) * inv_t
 ## With ``use_length`` only the first length[row] elements take part; the rest are written as 0.
-##   mode "serial": one work-item per row (short rows, many of them).
+##   mode "serial": one work-item per row (short rows, or CPUs, many rows). With ``unroll`` > 1
+##                  the row's max and sums keep that many independent accumulators over
+##                  consecutive elements (vectorisable, no loop-carried latency chain).
 ##   mode "group":  one work-group per row; lanes stride over the row and combine through a
 ##                  local-memory tree (every lane reaches every barrier).
+## With ``reuse`` (softmax, float output computed in ACC) pass 2 stores exp(z - max) and the last
+## pass rescales what it stored, so each element costs one exp, not two.
+## With ``vw`` > 0 (serial rows of unit stride, every operand in ACC) the passes run on vectors of
+## ``vw`` elements (vload/vstore), then a scalar tail: CPU runtimes vectorise builtins such as exp
+## only when they are called on vector types.
+<%
+    U = unroll if mode == "serial" else 1
+    V = vw if mode == "serial" else 0
+    lanes = ["s%x" % j for j in range(V)]
+    def red(init, update, combine, var, vupdate=None, vpre=None):
+        """A sum/max over k of ``update`` (an expression of k) into ``var``: U accumulators, or
+        vectors of V lanes (``vupdate``: the vector expression, ``vpre``: a statement before it)."""
+        if V and vupdate is not None:
+            lines = ["ACC %s;" % var, "{", "    ACCV va = (ACCV)(%s);" % init, "    long k = 0;",
+                     "    for (; k + %d <= len; k += %d) {" % (V, V)]
+            if vpre is not None:
+                lines.append("        %s" % vpre("k"))
+            lines.append("        const ACCV t = %s;" % vupdate("k"))
+            lines.append("        %s" % combine("va", "t"))
+            lines.append("    }")
+            lines.append("    ACC a0 = va.s0;")
+            for ln in lanes[1:]:
+                lines.append("    { const ACC t = va.%s; %s }" % (ln, combine("a0", "t")))
+            lines.append("    for (; k < len; ++k) { const ACC t = %s; %s }" % (update("k"),
+                                                                             combine("a0", "t")))
+            lines.append("    %s = a0;" % var)
+            lines.append("}")
+            return "\n    ".join(lines)
+        if U == 1:
+            return ("ACC %s = %s;\n    for (long k = k_start; k < len; k += k_step) {\n"
+                    "        const ACC t = %s;\n        %s\n    }") % (
+                var, init, update("k"), combine(var, "t"))
+        lines = ["ACC %s;" % var, "{"]
+        for j in range(U):
+            lines.append("    ACC a%d = %s;" % (j, init))
+        lines.append("    long k = 0;")
+        lines.append("    for (; k + %d <= len; k += %d) {" % (U, U))
+        for j in range(U):
+            lines.append("        { const ACC t = %s; %s }" % (update("(k + %d)" % j),
+                                                              combine("a%d" % j, "t")))
+        lines.append("    }")
+        lines.append("    for (; k < len; ++k) { const ACC t = %s; %s }" % (update("k"),
+                                                                         combine("a0", "t")))
+        for j in range(1, U):
+            lines.append("    { const ACC t = a%d; %s }" % (j, combine("a0", "t")))
+        lines.append("    %s = a0;" % var)
+        lines.append("}")
+        return "\n    ".join(lines)
+    def mx_comb(a, t):
+        return "%s = (%s > %s || isnan(%s)) ? %s : %s;" % (a, t, a, t, t, a)
+    def sum_comb(a, t):
+        return "%s += %s;" % (a, t)
+%>
 ${prelude}
 
 #define ACC ${acc}
 #define SRC(k) ${load(src, "src", "sb + (k) * src_ks")}
+% if V:
+#define ACCV ${acc}${V}
+#define VSRC(k) vload${V}(0, src + sb + (k))
+%   if bwd:
+#define VGRAD(k) vload${V}(0, gp + gb + (k))
+%   endif
+% endif
 % if bwd:
 #define GRAD(k) ${load(g, "gp", "gb + (k) * g_ks")}
+% endif
+% if reuse:
+/* stores e at position k of the row and evaluates to it */
+#define STORE_E(k, e) (dst[db + (k) * dst_ks] = (e))
 % endif
 
 __kernel void ${name}(
@@ -85,11 +151,8 @@ __kernel void ${name}(
 
 % if not bwd:
     /* pass 1: the row maximum of the scaled values (NaN wins, so it propagates) */
-    ACC mx = -INFINITY;
-    for (long k = k_start; k < len; k += k_step) {
-        const ACC z = SRC(k) * inv_t;
-        mx = (z > mx || isnan(z)) ? z : mx;
-    }
+    ${red("-INFINITY", lambda k: "SRC(%s) * inv_t" % k, mx_comb, "mx",
+          lambda k: "VSRC(%s) * inv_t" % k)}
 %   if mode == "group":
     scratch[lid] = mx;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -105,19 +168,24 @@ __kernel void ${name}(
     barrier(CLK_LOCAL_MEM_FENCE);
 %   endif
     /* pass 2: the sum of exp(z - max) */
-    ACC s = (ACC)0;
-    for (long k = k_start; k < len; k += k_step)
-        s += exp(SRC(k) * inv_t - mx);
+%   if reuse:
+    /* each exp is stored, and rescaled by the last pass (serial: one lane per row; group: a
+       lane rescales only what it stored) */
+    ${red("(ACC)0", lambda k: "STORE_E(%s, exp(SRC(%s) * inv_t - mx))" % (k, k), sum_comb, "s",
+          lambda k: "e", lambda k: "const ACCV e = exp(VSRC(%s) * inv_t - mx); "
+                                   "vstore%d(e, 0, dst + db + %s);" % (k, V, k))}
+%   else:
+    ${red("(ACC)0", lambda k: "exp(SRC(%s) * inv_t - mx)" % k, sum_comb, "s",
+          lambda k: "exp(VSRC(%s) * inv_t - mx)" % k)}
+%   endif
 % else:
     /* the row's dot product (softmax) or sum (log_softmax) of the incoming gradient */
-    ACC s = (ACC)0;
-    for (long k = k_start; k < len; k += k_step) {
 %   if kind == "softmax_bwd":
-        s += GRAD(k) * SRC(k);
+    ${red("(ACC)0", lambda k: "GRAD(%s) * SRC(%s)" % (k, k), sum_comb, "s",
+          lambda k: "VGRAD(%s) * VSRC(%s)" % (k, k))}
 %   else:
-        s += GRAD(k);
+    ${red("(ACC)0", lambda k: "GRAD(%s)" % k, sum_comb, "s", lambda k: "VGRAD(%s)" % k)}
 %   endif
-    }
 % endif
 % if mode == "group":
     scratch[lid] = s;
@@ -134,8 +202,29 @@ __kernel void ${name}(
 % elif kind == "log_softmax":
     const ACC lse = log(s);
 % endif
+% if V:
+    long k0 = 0;
+    for (; k0 + ${V} <= len; k0 += ${V}) {
+%   if kind == "softmax" and reuse:
+        const ACCV v = vload${V}(0, dst + db + k0) * r;
+%   elif kind == "softmax":
+        const ACCV v = exp(VSRC(k0) * inv_t - mx) * r;
+%   elif kind == "log_softmax":
+        const ACCV v = VSRC(k0) * inv_t - mx - lse;
+%   elif kind == "softmax_bwd":
+        const ACCV v = VSRC(k0) * (VGRAD(k0) - s) * inv_t;
+%   else:
+        const ACCV v = (VGRAD(k0) - exp(VSRC(k0)) * s) * inv_t;
+%   endif
+        vstore${V}(v, 0, dst + db + k0);
+    }
+    for (long k = k0; k < len; ++k) {
+% else:
     for (long k = k_start; k < len; k += k_step) {
-% if kind == "softmax":
+% endif
+% if kind == "softmax" and reuse:
+        const ACC v = (ACC)dst[db + k * dst_ks] * r;
+% elif kind == "softmax":
         const ACC v = exp(SRC(k) * inv_t - mx) * r;
 % elif kind == "log_softmax":
         const ACC v = SRC(k) * inv_t - mx - lse;

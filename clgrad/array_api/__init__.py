@@ -10,7 +10,11 @@ is float32, ``asarray(3)`` here is int64.
 ``x.__array_namespace__()`` returns this module. Functions whose op belongs to a module that may
 not provide it yet are looked up when called, so they work as soon as the op exists.
 
-Not provided: uint16/uint32/uint64 (clgrad has no such storage types), complex dtypes, and the
+complex64 and complex128 (where the device has ``cl_khr_fp64``, which also makes complex128
+the default complex dtype) cover creation, casts, arithmetic, comparisons for equality, abs,
+real/imag/conj and isnan/isinf/isfinite; other functions refuse them with a ``DTypeError``.
+
+Not provided: uint16/uint32/uint64 (clgrad has no such storage types), and the
 optional ``linalg``/``fft`` extensions. Integer sums and products are int64 for every integer
 input (the standard would give uint64 for unsigned inputs).
 """
@@ -37,6 +41,7 @@ _VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 bool = _dt.bool_  # noqa: A001
 int8, int16, int32, int64, uint8 = _dt.int8, _dt.int16, _dt.int32, _dt.int64, _dt.uint8
 float16, float32, float64 = _dt.float16, _dt.float32, _dt.float64
+complex64, complex128 = _dt.complex64, _dt.complex128
 
 e = _math.e
 inf = _math.inf
@@ -76,6 +81,10 @@ def _default_float(device=None):
     return _dt.float64 if dev.caps.fp64 else _dt.float32
 
 
+def _default_complex(device=None):
+    return _dt.complex128 if _default_float(device) == _dt.float64 else _dt.complex64
+
+
 def _dtype(dtype):
     return _dt.as_dtype(dtype) if dtype is not None else None
 
@@ -101,7 +110,7 @@ def _scalar_dtype(value, device):
     if isinstance(value, _numbers.Real):
         return _default_float(device)
     if isinstance(value, _numbers.Complex):
-        raise _DTypeError("complex dtypes are not supported by clgrad")
+        return _default_complex(device)
     raise TypeError(f"unsupported scalar of type {type(value).__name__}")
 
 
@@ -148,7 +157,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
                     raise OverflowError("asarray: integer too large for int64")
                 host = host.astype(_dt.int64)
             elif host.dtype.kind == "c":
-                raise _DTypeError("asarray: complex dtypes are not supported by clgrad")
+                host = host.astype(_default_complex(dev))
             elif host.dtype.kind == "O":
                 # NumPy keeps ints beyond 64 bits as objects: int64 conversion says so
                 host = _np.asarray(obj, dtype=_dt.int64)
@@ -281,7 +290,8 @@ def can_cast(from_, to, /):
     """Whether the standard's promotion of ``from_`` with ``to`` gives ``to`` (no casting across
     bool / integer / floating)."""
     a, b = _as_dtype_of(from_), _dt.as_dtype(to)
-    if _CATEGORY[a.kind] != _CATEGORY[b.kind]:
+    cats = {_CATEGORY[a.kind], _CATEGORY[b.kind]}
+    if len(cats) > 1 and cats != {"float", "complex"}:     # real floating -> complex is allowed
         return False
     return _np.result_type(a, b) == b
 
@@ -301,8 +311,6 @@ def result_type(*arrays_and_dtypes):
     if not _b.any(isinstance(i, _np.dtype) for i in items):
         raise TypeError("result_type: at least one array or dtype is required (not only Python "
                         "scalars)")
-    if _b.any(isinstance(i, complex) for i in items):
-        raise _DTypeError("complex dtypes are not supported by clgrad")
     return _dt.result_type(*items)
 
 
@@ -327,7 +335,7 @@ _iinfo = _namedtuple("iinfo_object", "bits max min dtype")
 
 
 def finfo(type, /):  # noqa: A002
-    d = _as_dtype_of(type)
+    d = _dt.real_of(_as_dtype_of(type))    # a complex dtype's parts: the standard's rule
     if d.kind != "f":
         raise _DTypeError(f"finfo: {d} is not a floating dtype")
     f = _np.finfo(d)
@@ -375,7 +383,7 @@ globals().update({_n: _alias(_n, _t) for _n, _t in _ALIASES.items()})
 def divide(x1, x2, /):
     """True division; integer operands divide in the default floating dtype."""
     r = result_type(x1, x2)
-    if r.kind != "f":
+    if r.kind not in "fc":
         f = _default_float(_first_device(x1, x2))
         x1 = astype(x1, f) if isinstance(x1, _ndarray) else x1
         x2 = astype(x2, f) if isinstance(x2, _ndarray) else x2
@@ -440,17 +448,17 @@ def nextafter(x1, x2, /):
 
 def conj(x, /):
     x = _arr(x)
-    return _ops.copy(x)
+    return _ops.conjugate(x) if x.dtype.kind == "c" else _ops.copy(x)
 
 
 def real(x, /):
     x = _arr(x)
-    return _ops.copy(x)
+    return _ops.copy(_ops.real(x))      # a new array (clgrad.np's real is a view)
 
 
 def imag(x, /):
     x = _arr(x)
-    return _ops.zeros_like(x)
+    return _ops.copy(_ops.imag(x)) if x.dtype.kind == "c" else _ops.zeros_like(x)
 
 
 # --- linear algebra ----------------------------------------------------------------------------

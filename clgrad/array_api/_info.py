@@ -9,8 +9,9 @@ _KINDS = {
     "unsigned integer": ("uint8",),
     "integral": ("int8", "int16", "int32", "int64", "uint8"),
     "real floating": ("float32", "float64"),
-    "complex floating": (),
-    "numeric": ("int8", "int16", "int32", "int64", "uint8", "float32", "float64"),
+    "complex floating": ("complex64", "complex128"),
+    "numeric": ("int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64",
+                "complex128"),
 }
 
 _capabilities = {}
@@ -62,7 +63,8 @@ class Info:
         from ..ops.core import resolve_device
         dev = resolve_device(device)
         f = dt.float64 if dev.caps.fp64 else dt.float32
-        return {"real floating": f, "complex floating": None, "integral": dt.int64,
+        c = dt.complex128 if dev.caps.fp64 else dt.complex64
+        return {"real floating": f, "complex floating": c, "integral": dt.int64,
                 "indexing": dt.int64}
 
     def dtypes(self, *, device=None, kind=None):
@@ -80,5 +82,7 @@ class Info:
                 names.add(_np.dtype(k).name)
         if not dev.caps.fp64:
             names.discard("float64")
-        order = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"]
+            names.discard("complex128")
+        order = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64",
+                 "complex64", "complex128"]
         return {n: _np.dtype(n) for n in order if n in names}

@@ -123,10 +123,17 @@ def record_node(name, backward, ctx, inputs, outputs, needs=None):
     ``needs`` (per input: does it require a gradient), when the caller already knows it.
     """
     if needs is None:
-        parents = tuple(parent_of(x) for x in inputs)
+        parents = tuple([parent_of(x) for x in inputs])
     else:
-        parents = tuple((x._ag_node, x._ag_index) if n else None for x, n in zip(inputs, needs))
-    meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
+        parents = tuple([(x._ag_node, x._ag_index) if n else None
+                         for x, n in zip(inputs, needs)])
+    if len(outputs) == 1:       # the common case, without the loops
+        o = outputs[0]
+        node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))
+        o._ag_node = node
+        o._ag_index = 0
+        return node
+    meta = tuple([(o.shape, o.dtype, o._storage.device) for o in outputs])
     node = OpNode(name, backward, ctx, parents, meta)
     for k, o in enumerate(outputs):
         o._ag_node = node
@@ -251,10 +258,12 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
             if node.freed:
                 raise AutogradError(_FREED.format(op=node.name))
         captured = {}
+        add = ops.add
         for node in order:
-            outs = slots.pop(id(node), None)
-            if id(node) in wanted:
-                captured[id(node)] = list(outs) if outs is not None else [None] * node.nout
+            nid = id(node)
+            outs = slots.pop(nid, None)
+            if wanted and nid in wanted:
+                captured[nid] = list(outs) if outs is not None else [None] * node.nout
             if outs is None:
                 in_grads = ()       # nothing flows through here: its inputs get zero
             else:
@@ -269,18 +278,28 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                 in_grads = node.backward(ctx, *outs)
                 if not isinstance(in_grads, (tuple, list)):
                     in_grads = (in_grads,)
+                outs = None         # this node's cotangents are no longer needed
+            n_in = len(in_grads)
             for i, parent in enumerate(node.parents):
                 if parent is None:
                     continue
-                g = in_grads[i] if i < len(in_grads) else None
+                g = in_grads[i] if i < n_in else None
                 pnode, slot = parent
                 if type(pnode) is LeafNode:
                     # reached even with no gradient: a 'write' leaf is then written with zeros
-                    entry = leaves.setdefault(id(pnode), [pnode, None])
-                    entry[1] = _accumulate(entry[1], g)
+                    entry = leaves.get(id(pnode))
+                    if entry is None:
+                        leaves[id(pnode)] = [pnode, g]
+                    elif g is not None:
+                        entry[1] = g if entry[1] is None else add(entry[1], g)
                 elif g is not None:
-                    lst = slots.setdefault(id(pnode), [None] * pnode.nout)
-                    lst[slot] = _accumulate(lst[slot], g)
+                    pid = id(pnode)
+                    lst = slots.get(pid)
+                    if lst is None:
+                        lst = slots[pid] = [None] * pnode.nout
+                    prev = lst[slot]
+                    lst[slot] = g if prev is None else add(prev, g)
+            in_grads = g = None
         if not retain_graph:
             for node in order:
                 node.free()

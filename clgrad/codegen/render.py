@@ -47,9 +47,29 @@ class Operand:
 
 def load(op, ptr, idx):
     """An expression reading element ``idx`` of ``ptr`` converted to the operand's compute type."""
+    if op.dtype.kind == "c" or op.compute in _COMPLEX_CTYPES:
+        return _load_complex(op, ptr, idx)
     if op.dtype == dt.float16:
         return f"({op.compute})vload_half({idx}, {ptr})"
     return f"({op.compute}){ptr}[{idx}]"
+
+
+_COMPLEX_CTYPES = {"float2": "float", "double2": "double"}
+
+
+def _load_complex(op, ptr, idx):
+    """Loads where the storage or the compute type is complex (float2/double2)."""
+    part = _COMPLEX_CTYPES.get(op.compute)
+    if op.dtype.kind == "c":
+        if part is not None:
+            # vector casts between float2 and double2 are not allowed: convert_ them
+            return (f"{ptr}[{idx}]" if op.ctype == op.compute else
+                    f"convert_{op.compute}({ptr}[{idx}])")
+        # complex to real takes the real part, as NumPy's casts do
+        return f"({op.compute})({ptr}[{idx}].x)"
+    # real to complex: imaginary part 0 (a plain vector cast would fill both lanes)
+    v = f"vload_half({idx}, {ptr})" if op.dtype == dt.float16 else f"{ptr}[{idx}]"
+    return f"(({op.compute})(({part})({v}), ({part})0))"
 
 
 def store(op, ptr, idx, value):

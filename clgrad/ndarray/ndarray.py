@@ -28,6 +28,25 @@ def _c_strides(shape):
     return tuple(reversed(st))
 
 
+# shape -> (shape as a tuple of ints, C strides, size): allocation needs no per-call arithmetic
+_LAYOUTS = {}
+
+
+def _layout(shape):
+    norm = tuple(int(n) for n in shape)
+    size = 1
+    for n in norm:
+        size *= n
+    lay = (norm, _c_strides(norm), size)
+    if len(_LAYOUTS) > 4096:
+        _LAYOUTS.clear()
+    try:
+        _LAYOUTS[shape] = lay
+    except TypeError:       # a list: unhashable, answered without caching
+        pass
+    return lay
+
+
 class ndarray:
     """An n-dimensional array on an OpenCL device, with MXNet's ``np.ndarray`` interface."""
 
@@ -52,14 +71,25 @@ class ndarray:
 
     @classmethod
     def _empty(cls, shape, dtype, device):
-        shape = tuple(int(n) for n in shape)
-        size = 1
-        for n in shape:
-            size *= n
-        storage = Storage(device, size * dtype.itemsize)
-        a = cls._make(storage, shape, _c_strides(shape), 0, dtype)
+        return cls._empty_n(shape, dtype, device)[0]
+
+    @classmethod
+    def _empty_n(cls, shape, dtype, device):
+        """A new C-contiguous array and its size (what ``_empty`` makes, for hot paths)."""
+        lay = _LAYOUTS.get(shape)
+        if lay is None:
+            lay = _layout(shape)
+        shape, strides, size = lay
+        a = object.__new__(cls)
+        a._storage = Storage(device, size * dtype.itemsize)
+        a.shape = shape
+        a._strides = strides
+        a._offset = 0
+        a.dtype = dtype
+        a._ag_node = None
+        a._ag_index = 0
         a._contig = True
-        return a
+        return a, size
 
     def _view(self, shape, strides, offset):
         """A view of the same storage (not recorded by autograd)."""
@@ -81,10 +111,8 @@ class ndarray:
 
     @property
     def size(self):
-        s = 1
-        for n in self.shape:
-            s *= n
-        return s
+        lay = _LAYOUTS.get(self.shape)
+        return lay[2] if lay is not None else _layout(self.shape)[2]
 
     @property
     def itemsize(self):
@@ -282,6 +310,9 @@ class ndarray:
     # --- autograd ----------------------------------------------------------------------------
     def attach_grad(self, grad_req="write", stype=None):
         from ..autograd import tape
+        if self.dtype.kind == "c":
+            from ..base import DTypeError
+            raise DTypeError("attach_grad: autograd does not support complex arrays")
         tape.attach_grad(self, grad_req)
 
     @property
@@ -372,6 +403,21 @@ class ndarray:
 
     def abs(self):
         return _ops.abs(self)
+
+    @property
+    def real(self):
+        """The real part (a writable view for complex arrays, as in NumPy)."""
+        return _ops.real(self)
+
+    @property
+    def imag(self):
+        """The imaginary part (a writable view for complex arrays, as in NumPy)."""
+        return _ops.imag(self)
+
+    def conj(self):
+        return _ops.conjugate(self)
+
+    conjugate = conj
 
     def sqrt(self):
         return _ops.sqrt(self)

@@ -2,6 +2,15 @@
 import numpy as _np
 import pyopencl as cl
 
+# pyopencl's own buffer read/write entry points, without enqueue_copy's dispatch on argument
+# types (a few microseconds per transfer); enqueue_copy where a version lacks them
+try:
+    from pyopencl import _cl as _pcl
+    _read = _pcl._enqueue_read_buffer
+    _write = _pcl._enqueue_write_buffer
+except (ImportError, AttributeError):     # pragma: no cover
+    _read = _write = None
+
 
 class Storage:
     """A pooled buffer on one device, with a version counter bumped by every in-place write.
@@ -21,13 +30,19 @@ class Storage:
     def upload(self, host, byte_offset=0):
         """Copy a C-contiguous NumPy array in (asynchronously; pyopencl keeps ``host`` alive)."""
         if host.nbytes:
-            cl.enqueue_copy(self.device.queue, self.buffer, host, dst_offset=byte_offset,
-                            is_blocking=False)
+            if _write is not None:
+                _write(self.device.queue, self.buffer, host, byte_offset, None, False)
+            else:
+                cl.enqueue_copy(self.device.queue, self.buffer, host, dst_offset=byte_offset,
+                                is_blocking=False)
 
     def download(self, shape, dtype, byte_offset=0):
         """A NumPy copy of ``shape``/``dtype`` elements starting at ``byte_offset`` (waits)."""
         host = _np.empty(shape, dtype=dtype)
         if host.nbytes:
-            cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,
-                            is_blocking=True)
+            if _read is not None:
+                _read(self.device.queue, self.buffer, host, byte_offset, None, True)
+            else:
+                cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,
+                                is_blocking=True)
         return host

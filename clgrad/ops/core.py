@@ -72,6 +72,8 @@ def fill(out, value):
 
 
 def _to_scalar(value, dtype):
+    if dtype.kind == "c":
+        return complex(value)
     if dtype.kind == "f":
         return float(value)
     if dtype == dt.bool_:
@@ -85,7 +87,9 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
         return broadcast_copy(fill_value, normalize_shape(shape), dtype)
     if dtype is None:
         dtype = (dt.bool_ if isinstance(fill_value, (bool, _np.bool_)) else
-                 dt.int64 if isinstance(fill_value, numbers.Integral) else dt.default_float)
+                 dt.int64 if isinstance(fill_value, numbers.Integral) else
+                 dt.default_float if isinstance(fill_value, numbers.Real) else
+                 dt.default_complex)
     dtype = dt.as_dtype(dtype)
     dt.check_device(dtype, dev)
     return _filled(normalize_shape(shape), fill_value, dtype, dev)
@@ -136,7 +140,18 @@ def _host_dtype(obj, dtype):
             raise dt.DTypeError(f"dtype {d} is not supported by clgrad "
                                 f"(supported: {', '.join(str(x) for x in dt.SUPPORTED)})")
         return d
+    if _has_complex(obj):
+        return dt.default_complex
     return dt.default_float
+
+
+def _has_complex(obj):
+    """Whether a Python scalar or (nested) list holds a complex number."""
+    if isinstance(obj, complex):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(_has_complex(o) for o in obj)
+    return isinstance(obj, ndarray) and obj.dtype.kind == "c"
 
 
 def array(obj, dtype=None, copy=True, device=None, ctx=None, ndmin=0):
@@ -204,7 +219,9 @@ def copy_raw(a, dtype=None):
 
 def copy_into(dst, src):
     """dst[...] = src (broadcast), cast to dst's dtype as NumPy casts."""
-    if dst.dtype == dt.bool_ and src.dtype != dt.bool_:
+    if dst.dtype == dt.bool_ and src.dtype.kind == "c":
+        launch.elementwise("copy_bool", dst, [src], "(v0.x != 0 || v0.y != 0)", [src.dtype])
+    elif dst.dtype == dt.bool_ and src.dtype != dt.bool_:
         # test the source value itself: converting 0.5 to uchar first would give False
         launch.elementwise("copy_bool", dst, [src], "(v0 != 0)", [src.dtype])
     else:
@@ -251,6 +268,8 @@ def astype(a, dtype):
 
 
 def _astype_fwd(ctx, a, dtype):
+    if ctx.needs is not None and (a.dtype.kind == "c" or dtype.kind == "c"):
+        raise dt.DTypeError("astype: autograd does not support complex arrays")
     ctx.src_dtype = a.dtype
     return copy_raw(a, dtype)
 
@@ -264,6 +283,21 @@ def _astype_bwd(ctx, g):
 
 
 _astype_op = register("astype", _astype_fwd, _astype_bwd)
+
+
+def check_out(name, out, shape, dtype, device=None):
+    """Validate an ``out=`` array before any work is enqueued: type, device, shape, and NumPy's
+    'same_kind' casting from the result dtype."""
+    if not isinstance(out, ndarray):
+        raise TypeError(f"{name}: out must be a clgrad ndarray, not {type(out).__name__}")
+    if device is not None and out.device is not device:
+        raise DeviceMismatchError(f"{name}: out is on {out.device}, the operands on {device}")
+    if tuple(out.shape) != tuple(shape):
+        raise ShapeError(f"{name}: out has shape {out.shape}, but the result has shape "
+                         f"{tuple(shape)}")
+    if not _np.can_cast(dtype, out.dtype, "same_kind"):
+        raise dt.DTypeError(f"{name}: cannot cast the result from {dtype} to the output's dtype "
+                            f"{out.dtype} (casting rule 'same_kind')")
 
 
 def broadcast_shapes(*shapes):
@@ -290,6 +324,12 @@ def broadcast_copy(a, shape, dtype=None):
     return out
 
 
+def _real_only(name, dtype):
+    # these kernels compute a real value per element (a complex store would fill both parts)
+    if dtype.kind == "c":
+        raise dt.DTypeError(f"{name}: complex dtypes are not supported ({dtype})")
+
+
 # --- ranges ----------------------------------------------------------------------------------
 def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     """Evenly spaced values in [start, stop); float32 unless ``dtype`` says otherwise (MXNet)."""
@@ -298,6 +338,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     if step == 0:
         raise MXNetError("arange: step must not be zero")
     dtype = dt.as_dtype(dtype) or dt.default_float
+    _real_only("arange", dtype)
     n = max(0, int(_np.ceil((stop - start) / step)))
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)
@@ -332,6 +373,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     div = (num - 1) if endpoint else num
     step = (stop - start) / div if div > 0 else 0.0
     dtype = dt.as_dtype(dtype) or dt.default_float
+    _real_only("linspace", dtype)
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)
     out = ndarray._empty((num,), dtype, dev)
@@ -347,6 +389,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     M = N if M is None else M
     dtype = dt.as_dtype(dtype) or dt.default_float
+    _real_only("eye", dtype)
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)
     out = ndarray._empty((N, M), dtype, dev)

@@ -11,12 +11,15 @@ import numpy as _np
 
 from .. import dtypes as dt
 from ..autograd import state as _state
+from ..autograd.state import _tls
+from ..autograd.tape import LeafNode as _Leaf
+from ..autograd.tape import record_node as _record_node
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
 from . import launch
 from .core import array, broadcast_shapes, from_host, same_device, zeros_like
-from .registry import invoke, register
+from .registry import OpContext, invoke, register
 
 _INT_HELPERS = {}
 
@@ -34,6 +37,17 @@ def _helpers_for(ctype, kind):
     return h
 
 
+def _complex_helpers(ctype):
+    """The complex arithmetic helpers for float2 (complex64) or double2 (complex128)."""
+    key = (ctype, "complex")
+    h = _INT_HELPERS.get(key)
+    if h is None:
+        part = ctype[:-1]
+        h = _INT_HELPERS[key] = cl_source("complex.cl") + \
+            f"\nCLGRAD_DEFINE_COMPLEX({ctype}, {part})\n"
+    return h
+
+
 # --- operand preparation ---------------------------------------------------------------------
 def _operand(x):
     if isinstance(x, ndarray):
@@ -44,6 +58,8 @@ def _operand(x):
         return int(x)
     if isinstance(x, numbers.Real):
         return float(x)
+    if isinstance(x, numbers.Complex):
+        return complex(x)
     if isinstance(x, _np.ndarray):
         return x
     if isinstance(x, (list, tuple)):
@@ -96,6 +112,12 @@ class EwSpec:
         """(compute dtype, output dtype) for these operands."""
         common = dt.result_type(*[_dtype_of(o) for o in operands])
         rule = self.rule
+        if common.kind == "c":
+            if self.name not in _COMPLEX:
+                raise DTypeError(f"{self.name} is not supported for complex arrays ({common})")
+            if rule == "bool":
+                return common, dt.bool_
+            return common, dt.real_of(common) if self.name == "absolute" else common
         if rule == "float":
             if common.kind != "f":
                 common = dt.default_float
@@ -117,7 +139,11 @@ class EwSpec:
 
     def expr(self, compute):
         e = self.exprs
-        if isinstance(e, str):
+        if compute.kind == "c":
+            text = _COMPLEX.get(self.name)
+            if text is None:
+                raise DTypeError(f"{self.name} is not supported for complex arrays ({compute})")
+        elif isinstance(e, str):
             text = e
         else:
             k = "f" if compute.kind == "f" else ("b" if compute == dt.bool_ else "i")
@@ -128,9 +154,11 @@ class EwSpec:
 
 
 class _Plan:
-    """What one op needs for one operand signature: dtypes, expression, helpers (cached)."""
+    """What one op needs for one operand signature: dtypes, expression, helpers, and the
+    launch plan of its kernel family (all worked out once, on the first call)."""
 
-    __slots__ = ("compute", "out_dtype", "expr", "helpers", "computes", "fp64")
+    __slots__ = ("compute", "out_dtype", "expr", "helpers", "computes", "fp64", "ew",
+                 "scalars", "checked")
 
     def __init__(self, spec, operands):
         compute, out_dtype = spec.dtypes(operands)
@@ -138,11 +166,18 @@ class _Plan:
         self.out_dtype = out_dtype
         self.expr = spec.expr(compute)
         self.helpers = ""
-        if spec.helper:
+        if compute.kind == "c":
+            self.helpers = _complex_helpers(dt.compute_ctype(compute))
+        elif spec.helper:
             self.helpers = _helpers_for(dt.compute_ctype(compute),
                                         "fmod" if compute.kind == "f" else "int")
         self.computes = [compute] * len(operands)
-        self.fp64 = dt.float64 in (compute, out_dtype)
+        self.fp64 = dt.float64 in (compute, out_dtype) or dt.complex128 in (compute, out_dtype)
+        sig = tuple((True, o.dtype, compute) if type(o) is ndarray else (False, None, compute)
+                    for o in operands)
+        self.ew = launch.ew_plan(spec.name, self.expr, out_dtype, sig, self.helpers)
+        self.scalars = any(type(o) is not ndarray for o in operands)
+        self.checked = set()    # devices known to support the dtypes (float64)
 
 
 _PY_SCALARS = (bool, int, float)
@@ -150,10 +185,37 @@ _PY_SCALARS = (bool, int, float)
 
 def _run(spec, operands, out=None):
     """Forward of an elementwise op: promote, broadcast, allocate, launch."""
-    sig = tuple(o.dtype if type(o) is ndarray else type(o) for o in operands)
+    if len(operands) == 2:
+        a, b = operands
+        sig = (a.dtype if type(a) is ndarray else type(a),
+               b.dtype if type(b) is ndarray else type(b))
+    else:
+        sig = tuple([o.dtype if type(o) is ndarray else type(o) for o in operands])
     plan = spec.plans.get(sig)
     if plan is None:
         plan = spec.plans[sig] = _Plan(spec, operands)
+    elif out is None:
+        # the hot path: same-shaped C-contiguous arrays (and scalars) on a device already used
+        shape = None
+        for o in operands:
+            if type(o) is ndarray:
+                if shape is None:
+                    shape, dev = o.shape, o._storage.device
+                elif o.shape != shape:
+                    break
+                if not (o._contig if o._contig is not None else o._is_c_contiguous()):
+                    break
+        else:
+            if not plan.fp64 or dev in plan.checked:
+                out = ndarray._empty(shape, plan.out_dtype, dev)
+                n = out.size
+                if n == 0:
+                    return out
+                if plan.scalars:
+                    compute = plan.compute
+                    operands = [o if type(o) is ndarray else _scalar_in(o, compute)
+                                for o in operands]
+                return plan.ew.run_flat(out, operands, n)
     shape = None
     dev = None
     for o in operands:
@@ -163,8 +225,9 @@ def _run(spec, operands, out=None):
             elif o.shape != shape:
                 shape = broadcast_shapes(*[x.shape for x in operands if type(x) is ndarray])
                 break
-    if plan.fp64:
+    if plan.fp64 and dev not in plan.checked:
         dt.check_device(dt.float64, dev)
+        plan.checked.add(dev)
     if out is None:
         out = ndarray._empty(shape, plan.out_dtype, dev)
     else:
@@ -172,10 +235,13 @@ def _run(spec, operands, out=None):
             raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
                              f"broadcast shape {shape} of the operands")
         _check_cast(spec.name, plan.out_dtype, out.dtype)
-    compute = plan.compute
-    ops_ = [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
-    launch.elementwise(spec.name, out, ops_, plan.expr, plan.computes, plan.helpers)
-    return out
+    if plan.scalars:
+        compute = plan.compute
+        operands = [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
+    ew = plan.ew
+    if out.dtype != plan.out_dtype:     # out= of another dtype: the kernel stores in its type
+        ew = launch.ew_plan(spec.name, plan.expr, out.dtype, ew.sig, plan.helpers)
+    return ew.run(out, operands)
 
 
 def _check_cast(name, result, target):
@@ -186,6 +252,8 @@ def _check_cast(name, result, target):
 
 
 def _scalar_in(v, compute):
+    if compute.kind == "c":
+        return complex(v)       # pyopencl passes it as a float2/double2 argument
     if compute.kind == "f":
         return float(v)
     if compute == dt.bool_:
@@ -196,15 +264,66 @@ def _scalar_in(v, compute):
 def _make(spec, vjp):
     def forward(ctx, *operands, out=None):
         if ctx.needs is not None:   # recording: keep what the vjp reads
+            _no_complex_grad(spec.name, operands)
             _save_operands(ctx, operands, vjp)
         return _run(spec, operands, out)
 
     spec.op = register(spec.name, forward, vjp)
 
+    nin = spec.nin
+    op = spec.op
+    plans = spec.plans
+    empty = ndarray._empty_n
+
     def fn(*args, out=None, **kw):
-        if len(args) != spec.nin:
-            raise TypeError(f"{spec.name}() takes {spec.nin} positional argument(s) "
+        if len(args) != nin:
+            raise TypeError(f"{spec.name}() takes {nin} positional argument(s) "
                             f"but {len(args)} were given")
+        # The common case first, in one pass: arrays on one device and Python scalars, no
+        # out=. Same-shaped C-contiguous operands of a known signature go straight to the
+        # flat kernel; everything else takes the general path.
+        dev = shape = None
+        flat = True
+        sig = []
+        for a in args:
+            t = type(a)
+            if t is ndarray:
+                d = a._storage.device
+                if dev is None:
+                    dev, shape = d, a.shape
+                elif d is not dev:
+                    dev = False
+                    break
+                elif a.shape != shape:
+                    flat = False
+                if flat and not (a._contig or (a._contig is None and a._is_c_contiguous())):
+                    flat = False
+                sig.append(a.dtype)
+            elif t is float or t is int or t is bool:
+                sig.append(t)
+            else:
+                dev = False
+                break
+        if dev and out is None:
+            recording = getattr(_tls, "recording", False)
+            if flat:
+                plan = plans.get(tuple(sig))
+                if plan is not None and (not plan.fp64 or dev in plan.checked) and \
+                        (not recording or plan.compute.kind != "c"):
+                    res, n = empty(shape, plan.out_dtype, dev)
+                    ops_ = args
+                    if plan.scalars:
+                        compute = plan.compute
+                        ops_ = [o if type(o) is ndarray else _scalar_in(o, compute)
+                                for o in args]
+                    if n:
+                        plan.ew.run_flat(res, ops_, n)
+                    if recording and vjp is not None:
+                        _record(spec.name, vjp, args, res)
+                    return res
+            if recording:
+                return invoke(op, args)
+            return _run(spec, args)     # not recording: the forward needs no context
         if not all(type(a) is ndarray or type(a) in _PY_SCALARS for a in args) or \
                 not _same_device_arrays(args):
             args = _prepare(args, spec.name)
@@ -228,6 +347,32 @@ def _make(spec, vjp):
     fn.__qualname__ = spec.name
     fn.__doc__ = f"Elementwise ``{spec.name}`` with NumPy broadcasting and promotion."
     return fn
+
+
+def _record(name, vjp, args, res):
+    """Record ``res = name(*args)`` as ``invoke`` would, for the flat fast path (which ran the
+    forward itself): one pass over the inputs, the operands the vjp reads saved, one node."""
+    needs = []
+    any_need = False
+    for x in args:
+        n = False
+        if type(x) is ndarray:
+            node = x._ag_node
+            n = node is not None and not (type(node) is _Leaf and node.grad_req == "null")
+            any_need = any_need or n
+        needs.append(n)
+    if any_need:
+        ctx = OpContext()
+        ctx.needs = needs = tuple(needs)
+        _save_operands(ctx, args, vjp)
+        _record_node(name, vjp, ctx, args, (res,), needs)
+
+
+def _no_complex_grad(name, operands):
+    """Gradients are defined for real arrays only: refuse to record complex ones."""
+    for o in operands:
+        if type(o) is complex or (type(o) is ndarray and o.dtype.kind == "c"):
+            raise DTypeError(f"{name}: autograd does not support complex arrays or scalars")
 
 
 # --- vjp helpers -----------------------------------------------------------------------------
@@ -255,14 +400,32 @@ def _save_operands(ctx, operands, vjp):
     Saving less keeps less memory alive and spares false in-place errors (``y += 1`` after
     ``z = y + x`` is fine: add's vjp never reads y). ``vjp.uses[i]``: operands read for input i.
     """
-    uses = vjp.uses
-    keep = ()
-    for i, need in enumerate(ctx.needs):
-        if need:
-            keep += uses[i]
-    ctx.save(*[o if k in keep and type(o) is ndarray else None for k, o in enumerate(operands)])
-    ctx.scalars = tuple(None if type(o) is ndarray else o for o in operands)
-    ctx.shapes = tuple(o.shape if type(o) is ndarray else None for o in operands)
+    needs = ctx.needs
+    keep = _KEEP.get((vjp, needs))
+    if keep is None:
+        kept = ()
+        for i, need in enumerate(needs):
+            if need:
+                kept += vjp.uses[i]
+        keep = _KEEP[(vjp, needs)] = tuple(k in kept for k in range(len(operands)))
+    saved = []
+    scalars = []
+    shapes = []
+    for o, k in zip(operands, keep):
+        if type(o) is ndarray:
+            saved.append(o if k else None)
+            scalars.append(None)
+            shapes.append(o.shape)
+        else:
+            saved.append(None)
+            scalars.append(o)
+            shapes.append(None)
+    ctx.save(*saved)
+    ctx.scalars = tuple(scalars)
+    ctx.shapes = tuple(shapes)
+
+
+_KEEP = {}      # (vjp, needs) -> per operand: does the vjp read it
 
 
 def _unary_vjp(deriv, uses_x=True):
@@ -369,6 +532,17 @@ _BITWISE = {"bitwise_and": {"i": "v0 & v1"}, "bitwise_or": {"i": "v0 | v1"},
             "right_shift": {"i": "(v1 < 0 || v1 >= 8 * (T)sizeof(T)) ? (v0 < 0 ? (T)-1 : (T)0)"
                                  " : (T)(v0 >> v1)"}}
 
+# complex64/complex128 (float2/double2 in kernels): the ops defined for complex operands; every
+# other op refuses them. ``T`` is the vector type.
+_COMPLEX = {
+    "add": "v0 + v1", "subtract": "v0 - v1", "multiply": "cmul_T(v0, v1)",
+    "true_divide": "cdiv_T(v0, v1)", "negative": "-v0", "positive": "v0",
+    "conjugate": "conj_T(v0)", "absolute": "cabs_T(v0)",
+    "equal": "ceq_T(v0, v1)", "not_equal": "(!ceq_T(v0, v1))",
+    "isnan": "(isnan(v0.x) || isnan(v0.y))", "isinf": "(isinf(v0.x) || isinf(v0.y))",
+    "isfinite": "(isfinite(v0.x) && isfinite(v0.y))",
+}
+
 _g = globals()
 _CONST_DERIV = ("degrees", "radians", "negative", "positive")   # their vjps never read x
 
@@ -392,6 +566,12 @@ def _define_all():
 
 
 _define_all()
+# Expressions valid on OpenCL vector types (for float operands): the flat path may run them on
+# vloadn/vstoren vectors, which is what lets CPU runtimes vectorise exp, log, tanh, ...
+launch.VECTOR_SAFE.update(list(_FLOAT_UNARY) + [
+    "negative", "positive", "absolute", "square", "reciprocal", "floor", "ceil", "trunc", "rint",
+    "fix", "add", "subtract", "multiply", "true_divide", "maximum", "minimum", "fmax", "fmin",
+    "power", "arctan2", "hypot", "copysign", "fmod", "clip"])
 invert = _make(EwSpec("invert", {"i": "~v0", "b": "!v0"}, "int", 1), None)
 bitwise_not = bitwise_invert = invert
 abs = absolute  # noqa: A001  (NumPy's name)
@@ -477,6 +657,32 @@ hypot = _make(EwSpec("hypot", {"f": "hypot(v0, v1)"}, "float", 2),
                           lambda g, a, b: multiply(g, true_divide(b, hypot(a, b)))))
 copysign = _make(EwSpec("copysign", {"f": "copysign(v0, v1)"}, "float", 2),
                  _binary_vjp(lambda g, a, b: multiply(g, multiply(sign(a), _sign_bit(b))), None))
+
+
+conjugate = _make(EwSpec("conjugate", {"f": "v0", "i": "v0"}, "same", 1),
+                  _unary_vjp(lambda x: 1, False))
+conj = conjugate
+
+
+def _part(x, k):
+    if not isinstance(x, ndarray):
+        x = array(x)
+    if x.dtype.kind != "c":
+        # NumPy: the real part of a real array is the array, its imaginary part zeros
+        return x if k == 0 else zeros_like(x)
+    # a view of one lane: the parts are interleaved, so element strides double
+    return ndarray._make(x._storage, x.shape, tuple(2 * s for s in x._strides),
+                         2 * x._offset + k, dt.real_of(x.dtype))
+
+
+def real(x):
+    """The real part of ``x``: for a complex array a writable view, as in NumPy."""
+    return _part(x, 0)
+
+
+def imag(x):
+    """The imaginary part of ``x``: for a complex array a writable view, as in NumPy."""
+    return _part(x, 1)
 
 
 # --- where and clip --------------------------------------------------------------------------
@@ -578,6 +784,12 @@ def clip(a, a_min=None, a_max=None, out=None):
     hi = next(given) if a_max is not None else None
     if not isinstance(a, ndarray):
         a = array(a)
+    if out is not None:
+        from .core import check_out
+        ops_ = [x for x in (a, lo, hi) if x is not None]
+        check_out("clip", out, broadcast_shapes(*[x.shape for x in ops_ if
+                                                  isinstance(x, ndarray)]),
+                  dt.result_type(*[_dtype_of(x) for x in ops_]), a.device)
     res = invoke(_clip_op, [a, lo, hi])
     if out is not None:
         from .core import assign

@@ -476,6 +476,11 @@ def take(a, indices, axis=None, mode="raise", out=None):
         axis = normalize_axes(axis, a.ndim)[0]
     if isinstance(indices, ndarray):
         same_device([a, indices], "take")
+    if out is not None:     # validated before the index check enqueues anything
+        from .core import check_out
+        ishape = indices.shape if isinstance(indices, ndarray) else _np.shape(indices)
+        check_out("take", out, a.shape[:axis] + tuple(ishape) + a.shape[axis + 1:], a.dtype,
+                  a.device)
     idx = prep_index(indices, a.shape[axis], mode, a.device, axis)
     res = invoke(_take_op, [a, idx], axis=axis)
     if out is not None:

@@ -2,8 +2,19 @@
 
 A kernel is found by a small key tuple in the device's kernel table; only on a miss is the
 template rendered and the program built (memory, then disk, then compiler). The launch geometry is
-worked out once per kernel from the compiled kernel's own work-group limit.
+worked out once per kernel from the compiled kernel's own work-group limit and the device's
+launch profile (``launch_profile``): CPU runtimes run a work-group's work-items as a loop on one
+core (PoCL vectorises that loop), so they want few, large groups of contiguous work; GPUs want
+one element per lane, coalesced, in groups of a few warps.
+
+The elementwise family keeps everything that does not depend on the data in an ``EwPlan`` (one
+per op expression and operand dtypes): the kernels per device and index width, the argument
+layout, and, for strided operands, the collapsed dimensions per shape/stride signature. A call
+then only checks layouts, fills the argument list and enqueues.
 """
+import os
+import re
+
 import numpy as _np
 import pyopencl as cl
 
@@ -15,34 +26,73 @@ from ..runtime import build_program
 _WGI = cl.kernel_work_group_info
 
 
-class Kernel:
-    """A built kernel with its scalar-argument layout set and its work-group size chosen."""
+def launch_profile(device):
+    """``"cpu"`` or ``"gpu"``: which family of launch geometries suits ``device``.
 
-    __slots__ = ("kernel", "local", "name")
+    Accelerators and simulators count as GPUs (one element per lane). ``CLGRAD_LAUNCH_PROFILE``
+    (``cpu``/``gpu``) overrides it, so that either family of layouts can be run, and checked, on
+    any device.
+    """
+    p = device.__dict__.get("_launch_profile")
+    if p is None:
+        p = os.environ.get("CLGRAD_LAUNCH_PROFILE", "").strip().lower()
+        if p not in ("cpu", "gpu"):
+            p = "cpu" if device.caps.kind == "cpu" else "gpu"
+        device._launch_profile = p
+    return p
+
+
+class Kernel:
+    """A built kernel with its scalar-argument layout set and its work-group size chosen.
+
+    ``local`` is the largest power of two within the compiled kernel's CL_KERNEL_WORK_GROUP_SIZE,
+    the device's limit and ``local_cap``; ``limit`` is the compiled kernel's own limit.
+    """
+
+    __slots__ = ("kernel", "local", "name", "limit", "queue", "lock")
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256):
         prog = build_program(device, source)
         k = cl.Kernel(prog, name)
         k.set_scalar_arg_dtypes(arg_dtypes)
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
-        limit = min(limit, device.caps.max_wg, local_cap)
+        self.limit = min(limit, device.caps.max_wg)
+        cap = min(self.limit, local_cap)
         local = 1
-        while local * 2 <= limit:
+        while local * 2 <= cap:
             local *= 2
         self.kernel = k
         self.local = local
         self.name = name
+        self.queue = device.queue
+        # one lock per device serialises set-args + enqueue on shared kernel objects
+        self.lock = device.launch_lock
 
     def __call__(self, device, n, *args):
         """Launch over ``n`` work-items (one per element), padding to whole work-groups."""
         local = self.local
-        glob = ((n + local - 1) // local) * local
-        with device.launch_lock:
-            self.kernel(device.queue, (glob,), (local,), *args)
+        with self.lock:
+            self.kernel(self.queue, ((n + local - 1) // local * local,), (local,), *args)
 
     def launch(self, device, global_size, local_size, *args):
-        with device.launch_lock:
-            self.kernel(device.queue, global_size, local_size, *args)
+        with self.lock:
+            self.kernel(self.queue, global_size, local_size, *args)
+
+
+def items_local(device, kernel, items):
+    """Group size for ``items`` independent work-items of ``kernel`` on ``device``.
+
+    GPUs take the kernel's size. CPUs take the largest of 256, 16 and 1 that still leaves four
+    groups per compute unit: few sizes, because runtimes such as PoCL compile a kernel once per
+    group size.
+    """
+    if launch_profile(device) != "cpu":
+        return kernel.local
+    cu = max(1, device.caps.compute_units)
+    for local in (256, 16):
+        if local <= kernel.local and items >= 4 * cu * local:
+            return local
+    return 1
 
 
 def get_kernel(device, key, make):
@@ -52,6 +102,13 @@ def get_kernel(device, key, make):
         k = make()
         device.kernels[key] = k
     return k
+
+
+def pow2_floor(n):
+    p = 1
+    while p * 2 <= n:
+        p *= 2
+    return p
 
 
 # --- dimension collapsing -------------------------------------------------------------------
@@ -96,90 +153,321 @@ def _c_contig_strides(shape):
 
 
 # --- the elementwise family -------------------------------------------------------------------
+_INT_LIMIT = 2 ** 31 - 1
+_PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
+_PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
+_LAYOUT_CACHE_MAX = 512
+
+
+class EwPlan:
+    """One elementwise expression over one operand signature: its kernels and launch layouts.
+
+    ``sig`` holds, per input, ``(is_array, storage dtype or None, compute dtype)``. Kernels are
+    built on first use per (device, index width, rank, inner-stride classes); strided layouts
+    (collapsed shape and strides, launch geometry) are kept per shape/stride signature.
+    """
+
+    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok")
+
+    def __init__(self, name, expr, out_dtype, sig, helpers):
+        self.name = name
+        self.expr = expr
+        self.out_dtype = out_dtype
+        self.sig = sig
+        self.helpers = helpers
+        self.flat = {}       # (device, size bucket, index type) -> (kernel, elements per item)
+        self.layouts = {}    # (device, shapes and strides) -> _Layout
+        # vector loads need an expression valid on vector types and one float type throughout
+        self.vec_ok = name in VECTOR_SAFE and out_dtype in _VEC_DTYPES and \
+            "gid" not in expr and all(c == out_dtype and (not a or d == out_dtype)
+                                      for a, d, c in sig)
+
+    def kernel(self, device, ndim, idx, inner_cls, stream=(1, 1, "interleaved", 256)):
+        key = ("ew", self.name, self.expr, self.out_dtype, self.sig, ndim, idx, inner_cls,
+               stream)
+        k = device.kernels.get(key)
+        if k is None:
+            k = get_kernel(device, key, lambda: _make_elementwise(
+                device, self.name, self.out_dtype, self.sig, self.expr, ndim, self.helpers, idx,
+                inner_cls, *stream))
+        return k
+
+    def flat_kernel(self, device, n, idx="int"):
+        """(kernel, elements per work-item) of the flat path for ``n`` elements: the tuning
+        database's stream parameters for the size bucket, looked up once per bucket."""
+        bucket = 0 if n < 65536 else 1 if n < 4194304 else 2
+        got = self.flat.get((device, bucket, idx))
+        if got is None:
+            ept, vw, layout, ls = _stream(device, self.out_dtype, n,
+                                          self.vec_ok and bool(_HEAVY.search(self.expr)))
+            if not self.vec_ok:
+                vw = 1
+            got = self.flat[(device, bucket, idx)] = (
+                self.kernel(device, 0, idx, "", (ept, vw, layout, ls)), ept)
+        return got
+
+    def run(self, out, inputs):
+        """Write the expression of ``inputs`` into ``out`` (checks layouts; any views)."""
+        shape = out.shape
+        n = 1
+        for d in shape:
+            n *= d
+        if n == 0:
+            return out
+        flat = out._contig if out._contig is not None else out._is_c_contiguous()
+        if flat:
+            for x in inputs:
+                if type(x) is ndarray and (x.shape != shape or not (
+                        x._contig if x._contig is not None else x._is_c_contiguous())):
+                    flat = False
+                    break
+        if flat:
+            return self.run_flat(out, inputs, n)
+        return self._run_strided(out, inputs, n)
+
+    def run_flat(self, out, inputs, n):
+        """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
+        device = out._storage.device
+        off = out._offset
+        args = [out._storage.buffer, off]
+        for x in inputs:
+            if type(x) is ndarray:
+                o = x._offset
+                if o > off:
+                    off = o
+                args.append(x._storage.buffer)
+                args.append(o)
+            else:
+                args.append(x)
+        args.append(n)
+        got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
+            if n + off < _INT_LIMIT - _PAD_MARGIN else None
+        if got is None:
+            got = self.flat_kernel(device, n, "int" if n + off < _INT_LIMIT - _PAD_MARGIN else "long")
+        k, ept = got
+        k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
+        return out
+
+    def _run_strided(self, out, inputs, n):
+        device = out._storage.device
+        lkey = [device, out.shape, out._strides]
+        for x in inputs:
+            if type(x) is ndarray:
+                lkey.append(x.shape)
+                lkey.append(x._strides)
+        lkey = tuple(lkey)
+        lay = self.layouts.get(lkey)
+        if lay is None:
+            if len(self.layouts) > _LAYOUT_CACHE_MAX:
+                self.layouts.clear()
+            lay = self.layouts[lkey] = _Layout(self, device, out, inputs)
+        off = out._offset
+        args = [out._storage.buffer, off]
+        for x in inputs:
+            if type(x) is ndarray:
+                o = x._offset
+                if o > off:
+                    off = o
+                args.append(x._storage.buffer)
+                args.append(o)
+            else:
+                args.append(x)
+        wide = n + off + lay.extent >= _INT_LIMIT
+        if lay.ndim == 0:
+            args.append(n)
+            k = lay.kernel_long if wide else lay.kernel_int
+            k(device, n, *args)
+            return out
+        args += lay.dim_args
+        args.append(n)
+        k = lay.kernel_long if wide else lay.kernel_int
+        k.launch(device, lay.glob, lay.local, *args)
+        return out
+
+
+class _Layout:
+    """The collapsed view of one shape/stride signature: rank, kernel arguments, geometry."""
+
+    __slots__ = ("ndim", "dim_args", "extent", "glob", "local", "kernel_int", "kernel_long")
+
+    def __init__(self, plan, device, out, inputs):
+        shape = out.shape
+        strides = [list(out._strides)] + [broadcast_strides(x, shape) for x in inputs
+                                          if type(x) is ndarray]
+        cshape, cstrides = collapse(shape, strides)
+        n = 1
+        for d in shape:
+            n *= d
+        ndim = 0 if all(st == _c_contig_strides(cshape) for st in cstrides) else len(cshape)
+        self.ndim = ndim
+        # how far past its offset the farthest operand reaches (decides 32- or 64-bit indices)
+        self.extent = sum((k - 1) * abs(st[d]) for st in cstrides for d, k in enumerate(cshape))
+        inner_cls = "" if ndim == 0 else "".join(
+            "0" if st[-1] == 0 else "1" if st[-1] == 1 else "s" for st in cstrides)
+        self.kernel_int = plan.kernel(device, ndim, "int", inner_cls)
+        self.kernel_long = _Lazy(plan, device, ndim, inner_cls)
+        self.dim_args = []
+        self.glob = self.local = None
+        if ndim == 0:
+            return
+        for d in range(ndim):
+            self.dim_args.append(cshape[d])
+            for st in cstrides:
+                self.dim_args.append(st[d])
+        inner = cshape[-1]
+        rows = n // inner
+        caps = device.caps
+        self.local, self.glob = strided_geometry(
+            launch_profile(device), inner, rows, self.kernel_int.local, self.kernel_int.limit,
+            caps.max_work_item_sizes[1] if len(caps.max_work_item_sizes) > 1 else 1,
+            caps.compute_units)
+        # padded rows compute a flat index past n before they return
+        self.extent += (self.glob[1] - rows) * inner
+
+
+def strided_geometry(profile, inner, rows, local, limit, max_y, compute_units):
+    """(local, global) of the 2-D strided elementwise range: dimension 0 walks the innermost
+    (collapsed) dimension, dimension 1 the rows; rows are padded to whole groups.
+
+    A group spans a whole row when it fits (short rows take several rows per group), so lanes
+    stay busy on GPUs and CPU groups are long contiguous loops. CPUs take groups up to the
+    kernel's limit, but keep several groups per compute unit.
+    """
+    cap = pow2_floor(max(limit, 1)) if profile == "cpu" else local
+    lx = 1
+    while lx < inner and lx * 2 <= cap:
+        lx *= 2
+    ly = 1
+    want = max(1, cap // lx)
+    if profile == "cpu":
+        # at least 4 groups per compute unit when there are rows enough
+        while ly * 2 <= want and (rows + ly * 2 - 1) // (ly * 2) >= 4 * compute_units:
+            ly *= 2
+    else:
+        while ly * 2 <= want and ly * 2 <= max(rows, 1):
+            ly *= 2
+    ly = max(1, min(ly, max_y))
+    gx = (inner + lx - 1) // lx * lx
+    gy = (rows + ly - 1) // ly * ly
+    return (lx, ly), (gx, gy)
+
+
+class _Lazy:
+    """The 64-bit index variant of a kernel, built only if an operand ever needs it."""
+
+    __slots__ = ("plan", "device", "ndim", "inner_cls", "k")
+
+    def __init__(self, plan, device, ndim, inner_cls):
+        self.plan, self.device, self.ndim, self.inner_cls = plan, device, ndim, inner_cls
+        self.k = None
+
+    def _get(self):
+        if self.k is None:
+            self.k = self.plan.kernel(self.device, self.ndim, "long", self.inner_cls)
+        return self.k
+
+    def __call__(self, device, n, *args):
+        return self._get()(device, n, *args)
+
+    def launch(self, device, global_size, local_size, *args):
+        return self._get().launch(device, global_size, local_size, *args)
+
+
+#: Elementwise kernels (by name) whose expression is valid on OpenCL vector types: builtins,
+#: arithmetic, comparisons used only inside ``?:``. Registered by the op modules.
+VECTOR_SAFE = set()
+_VEC_DTYPES = (_np.dtype(_np.float32), _np.dtype(_np.float64))
+_VW_OK = (1, 2, 4, 8, 16)
+
+
+_HEAVY = re.compile(r"\b(exp|expm1|exp2|exp10|log|log1p|log2|log10|pow|powr|sin|cos|tan|asin|acos|"
+                    r"atan|atan2|sinh|cosh|tanh|asinh|acosh|atanh|erf|erfc|cbrt|hypot|fmod|"
+                    r"tgamma|lgamma)\s*\(")
+
+
+def _stream(device, dtype, n, heavy=False):
+    """(elements per work-item, vector width, layout, group size) of the flat path.
+
+    Stream parameters measured on this very device (``python -m clgrad.tune``) or set by
+    ``db.override`` are used as given. Otherwise one element per work-item (what PoCL vectorises
+    across a group, and GPUs coalesce), except for expressions calling costly builtins on a CPU:
+    those run on 8-wide vectors, since CPU runtimes vectorise exp, log, tanh ... only there.
+    (Borrowed and shipped entries are not used here: on PoCL the shipped CPU entry measured far
+    below one element per work-item for memory-bound expressions.)
+    """
+    p = _tuned_stream(device, dtype, n)
+    if p is not None:
+        try:
+            ept, vw, layout, ls = int(p["EPT"]), int(p["VW"]), p["LAYOUT"], int(p["LS"])
+        except (KeyError, TypeError, ValueError):
+            ept = 0
+        if vw in _VW_OK and 1 <= ept <= 64 and ept % vw == 0 and ls >= 1 and \
+                layout in ("blocked", "interleaved"):
+            return ept, vw, layout, ls
+    if heavy and launch_profile(device) == "cpu":
+        return 8, 8, "blocked", 256
+    return 1, 1, "interleaved", 256
+
+
+def _tuned_stream(device, dtype, n):
+    """This device's own tuned elementwise entry for ``n`` elements of ``dtype`` (or an active
+    override), else None."""
+    try:
+        from ..tune import db
+        from ..tune.kernels import stream_size_key
+        size_key = stream_size_key(n)
+        for o in reversed(db._local.overrides):
+            if o.kernel == "elementwise" and o.matches(dtype, size_key):
+                o.consulted = True
+                return o.params
+        own = db._document()["devices"].get(device.caps.key)
+        if own:
+            e = db._entry_in(own.get("kernels", {}), "elementwise", db.dtype_name(dtype),
+                             size_key)
+            if e is not None:
+                return e["params"]
+    except Exception:   # a damaged tuning database must not break elementwise ops
+        return None
+    return None
+
+
+def ew_plan(name, expr, out_dtype, sig, helpers=""):
+    """The (cached) EwPlan of ``expr`` over the operand signature ``sig``."""
+    key = (name, expr, out_dtype, sig, helpers)
+    p = _PLANS.get(key)
+    if p is None:
+        p = _PLANS[key] = EwPlan(name, expr, out_dtype, sig, helpers)
+    return p
+
+
 def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
     """Write ``expr`` of ``inputs`` into ``out`` (an array, possibly a strided view).
 
     ``inputs`` are arrays (broadcast to ``out.shape``) or Python scalars; ``expr`` refers to
     them as v0, v1, ... in their compute dtypes (``compute_dtypes``, default: their own).
     """
-    n = out.size
-    if n == 0:
-        return out
-    device = out._storage.device
-    shape = out.shape
     if compute_dtypes is None:
-        compute_dtypes = [x.dtype if isinstance(x, ndarray) else out.dtype for x in inputs]
-    # fast path: every array C-contiguous with the output's shape -> flat indexing
-    flat = out._is_c_contiguous()
+        compute_dtypes = [x.dtype if type(x) is ndarray else out.dtype for x in inputs]
     sig = []
     for x, c in zip(inputs, compute_dtypes):
-        if isinstance(x, ndarray):
+        if type(x) is ndarray:
             sig.append((True, x.dtype, c))
-            if flat and (x.shape != shape or not x._is_c_contiguous()):
-                flat = False
         else:
             sig.append((False, None, c))
-    sig = tuple(sig)
-    if flat:
-        ndim = 0
-        span = n + _max_offset(out, inputs)
-    else:
-        strides = [list(out._strides)] + [broadcast_strides(x, shape) for x in inputs
-                                          if isinstance(x, ndarray)]
-        cshape, cstrides = collapse(shape, strides)
-        ndim = 0 if all(st == _c_contig_strides(cshape) for st in cstrides) else len(cshape)
-        span = n + _max_offset(out, inputs) + sum(
-            (k - 1) * abs(st[d]) for st in cstrides for d, k in enumerate(cshape))
-    idx = "int" if span < _INT_LIMIT else "long"
-    inner_cls = "" if ndim == 0 else "".join(
-        "0" if st[-1] == 0 else "1" if st[-1] == 1 else "s" for st in cstrides)
-    key = ("ew", name, expr, out.dtype, sig, ndim, idx, inner_cls)
-    kernel = device.kernels.get(key)
-    if kernel is None:
-        kernel = get_kernel(device, key, lambda: _make_elementwise(
-            device, name, out.dtype, sig, expr, ndim, helpers, idx, inner_cls))
-    args = [out._storage.buffer, out._offset]
-    for x in inputs:
-        if isinstance(x, ndarray):
-            args += (x._storage.buffer, x._offset)
-        else:
-            args.append(x)
-    if ndim == 0:
-        args.append(n)
-        kernel(device, n, *args)
-        return out
-    for d in range(ndim):
-        args.append(cshape[d])
-        for st in cstrides:
-            args.append(st[d])
-    args.append(n)
-    inner = cshape[-1]
-    local = kernel.local
-    while local > 1 and local // 2 >= inner:
-        local //= 2
-    kernel.launch(device, (((inner + local - 1) // local) * local, n // inner), (local, 1), *args)
-    return out
+    return ew_plan(name, expr, out.dtype, tuple(sig), helpers).run(out, inputs)
 
 
-_INT_LIMIT = 2 ** 31 - 1
-
-
-def _max_offset(out, inputs):
-    m = out._offset
-    for x in inputs:
-        if isinstance(x, ndarray) and x._offset > m:
-            m = x._offset
-    return m
-
-
-def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, inner_cls):
+def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, inner_cls,
+                      ept=1, vw=1, layout="interleaved", local_cap=256):
     out_op = R.Operand(True, out_dtype)
     ops = [out_op] + [R.Operand(is_arr, d if is_arr else c, c) for is_arr, d, c in sig]
-    uses_fp64 = any(o.dtype == dt.float64 or o.compute == "double" for o in ops)
+    uses_fp64 = any(o.dtype in (dt.float64, dt.complex128) or o.compute in ("double", "double2")
+                    for o in ops)
     kname = f"ew_{name}"
     src = R.render("elementwise.cl.mako", prelude=R.prelude(uses_fp64), helpers=helpers,
                    name=kname, operands=ops, ndim=ndim, expr=expr, out=out_op, idx=idx,
-                   inner_cls=_operand_classes(ops, inner_cls))
+                   inner_cls=_operand_classes(ops, inner_cls), ept=ept if ndim == 0 else 1,
+                   vw=vw if ndim == 0 else 1, layout=layout)
     it = _np.int32 if idx == "int" else _np.int64
     arg_dtypes = [None, it]
     for o in ops[1:]:
@@ -190,7 +478,7 @@ def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, in
     n_arrays = sum(1 for o in ops if o.is_array)
     arg_dtypes += [it] * (ndim * (1 + n_arrays))
     arg_dtypes.append(it)
-    return Kernel(device, src, kname, arg_dtypes)
+    return Kernel(device, src, kname, arg_dtypes, local_cap=local_cap if ndim == 0 else 256)
 
 
 def _operand_classes(ops, inner_cls):
@@ -200,7 +488,8 @@ def _operand_classes(ops, inner_cls):
 
 
 _SCALAR_NP = {"uchar": _np.uint8, "char": _np.int8, "short": _np.int16, "int": _np.int32,
-              "long": _np.int64, "float": _np.float32, "double": _np.float64}
+              "long": _np.int64, "float": _np.float32, "double": _np.float64,
+              "float2": _np.complex64, "double2": _np.complex128}
 
 
 def _scalar_np_dtype(ctype):

@@ -554,6 +554,8 @@ def _as_arrays(x, y, what):
 def _promote(a, b):
     from .core import astype
     rt = dt.result_type(a.dtype, b.dtype)
+    if rt.kind == "c":
+        raise DTypeError(f"matrix products are not supported for complex arrays ({rt})")
     dt.check_device(rt, a.device)
     if a.dtype != rt:
         a = astype(a, rt)
@@ -595,8 +597,15 @@ def matmul(a, b, out=None, **kwargs):
                          f"dimension of the first operand) != {b2.shape[-2]} "
                          f"({'dimension 0' if b.ndim == 1 else 'second-to-last dimension'} of "
                          "the second operand)")
-    _result_shape(a2, b2)
+    rshape = _result_shape(a2, b2)
     a2, b2 = _promote(a2, b2)
+    if out is not None:
+        from .core import check_out
+        if b.ndim == 1:
+            rshape = rshape[:-1]
+        if a.ndim == 1:
+            rshape = rshape[:-2] + rshape[-1:] if b.ndim != 1 else rshape[:-1]
+        check_out("matmul", out, rshape, a2.dtype, a2.device)
     res = _mm(a2, b2)
     if a.ndim == 1 or b.ndim == 1:
         shape = res.shape

@@ -71,14 +71,24 @@ def _map(name, expr, inputs, out_dtype, compute, shape=None):
     arrays = [x for x in inputs if isinstance(x, ndarray)]
     dev = same_device(arrays, name)
     if shape is None:
-        shape = broadcast_shapes(*[a.shape for a in arrays])
-    dt.check_device(out_dtype, dev)
-    dt.check_device(compute, dev)
+        a0 = arrays[0].shape if arrays else ()
+        shape = a0 if all(a.shape == a0 for a in arrays) else \
+            broadcast_shapes(*[a.shape for a in arrays])
+    if (dev, out_dtype, compute) not in _CHECKED:
+        dt.check_device(out_dtype, dev)
+        dt.check_device(compute, dev)
+        _CHECKED.add((dev, out_dtype, compute))
     out = ndarray._empty(shape, out_dtype, dev)
     ops_ = [x if isinstance(x, ndarray) else _scalar(x, compute) for x in inputs]
-    launch.elementwise(name, out, ops_, expr.replace("{T}", dt.compute_ctype(compute)),
-                       [compute] * len(inputs))
+    texpr = _EXPRS.get((expr, compute))
+    if texpr is None:
+        texpr = _EXPRS[(expr, compute)] = expr.replace("{T}", dt.compute_ctype(compute))
+    launch.elementwise(name, out, ops_, texpr, [compute] * len(inputs))
     return out
+
+
+_EXPRS = {}         # (expression, compute dtype) -> the expression in that C type
+_CHECKED = set()    # (device, dtype, dtype) pairs that passed dt.check_device
 
 
 def _recording():
@@ -240,6 +250,14 @@ _selu = _Activation("selu", f"(v0 > 0) ? ({{T}}){_SELU_LAMBDA} * v0 : "
                             f"({{T}}){_SELU_LAMBDA * _SELU_ALPHA} * expm1(v0)", _selu_d)
 
 
+# the activations' and their derivatives' expressions are valid on vector types (see launch)
+launch.VECTOR_SAFE.update(
+    n + sfx for n in ("relu", "sigmoid", "softrelu", "log_sigmoid", "softsign", "gelu", "leaky",
+                      "elu", "selu") for sfx in ("", "_backward"))
+launch.VECTOR_SAFE.update(("dropout", "center", "xhat", "norm_scale_shift", "norm_shift",
+                           "running_update", "xhat_running"))
+
+
 def relu(data):
     """max(data, 0) elementwise (NaN propagates); integer arrays keep their dtype."""
     return _relu(data)
@@ -333,8 +351,12 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
 
 
 # --- softmax family ----------------------------------------------------------------------------
-def _row_kernel(dev, kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, outer_nd, acc):
-    key = ("rows", kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, outer_nd, acc)
+def _row_kernel(dev, kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, outer_nd, acc,
+                unroll=1, vw=0):
+    # softmax stores each exp and rescales it, when the output holds ACC exactly
+    reuse = kind == "softmax" and dst_dtype == acc
+    key = ("rows", kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, outer_nd, acc,
+           unroll, vw)
 
     def make():
         bwd = g_dtype is not None
@@ -350,7 +372,8 @@ def _row_kernel(dev, kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, o
             outer_nd=outer_nd, src=R.Operand(True, src_dtype, acc),
             g=R.Operand(True, g_dtype, acc) if bwd else None,
             dst=R.Operand(True, dst_dtype, acc),
-            ln=R.Operand(True, len_dtype) if len_dtype is not None else None)
+            ln=R.Operand(True, len_dtype) if len_dtype is not None else None,
+            unroll=unroll, reuse=reuse, vw=vw)
         n_ops = 2 + bwd + (len_dtype is not None)
         arg_dtypes = [None, _np.int64, _np.int64]
         if bwd:
@@ -368,6 +391,7 @@ def _row_kernel(dev, kind, mode, wg, src_dtype, g_dtype, dst_dtype, len_dtype, o
 
 #: rows at least this long get a work-group each; shorter ones one work-item each
 GROUP_ROW_MIN = 128
+_ROW_UNROLL = 8     # accumulators per row in the CPU serial layout
 
 
 def _rows(kind, src, g, length, out, axis, inv_t):
@@ -389,18 +413,29 @@ def _rows(kind, src, g, length, out, axis, inv_t):
         g is not None and g.dtype == dt.float64) else dt.float32
     caps = dev.caps
     wg = 1
-    if K >= GROUP_ROW_MIN:
+    cpu = launch.launch_profile(dev) == "cpu"
+    # CPUs run a group's lanes as a loop split at each barrier: a row per work-item (several
+    # accumulators) unless there are too few rows to keep every core busy
+    if K >= GROUP_ROW_MIN and not (cpu and M >= 4 * caps.compute_units):
         while wg * 2 <= min(256, caps.max_wg) and wg * 2 * acc.itemsize <= caps.local_mem // 2:
             wg *= 2
+    unroll = _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
+    # unit-stride rows with every operand in the accumulator type run on vectors (CPU runtimes
+    # vectorise exp and friends only on vector types)
+    vw = _ROW_UNROLL if unroll > 1 and all(a.dtype == acc and a._strides[axis] == 1
+                                           for a in ops_) else 0
+    if vw:
+        unroll = 1
     gdt = g.dtype if g is not None else None
     ldt = length.dtype if length is not None else None
     k = _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt, out.dtype,
-                    ldt, len(oshape), acc)
+                    ldt, len(oshape), acc, 1 if wg > 1 else unroll, 0 if wg > 1 else vw)
     if k.local < wg:
         # the compiled kernel allows fewer lanes than asked for: render it for that many
         wg = k.local
         k = _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt,
-                        out.dtype, ldt, len(oshape), acc)
+                        out.dtype, ldt, len(oshape), acc, 1 if wg > 1 else unroll,
+                        0 if wg > 1 else vw)
     mode = "group" if wg > 1 else "serial"
     args = [src._storage.buffer, src._offset, src._strides[axis]]
     if g is not None:
@@ -415,6 +450,9 @@ def _rows(kind, src, g, length, out, axis, inv_t):
             args.append(st[d])
     if mode == "group":
         k.launch(dev, (M * wg,), (wg,), *args)
+    elif cpu:
+        local = launch.items_local(dev, k, M)
+        k.launch(dev, ((M + local - 1) // local * local,), (local,), *args)
     else:
         k(dev, M, *args)
     return out

@@ -31,6 +31,7 @@ from ..base import MXNetError
 from ..codegen import render as R
 from ..ndarray import ndarray
 from . import launch
+from ..tune import db as _db
 from .core import array
 from .registry import invoke, register
 
@@ -236,9 +237,17 @@ def default_out_dtype(kind, src):
 
 # --- launch parameters ---------------------------------------------------------------------
 _DEFAULTS = {"wg": 256, "min_group_k": 32, "serial_min_outputs": 256, "waves": 4}
-# CPU runtimes run a work-group's lanes as loops split at every barrier: the local-memory tree is
-# costly there, so CPUs use small groups and only for long reductions (split over the cores).
-_CPU_DEFAULTS = {"wg": 16, "min_group_k": 4096, "serial_min_outputs": 256, "waves": 4}
+# CPU runtimes run a work-group's lanes as a loop split at every barrier, so the local-memory
+# tree is costly there; instead each work-item walks a contiguous run (mode "serial", several
+# accumulators) or, for a leading-axis reduction, whole rows (mode "cols"), split in parts until
+# every compute unit has several. These are used unless the tuning database holds parameters
+# for the group layout (what the reduce tunable searches), which are then honoured as given.
+_CPU_DEFAULTS = {"wg": 16, "min_group_k": 4096, "serial_min_outputs": 256, "waves": 4,
+                 "layout": "cpu"}
+_CPU_UNROLL = 32           # accumulators per work-item over a unit-stride run
+_CPU_MIN_CHUNK = 16384     # elements per work-item before a reduction is split further
+_CPU_COLS_MIN = 1 << 16    # elements before a leading-axis reduction takes the row layout
+_CPU_COLS_WIDTH = 4096     # outputs per work-item in the row layout (a partial row in cache)
 
 
 def _size_key(K):
@@ -257,15 +266,16 @@ TUNABLE = {
 
 def _params(family, dev, src_dtype, K):
     from ..tune import db
-    base = _CPU_DEFAULTS if dev.caps.kind == "cpu" else _DEFAULTS
-    p = dict(base)
+    cpu = launch.launch_profile(dev) == "cpu"
+    p = dict(_CPU_DEFAULTS if cpu else _DEFAULTS)
     try:
-        got = db.params_for(dev, family, src_dtype, _size_key(K), base)
+        got = db.params_for(dev, family, src_dtype, _size_key(K), {})
     except Exception:       # a damaged tuning entry must not break a reduction
         got = None
-    if isinstance(got, dict):
+    if isinstance(got, dict) and got:
         p.update({k: v for k, v in got.items() if k in _DEFAULTS and isinstance(v, int)
                   and v > 0})
+        p.pop("layout", None)       # tuned: the group layout, as the tuner measured it
     return p
 
 
@@ -278,9 +288,15 @@ def _fit_wg(wg, dev, acc_bytes):
     return w
 
 
-def _plan(dev, src_dtype, M, K, inner_contig, acc_bytes, family="reduce"):
-    """(mode, wg, parts) for M outputs of K elements each."""
+def _plan(dev, src_dtype, M, K, inner_contig, acc_bytes, family="reduce", layout=None):
+    """(mode, wg, parts) for M outputs of K elements each.
+
+    ``layout`` (collapsed outer shape and strides, inner shape and strides), when given, lets a
+    CPU plan pick the row layout ("cols") for a reduction over a leading axis.
+    """
     p = _params(family, dev, src_dtype, K)
+    if p.get("layout") == "cpu" and family == "reduce":
+        return _cpu_plan(dev, M, K, layout)
     wg = _fit_wg(p["wg"], dev, acc_bytes)
     if K < _b.max(2, p["min_group_k"]) or wg < 2 or \
             (not inner_contig and M >= p["serial_min_outputs"]):
@@ -292,13 +308,74 @@ def _plan(dev, src_dtype, M, K, inner_contig, acc_bytes, family="reduce"):
     return "group", wg, _b.max(1, parts)
 
 
+def _cpu_plan(dev, M, K, layout):
+    target = 4 * _b.max(1, dev.caps.compute_units)       # work-items to keep every core busy
+    if layout is not None:
+        oshape, ostr, ishape, istr = layout
+        if len(ishape) == 1 and istr[0] != 1 and oshape and ostr[-1] == 1 and K >= 2 and \
+                M * K >= _CPU_COLS_MIN:
+            items = (M // oshape[-1]) * -(-oshape[-1] // _CPU_COLS_WIDTH)
+            parts = _b.max(1, _b.min(-(-target // items), K // 8))
+            return "cols", 1, parts
+    parts = 1
+    if M < target and K >= 2 * _CPU_MIN_CHUNK:
+        parts = _b.min(-(-target // M), K // _CPU_MIN_CHUNK)
+    return "serial", 1, _b.max(1, parts)
+
+
+def _serial_local(dev, k, items):
+    return launch.items_local(dev, k, items)
+
+
 # --- the reduction kernel family -----------------------------------------------------------
+_RPLANS = {}
+
+
+class _RPlan:
+    """Everything a reduction of one kind, dtype, shape, strides and axes needs, worked out once:
+    the output's shape, the kernels of each stage and their launch geometry and arguments."""
+
+    __slots__ = ("out_shape", "out_dtype", "M", "steps", "partial")
+
+    def run(self, a):
+        dev = a._storage.device
+        out = ndarray._empty(self.out_shape, self.out_dtype, dev)
+        if self.M == 0:
+            return out
+        src = (a._storage.buffer, a._offset)
+        part = ndarray._empty((self.partial,), dt.uint8, dev) if self.partial else None
+        for k, glob, local, first, final, tail in self.steps:
+            s = src if first else (part._storage.buffer, 0)
+            d = out._storage.buffer if final else part._storage.buffer
+            k.launch(dev, glob, local, s[0], s[1], d, *tail)
+        return out
+
+
 def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     """Reduce ``a`` over ``axes`` (normalised) with ``kind``; not recorded.
 
     kinds: sum mean prod max min all any sumsq sumabs maxabs minabs argmax argmin logsumexp
     var std (``ddof`` for the last two).
     """
+    if a.dtype.kind == "c":
+        raise dt.DTypeError(f"{kind} is not supported for complex arrays ({a.dtype})")
+    dev = a._storage.device
+    # launch parameters come from _params and the tuning database: a plan made under other
+    # parameters (an override, a reloaded database) is not reused
+    ov = _db._local.overrides
+    key = (kind, a.dtype, a.shape, a._strides, axes, out_dtype, keepdims, ddof, dev, _params,
+           ov if type(ov) is tuple else tuple(ov), id(_db._doc))
+    plan = _RPLANS.get(key)
+    if plan is None:
+        plan = _make_plan(kind, a, axes, out_dtype, keepdims, ddof)
+        if plan.steps is not None:
+            if len(_RPLANS) > 1024:
+                _RPLANS.clear()
+            _RPLANS[key] = plan
+    return plan.run(a)
+
+
+def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
     spec = _KINDS[kind]
     dev = a.device
     acc = acc_dtype(kind, a.dtype, out_dtype)
@@ -317,9 +394,11 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     if K == 0 and not spec.identity:
         raise EmptyReductionError(f"zero-size array to reduction operation {kind} which has "
                                   "no identity")
-    out = ndarray._empty(out_shape, out_dtype, dev)
+    plan = _RPlan()
+    plan.out_shape, plan.out_dtype, plan.M, plan.steps, plan.partial = \
+        out_shape, out_dtype, M, [], 0
     if M == 0:
-        return out
+        return plan
     outer = [i for i in range(a.ndim) if i not in axes]
     oshape, (ostr,) = launch.collapse([a.shape[i] for i in outer], [[a._strides[i] for i in outer]])
     ishape, (istr,) = launch.collapse([a.shape[i] for i in axes], [[a._strides[i] for i in axes]])
@@ -328,29 +407,72 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     t = dt.compute_ctype(acc)
     asize = _acc_size(kind, t)
     inner_contig = not istr or istr[-1] == 1
-    mode, wg, parts = _plan(dev, a.dtype, M, K, inner_contig, asize)
-    if mode == "serial":
-        k = _kernel(dev, kind, a.dtype, acc, out_dtype, "serial", 1, len(oshape), len(ishape),
-                    True, False, ddof)[0]
-        k(dev, M, *_args(a._storage.buffer, a._offset, out, M, K, K, 1, oshape, ostr, ishape,
-                         istr, K))
-        return out
+    mode, wg, parts = _plan(dev, a.dtype, M, K, inner_contig, asize,
+                            layout=(oshape, ostr, ishape, istr))
+    steps = plan.steps
     chunk = (K + parts - 1) // parts
+    src_dtype = a.dtype
+    unit = len(ishape) == 1 and istr[0] == 1
+
+    def tail(M_, K_, chunk_, parts_, osh, ost, ish, ist, extra=()):
+        args = [M_, K_, chunk_, parts_]
+        for n, st in zip(osh, ost):
+            args += (n, st)
+        for n, st in zip(ish, ist):
+            args += (n, st)
+        args.append(K)
+        args += extra
+        return tuple(args)
+
+    def serial_step(k, items, first, final, args):
+        local = _serial_local(dev, k, items)
+        steps.append((k, ((items + local - 1) // local * local,), (local,), first, final, args))
+
+    if mode == "serial":
+        unroll = _CPU_UNROLL if launch.launch_profile(dev) == "cpu" and len(ishape) <= 1 \
+            else 1
+        final = parts == 1
+        k = _kernel(dev, kind, src_dtype, acc, out_dtype if final else None, "serial", 1,
+                    len(oshape), len(ishape), final, False, ddof, unroll, unit)[0]
+        serial_step(k, M * parts, True, final,
+                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr))
+        if not final:       # partials m * parts + part, combined per output in order
+            plan.partial = M * parts * asize
+            k2 = _kernel(dev, kind, acc, acc, out_dtype, "serial", 1, 1, 1, True, True, ddof,
+                         1, True)[0]
+            serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [parts], [parts], [1]))
+        return plan
+    if mode == "cols":
+        # outputs [row, j0, j0 + width) of part p accumulate in partial[p * M + m]
+        n_last = oshape[-1]
+        bw = _b.min(n_last, _CPU_COLS_WIDTH)
+        nblk = -(-n_last // bw)
+        items = (M // n_last) * nblk * parts
+        plan.partial = M * parts * asize
+        k = _kernel(dev, kind, src_dtype, acc, None, "cols", 1, len(oshape), 1, False, False,
+                    ddof, 1, False)[0]
+        serial_step(k, items, True, False,
+                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr, (bw, nblk)))
+        k2 = _kernel(dev, kind, acc, acc, out_dtype, "serial", 1, 1, 1, True, True, ddof, 1,
+                     False)[0]
+        serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [1], [parts], [M]))
+        return plan
     if parts == 1:
-        k, wg = _kernel(dev, kind, a.dtype, acc, out_dtype, "group", wg, len(oshape),
-                        len(ishape), True, False, ddof)
-        k.launch(dev, (M * wg,), (wg,), *_args(a._storage.buffer, a._offset, out, M, K, chunk, 1,
-                                                oshape, ostr, ishape, istr, K))
-        return out
-    partial = ndarray._empty((M * parts * asize,), dt.uint8, dev)     # M x parts ACC structs
-    k1, wg1 = _kernel(dev, kind, a.dtype, acc, None, "group", wg, len(oshape), len(ishape),
-                      False, False, ddof)
-    k1.launch(dev, (M * parts * wg1,), (wg1,), *_args(
-        a._storage.buffer, a._offset, partial, M, K, chunk, parts, oshape, ostr, ishape, istr, K))
-    k2, wg2 = _kernel(dev, kind, acc, acc, out_dtype, "group", wg, 1, 1, True, True, ddof)
-    k2.launch(dev, (M * wg2,), (wg2,), *_args(partial._storage.buffer, 0, out, M, parts, parts,
-                                               1, [M], [parts], [parts], [1], K))
-    return out
+        k, wg = _kernel(dev, kind, src_dtype, acc, out_dtype, "group", wg, len(oshape),
+                        len(ishape), True, False, ddof, 1, unit)
+        steps.append((k, (M * wg,), (wg,), True, True,
+                      tail(M, K, chunk, 1, oshape, ostr, ishape, istr)))
+        return plan
+    plan.partial = M * parts * asize      # M x parts ACC structs
+    k1, wg1 = _kernel(dev, kind, src_dtype, acc, None, "group", wg, len(oshape), len(ishape),
+                      False, False, ddof, 1, unit)
+    steps.append((k1, (M * parts * wg1,), (wg1,), True, False,
+                  tail(M, K, chunk, parts, oshape, ostr, ishape, istr)))
+    k2, wg2 = _kernel(dev, kind, acc, acc, out_dtype, "group", wg, 1, 1, True, True, ddof, 1,
+                      True)
+    steps.append((k2, (M * wg2,), (wg2,), False, True,
+                  tail(M, parts, parts, 1, [M], [parts], [parts], [1])))
+    return plan
 
 
 def _args(src_buf, src_off, out, M, K, chunk, parts, oshape, ostr, ishape, istr, K_total):
@@ -364,17 +486,18 @@ def _args(src_buf, src_off, out, M, K, chunk, parts, oshape, ostr, ishape, istr,
 
 
 def _kernel(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
-            ddof=0):
+            ddof=0, unroll=1, inner_unit=False):
     """(kernel, work-group size) for one instantiation; a group kernel whose compiled limit is
     below the requested size is rebuilt smaller (register pressure differs per device)."""
+    inner_unit = bool(inner_unit and inner_nd == 1)
     key = ("reduce", kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final,
-           stage2, ddof)
+           stage2, ddof, unroll, inner_unit)
 
     def make():
         w = wg
         while True:
             k = _make(dev, kind, src_dtype, acc, out_dtype, mode, w, outer_nd, inner_nd, final,
-                      stage2, ddof)
+                      stage2, ddof, unroll, inner_unit)
             if mode != "group" or k.local >= w:
                 return k, w
             w = k.local
@@ -390,7 +513,7 @@ def _functions(spec):
 
 
 def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
-          ddof):
+          ddof, unroll=1, inner_unit=False):
     spec = _KINDS[kind]
     t = dt.compute_ctype(acc)
     hi, lo = _LIMITS[acc]
@@ -409,14 +532,17 @@ def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, fi
         strides.append(s)
         s //= 2
     name = f"reduce_{kind}_{mode}" + ("_s2" if stage2 else "")
+    if mode == "cols":
+        assert not final and not stage2 and inner_nd == 1 and outer_nd >= 1
     src = R.Operand(True, src_dtype) if not stage2 else None
     dst = R.Operand(True, out_dtype) if final else None
     source = R.render("reduce.cl.mako", prelude=prelude, name=name, acc_decl=spec.decl,
                       s_type=s_c, out_type=out_c, functions=_functions(spec), mode=mode, wg=wg,
                       outer_nd=outer_nd, inner_nd=inner_nd, src=src, dst=dst, strides=strides,
-                      final=final, stage2=stage2)
+                      final=final, stage2=stage2, unroll=unroll, inner_unit=inner_unit)
     arg_dtypes = [None, _np.int64, None] + [_np.int64] * 4 + \
-        [_np.int64] * (2 * (outer_nd + inner_nd)) + [_np.int64]
+        [_np.int64] * (2 * (outer_nd + inner_nd)) + [_np.int64] + \
+        [_np.int64] * (2 if mode == "cols" else 0)
     # a serial kernel's group size is free; a group kernel's must equal the tree's ``wg``
     return launch.Kernel(dev, source, name, arg_dtypes, local_cap=wg if mode == "group" else 256)
 

@@ -4,25 +4,31 @@
 (with recording paused, so composite forwards record nothing inside), and, when recording and
 an input needs a gradient, records one node whose backward is the op's vjp.
 """
-from ..autograd import state as _state
 from ..autograd import tape as _tape
+from ..autograd.state import _tls
 from ..base import AutogradError
+from ..ndarray import ndarray
+
+_Leaf = _tape.LeafNode
 
 REGISTRY = {}
 
 
 class OpContext:
-    """What a forward keeps for its vjp: saved arrays (version-checked) and plain attributes."""
+    """What a forward keeps for its vjp: saved arrays (version-checked) and plain attributes.
 
-    def __init__(self):
-        self.saved = ()
-        self._versions = ()
-        self.needs = None       # per input: does it need a gradient (None when not recording)
+    The defaults are class attributes, so making a context (once per op call) costs nothing
+    beyond the object itself.
+    """
+
+    saved = ()
+    _versions = ()
+    needs = None        # per input: does it need a gradient (None when not recording)
 
     def save(self, *arrays):
         """Keep ``arrays`` (or None) for the vjp; a later in-place write to one is an error."""
         self.saved = arrays
-        self._versions = tuple(a._storage.version if a is not None else None for a in arrays)
+        self._versions = tuple([a._storage.version if a is not None else None for a in arrays])
 
     def check_versions(self, op_name):
         for a, v in zip(self.saved, self._versions):
@@ -53,22 +59,41 @@ def invoke(op, inputs, **attrs):
     vjp needs is what the forward put in ``ctx``.
     """
     ctx = OpContext()
-    if op.backward is not None and _state.is_recording():
-        needs = tuple([_tape.requires_grad(x) for x in inputs])
-        if True in needs:
-            ctx.needs = needs
-            tls = _state._tls       # recording, so the flag is set on this thread
-            tls.recording = False
-            try:
-                out = op.forward(ctx, *inputs, **attrs)
-            finally:
-                tls.recording = True
-            single = not isinstance(out, tuple)
-            outs = (out,) if single else out
-            # A forward may return an input unchanged (a no-op view); give the output its own
-            # identity so recording does not rewrite the input's graph links.
-            outs = tuple(o._view(o.shape, o._strides, o._offset)
-                         if any(o is x for x in inputs) else o for o in outs)
-            _tape.record_node(op.name, op.backward, ctx, inputs, outs, needs)
-            return outs[0] if single else outs
-    return op.forward(ctx, *inputs, **attrs)
+    if op.backward is None or not getattr(_tls, "recording", False):
+        return op.forward(ctx, *inputs, **attrs)
+    needs = []
+    any_need = False
+    for x in inputs:
+        t = type(x)
+        if t is float or t is int or t is bool or x is None:
+            needs.append(False)
+            continue
+        node = x._ag_node if t is ndarray else getattr(x, "_ag_node", None)
+        n = node is not None and not (type(node) is _Leaf and node.grad_req == "null")
+        needs.append(n)
+        any_need = any_need or n
+    if not any_need:
+        return op.forward(ctx, *inputs, **attrs)
+    needs = tuple(needs)
+    ctx.needs = needs
+    _tls.recording = False      # composite forwards record nothing inside
+    try:
+        out = op.forward(ctx, *inputs, **attrs)
+    finally:
+        _tls.recording = True
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    # A forward may return an input unchanged (a no-op view); give the output its own
+    # identity so recording does not rewrite the input's graph links.
+    fixed = None
+    for k, o in enumerate(outs):
+        for x in inputs:
+            if o is x:
+                if fixed is None:
+                    fixed = list(outs)
+                fixed[k] = o._view(o.shape, o._strides, o._offset)
+                break
+    if fixed is not None:
+        outs = tuple(fixed)
+    _tape.record_node(op.name, op.backward, ctx, inputs, outs, needs)
+    return outs[0] if single else outs

@@ -35,6 +35,8 @@ class _SortKernels:
     __slots__ = ("init", "step", "local", "finish", "key_dtype")
 
     def __init__(self, dev, dtype, descending, pnd):
+        if dtype.kind == "c":
+            raise dt.DTypeError(f"sorting is not supported for complex arrays ({dtype})")
         key_t = dt.compute_ctype(dtype)
         src = R.render("sort.cl.mako", prelude=R.prelude(dtype == dt.float64), kernels="sort",
                        key_t=key_t, is_float=dtype.kind == "f", descending=descending,

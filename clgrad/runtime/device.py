@@ -29,6 +29,7 @@ class Device:
         self._context = None
         self._queue = None
         self._pool = None
+        self._max_alloc = 0
         self._init_lock = threading.Lock()
         # One lock per device serialises set-args + enqueue on shared kernel objects.
         self.launch_lock = threading.RLock()
@@ -43,11 +44,7 @@ class Device:
 
     __str__ = __repr__
 
-    def __eq__(self, other):
-        return self is other
-
-    def __hash__(self):
-        return id(self)
+    # equality and hashing are object identity (the defaults, which cost no Python call)
 
     @property
     def name(self):
@@ -91,9 +88,10 @@ class Device:
                 if self._queue is None:
                     ctx = cl.Context([self.cl_device])
                     queue = cl.CommandQueue(ctx)
-                    self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
+                    self._max_alloc = self.caps.max_alloc
                     self._context = ctx
                     self._queue = queue
+                    self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
 
     @property
     def context(self):
@@ -112,27 +110,40 @@ class Device:
 
     def allocate(self, nbytes):
         """A pooled buffer of at least ``nbytes`` (one byte for empty arrays)."""
+        pool = self._pool
+        if pool is None or nbytes > self._max_alloc:
+            self._check_size(nbytes)
+            pool = self.pool
+        try:
+            buf = pool.allocate(nbytes or 1)
+        except cl.Error as first:
+            return self._retry(nbytes, first)
+        used = pool.active_bytes
+        if used > self.peak_bytes:
+            self.peak_bytes = used
+        return buf
+
+    def _check_size(self, nbytes):
         caps = self.caps
         if nbytes > caps.max_alloc:
             raise OutOfMemoryError(
                 f"cannot allocate {nbytes} bytes on {self} ({self.name}): larger than the device's "
                 f"largest single allocation (max_mem_alloc_size = {caps.max_alloc} bytes)")
-        pool = self.pool
+
+    def _retry(self, nbytes, first):
+        # The pool frees what it holds and retries; do it once more explicitly.
+        pool = self._pool
+        pool.free_held()
         try:
-            buf = pool.allocate(max(int(nbytes), 1))
-            used = pool.active_bytes
-            if used > self.peak_bytes:
-                self.peak_bytes = used
-            return buf
-        except cl.Error as first:
-            # The pool frees what it holds and retries; do it once more explicitly.
-            pool.free_held()
-            try:
-                return pool.allocate(max(int(nbytes), 1))
-            except cl.Error:
-                raise OutOfMemoryError(
-                    f"out of device memory on {self} ({self.name}) allocating {nbytes} bytes "
-                    f"({self.memory_stats()['in_use_bytes']} bytes in use): {first}") from None
+            buf = pool.allocate(nbytes or 1)
+        except cl.Error:
+            raise OutOfMemoryError(
+                f"out of device memory on {self} ({self.name}) allocating {nbytes} bytes "
+                f"({self.memory_stats()['in_use_bytes']} bytes in use): {first}") from None
+        used = pool.active_bytes
+        if used > self.peak_bytes:
+            self.peak_bytes = used
+        return buf
 
     def memory_stats(self):
         if self._pool is None:

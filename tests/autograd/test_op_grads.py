@@ -65,6 +65,7 @@ for name, dom in [
         ("tanh", u(-2, 2)), ("arcsinh", u(-2, 2)), ("arccosh", u(1.2, 3)),
         ("arctanh", u(-0.9, 0.9)), ("degrees", u(-2, 2)), ("radians", u(-2, 2)),
         ("negative", u(-2, 2)), ("positive", u(-2, 2)), ("absolute", signed(0.2, 2)),
+        ("conjugate", u(-2, 2)),
         ("square", u(-2, 2)), ("reciprocal", signed(0.5, 2)),
         # piecewise constant: the gradient is zero everywhere it exists
         ("sign", signed(0.2, 2)), ("floor", away(-3, 3)), ("ceil", away(-3, 3)),

@@ -61,12 +61,10 @@ def test_asarray():
 
 
 def test_array_bad_input():
-    with pytest.raises(clgrad.DTypeError, match="complex"):
-        np.array(onp.array([1 + 1j]))
     with pytest.raises(clgrad.DTypeError, match="uint16"):
         np.array(onp.array([1], onp.uint16))
     with pytest.raises(clgrad.DTypeError, match="not supported"):
-        np.array([1, 2], dtype="complex64")
+        np.array([1, 2], dtype="uint32")
     with pytest.raises(clgrad.DTypeError, match="unknown dtype|not understood|foo"):
         np.array([1, 2], dtype="foo")
     with pytest.raises(clgrad.MXNetError, match="convert"):
@@ -123,7 +121,7 @@ def test_shape_errors():
     with pytest.raises(ValueError, match="shape"):
         np.zeros("abc")
     with pytest.raises(clgrad.DTypeError):
-        np.zeros(3, dtype="complex64")
+        np.zeros(3, dtype="uint64")
     with pytest.raises(clgrad.DTypeError):
         np.ones(3, dtype=object)
 

@@ -274,8 +274,9 @@ def test_group_and_two_stage_paths(kind, monkeypatch):
     # strided reduced axis (axis 0 of a C array) in both layouts
     got = R.reduce_raw(kind, a.T, (1,))
     if kind in ("sum", "max", "argmax", "var", "logsumexp"):
+        # float32 (devices without fp64) sums in another order than the float64 reference
         onp.testing.assert_allclose(got.asnumpy().astype(onp.float64), _ref(kind, x.T, 1),
-                                    rtol=1e-6, atol=1e-9)
+                                    rtol=1e-6, atol=1e-9 if dtype == onp.float64 else 1e-6)
 
 
 def test_work_group_size_comes_from_the_tuning_database():

@@ -124,7 +124,8 @@ def test_cli_list(env, monkeypatch):
     (["elementwise", "--param", "NOPE=1"], 2, "has no parameter 'NOPE'"),
     (["elementwise", "--param", "LS"], 2, "NAME=V1"),
     (["elementwise", "--budget", "soon"], 2, "budget"),
-    (["elementwise", "--dtype", "complex64"], 2, "complex64"),
+    (["elementwise", "--dtype", "uint32"], 2, "uint32"),
+    (["elementwise", "--dtype", "complex64"], 3, "complex64"),
     (["elementwise", "--sizes", "big"], 2, "size"),
     (["elementwise", "--device", "no-such-device-xyz"], 2, "no-such-device-xyz"),
 ])

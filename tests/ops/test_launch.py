@@ -1,0 +1,352 @@
+"""Launch geometry and per-device layouts: every layout of the elementwise, reduce and softmax
+families computes what NumPy computes, whichever launch profile (CPU or GPU) runs it.
+
+The profile is forced per test (``Device._launch_profile``), and size thresholds are lowered, so
+small arrays take the layouts that big ones take on the real devices. The kernels that ran are
+recorded, so each test also proves that it exercised the layout it names.
+"""
+import numpy as onp
+import pytest
+
+from clgrad import autograd, np, npx
+from clgrad.ops import launch
+from clgrad.ops import reduce as R
+from clgrad.tune import db
+
+
+def _clear_plans():
+    R._RPLANS.clear()
+    for p in launch._PLANS.values():
+        p.flat.clear()
+        p.layouts.clear()
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def profile(request, monkeypatch):
+    dev = npx.current_device()
+    dev.caps        # noqa: B018  (read before the profile is forced)
+    old = dev.__dict__.get("_launch_profile")
+    dev._launch_profile = request.param
+    _clear_plans()
+    yield request.param
+    if old is None:
+        del dev._launch_profile
+    else:
+        dev._launch_profile = old
+    _clear_plans()
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """Names of the kernels launched while the test runs."""
+    names = []
+    real_call, real_launch = launch.Kernel.__call__, launch.Kernel.launch
+
+    def call(self, device, n, *args):
+        names.append(self.name)
+        return real_call(self, device, n, *args)
+
+    def launch_(self, device, g, loc, *args):
+        names.append(self.name)
+        return real_launch(self, device, g, loc, *args)
+
+    monkeypatch.setattr(launch.Kernel, "__call__", call)
+    monkeypatch.setattr(launch.Kernel, "launch", launch_)
+    return names
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    monkeypatch.setattr(R, "_CPU_MIN_CHUNK", 16)
+    monkeypatch.setattr(R, "_CPU_COLS_MIN", 16)
+    monkeypatch.setattr(R, "_CPU_COLS_WIDTH", 8)
+
+
+def _fp64():
+    return npx.current_device().caps.fp64
+
+
+def _close(got, exp, tol=1e-5):
+    got = got.asnumpy()
+    assert got.shape == onp.shape(exp), (got.shape, onp.shape(exp))
+    onp.testing.assert_allclose(got.astype(onp.float64), onp.asarray(exp, onp.float64),
+                                rtol=tol, atol=tol, equal_nan=True)
+
+
+# --- reductions --------------------------------------------------------------------------------
+KINDS = ["sum", "mean", "prod", "max", "min", "argmax", "argmin", "var", "std", "all", "any"]
+
+
+def _ref(kind, x, axis):
+    if kind in ("all", "any"):
+        return getattr(x, kind)(axis=axis)
+    return getattr(onp, kind)(x, axis=axis)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reduction_layouts_match_numpy(kind, profile, small_thresholds, launches):
+    dtype = onp.float64 if _fp64() else onp.float32
+    rng = onp.random.default_rng(1)
+    x = rng.standard_normal((6, 70)).astype(dtype)
+    x[2, 7] = x[2, 40] = 9.0                  # ties: the first index wins
+    x[4, 3] = x[4, 66] = -9.0
+    if kind == "prod":
+        x = 1 + x / 50
+    if kind in ("all", "any"):
+        x = x > -1.0
+    a = np.array(x)
+    tol = 1e-9 if dtype == onp.float64 else 1e-4
+    for axis in (None, 0, 1):
+        _close(getattr(a, kind)(axis=axis), _ref(kind, x, axis), tol)
+    _close(getattr(a.T, kind)(axis=1), _ref(kind, x.T, 1), tol)          # strided inner axis
+    _close(getattr(a[::-1, ::-2], kind)(axis=0), _ref(kind, x[::-1, ::-2], 0), tol)
+    t = x[:6, :60].reshape(3, 4, 5, 6)
+    _close(getattr(np.array(t), kind)(axis=(0, 2)) if kind not in ("argmax", "argmin") else
+           getattr(np.array(t), kind)(axis=2), _ref(kind, t, (0, 2)) if kind not in (
+               "argmax", "argmin") else _ref(kind, t, 2), tol)
+    if profile == "cpu":
+        ran = set(launches)
+        assert f"reduce_{kind}_serial" in ran and f"reduce_{kind}_serial_s2" in ran, ran
+        if kind not in ("all", "any"):     # bool leading-axis sums are in the row layout too
+            assert f"reduce_{kind}_cols" in ran, ran
+
+
+def test_cpu_layout_choices(small_thresholds):
+    dev = npx.current_device()
+    M, K = 1, 100000
+    assert R._cpu_plan(dev, M, K, None)[0] == "serial" and R._cpu_plan(dev, M, K, None)[2] > 1
+    # a leading-axis reduction of unit-stride outputs takes the row layout
+    assert R._cpu_plan(dev, 70, 6, ([70], [1], [6], [70]))[0] == "cols"
+    # a unit-stride reduced axis never does
+    assert R._cpu_plan(dev, 6, 70, ([6], [70], [70], [1]))[0] == "serial"
+
+
+def test_reduction_special_values(profile, small_thresholds):
+    x = onp.array([[1.0, onp.nan, 3.0] * 11, [onp.inf, -onp.inf, 2.0] * 11], onp.float32)
+    a = np.array(x)
+    _close(a.max(axis=1), x.max(axis=1)); _close(a.sum(axis=1), x.sum(axis=1))
+    _close(a.max(axis=0), x.max(axis=0)); _close(a.sum(), x.sum())
+    assert int(np.argmax(np.array(x[0]))) == 1                     # a NaN is the maximum
+    h = onp.linspace(-3, 3, 330).astype(onp.float16).reshape(10, 33)
+    _close(np.array(h).sum(axis=1), h.astype(onp.float32).sum(axis=1), 1e-2)
+    _close(np.array(h).sum(axis=0), h.astype(onp.float32).sum(axis=0), 1e-2)
+    i = onp.arange(-200, 200, dtype=onp.int32).reshape(20, 20)
+    assert (np.array(i).sum(axis=0).asnumpy() == i.sum(axis=0)).all()
+    assert int(np.array(i).sum()) == int(i.sum())
+    _close(np.zeros((0, 5)).sum(axis=0), onp.zeros(5)); _close(np.array(2.5).sum(), 2.5)
+
+
+def test_reductions_are_deterministic(profile, small_thresholds):
+    x = onp.random.default_rng(2).standard_normal((40, 300)).astype(onp.float32)
+    a = np.array(x)
+    for axis in (None, 0, 1):
+        first = a.sum(axis=axis).asnumpy()
+        assert (a.sum(axis=axis).asnumpy() == first).all()
+
+
+def test_reduction_plans_follow_the_tuning_database(launches):
+    dev = npx.current_device()
+    if launch.launch_profile(dev) != "cpu":
+        pytest.skip("the CPU layouts are the default only on CPU devices")
+    x = onp.random.default_rng(3).standard_normal((2, 3000)).astype(onp.float32)
+    a = np.array(x)
+    _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
+    assert "reduce_sum_serial" in launches
+    del launches[:]
+    # tuned parameters are for the group layout: the same reduction then takes it, at once
+    with db.override("reduce", {"wg": 8, "min_group_k": 16, "waves": 64}):
+        _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
+    assert "reduce_sum_group" in launches, launches
+    del launches[:]
+    _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
+    assert "reduce_sum_group" not in launches
+
+
+def test_reduction_gradients_on_both_layouts(profile, small_thresholds):
+    if not _fp64():
+        pytest.skip("needs float64")
+    d = onp.random.default_rng(4).standard_normal((5, 40))
+    x = np.array(d)
+    x.attach_grad()
+    with autograd.record():
+        y = (x.sum(axis=0) * np.array(onp.arange(40.0))).sum() + (x.max(axis=1) * 2).sum()
+    y.backward()
+    g = onp.tile(onp.arange(40.0), (5, 1))
+    g[onp.arange(5), d.argmax(axis=1)] += 2
+    _close(x.grad, g, 1e-12)
+
+
+# --- softmax rows -------------------------------------------------------------------------------
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_row_layouts(log, profile, launches):
+    rng = onp.random.default_rng(5)
+    fn = npx.log_softmax if log else npx.softmax
+    for shape in ((40, 37), (3, 300)):
+        x = rng.standard_normal(shape).astype(onp.float32)
+        x[0, 3] = onp.nan
+        s = x.astype(onp.float64)
+        e = onp.exp(s - s.max(1, keepdims=True))
+        p = e / e.sum(1, keepdims=True)
+        ref = onp.log(p) if log else p
+        a = np.array(x)
+        _close(fn(a), ref)
+        _close(fn(a[:, ::-1]), ref[:, ::-1])                    # strided rows
+        _close(fn(np.array(x.T.copy()), axis=0), ref.T)
+        h = x.astype(onp.float16)
+        hs = h.astype(onp.float64)
+        eh = onp.exp(hs - hs.max(1, keepdims=True))
+        ph = eh / eh.sum(1, keepdims=True)
+        _close(fn(np.array(h)), onp.log(ph) if log else ph, 2e-2)
+    if profile == "cpu":
+        assert any(n.endswith("_serial") for n in launches if n.startswith("rows_")), launches
+
+
+def test_softmax_gradients_on_both_layouts(profile):
+    if not _fp64():
+        pytest.skip("needs float64")
+    rng = onp.random.default_rng(6)
+    for shape in ((20, 33), (2, 200)):
+        d, w = rng.standard_normal(shape), rng.standard_normal(shape)
+        for log in (False, True):
+            fn = npx.log_softmax if log else npx.softmax
+            x = np.array(d)
+            x.attach_grad()
+            with autograd.record():
+                y = (fn(x) * np.array(w)).sum()
+            y.backward()
+            e = onp.exp(d - d.max(1, keepdims=True))
+            s = e / e.sum(1, keepdims=True)
+            g = w - s * w.sum(-1, keepdims=True) if log else s * (w - (w * s).sum(-1, keepdims=True))
+            _close(x.grad, g, 1e-10)
+
+
+def test_softmax_with_lengths(profile):
+    rng = onp.random.default_rng(7)
+    x = rng.standard_normal((6, 29)).astype(onp.float32)
+    ln = onp.array([29, 0, 1, 8, 9, 40], onp.int32)
+    y = npx.softmax(np.array(x), length=np.array(ln), use_length=True).asnumpy()
+    for r in range(6):
+        k = min(ln[r], 29)
+        if k:
+            e = onp.exp(x[r, :k] - x[r, :k].max())
+            onp.testing.assert_allclose(y[r, :k], e / e.sum(), rtol=1e-5, atol=1e-6)
+        assert (y[r, k:] == 0).all()
+
+
+# --- elementwise --------------------------------------------------------------------------------
+STREAMS = [{"LS": 4, "EPT": 4, "VW": 2, "LAYOUT": "interleaved"},
+           {"LS": 8, "EPT": 16, "VW": 4, "LAYOUT": "blocked"},
+           {"LS": 16, "EPT": 3, "VW": 1, "LAYOUT": "blocked"},
+           {"LS": 2, "EPT": 8, "VW": 8, "LAYOUT": "interleaved"}]
+
+
+@pytest.mark.parametrize("params", STREAMS, ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_flat_path_with_tuned_stream_parameters(params, launches):
+    rng = onp.random.default_rng(8)
+    with db.override("elementwise", params) as o:
+        _clear_plans()
+        for n in (1, 7, 33, 1000):
+            x = rng.standard_normal(n + 1).astype(onp.float32)
+            y = rng.standard_normal(n + 1).astype(onp.float32)
+            a, b = np.array(x), np.array(y)
+            _close(a * b, x * y)
+            _close(a[1:] + 2.5, x[1:] + 2.5)                    # an offset and a scalar
+            _close(np.exp(a[:n]), onp.exp(x[:n]))
+            _close(np.sign(a), onp.sign(x))                     # not vector-safe: scalars
+            _close(npx.relu(a), onp.maximum(x, 0))
+            i = (x * 10).astype(onp.int32)
+            assert (np.array(i) // 3).asnumpy().tolist() == (i // 3).tolist()
+            if _fp64():
+                d = x.astype(onp.float64)
+                _close(np.sqrt(np.abs(np.array(d))), onp.sqrt(onp.abs(d)), 1e-12)
+    _clear_plans()
+    assert o.consulted
+
+
+def test_heavy_expressions_run_on_vectors_on_cpus(profile):
+    dev = npx.current_device()
+    _clear_plans()
+    x = onp.random.default_rng(9).standard_normal(77).astype(onp.float32)
+    _close(np.exp(np.array(x)), onp.exp(x))
+    _close(np.tanh(np.array(x)), onp.tanh(x))
+    _close(np.array(x) * 2, x * 2)
+    f32 = onp.dtype(onp.float32)
+
+    def used(name):
+        (got,) = [v for k, p in launch._PLANS.items() if k[0] == name and k[2] == f32
+                  for v in p.flat.values()]
+        return got[1]
+    ept, mul_ept = used("exp"), used("multiply")
+    if profile == "cpu" and launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
+        assert ept == 8 and mul_ept == 1      # exp on vectors; memory-bound: one per item
+    elif launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
+        assert ept == 1
+
+
+def test_strided_geometry():
+    for profile in ("cpu", "gpu"):
+        for inner in (1, 3, 5, 64, 1000, 5000):
+            for rows in (1, 2, 3, 17, 1000):
+                (lx, ly), (gx, gy) = launch.strided_geometry(profile, inner, rows, 256, 4096,
+                                                             1024, 2)
+                assert lx & (lx - 1) == 0 and ly & (ly - 1) == 0
+                assert gx % lx == 0 and gy % ly == 0 and gx >= inner and gy >= rows
+                assert lx * ly <= (4096 if profile == "cpu" else 256)
+                if profile == "gpu":
+                    assert lx * ly == 256 or gy == ly or lx >= inner   # groups stay full
+                assert gy - rows < ly
+
+
+def test_strided_paths_match_numpy(profile):
+    rng = onp.random.default_rng(10)
+    for shape in ((9, 3), (3, 9), (40, 1), (5, 4, 3), (1000, 3)):
+        x = rng.standard_normal(shape).astype(onp.float32)
+        a = np.array(x)
+        row = np.array(x[0])
+        _close(a + row, x + x[0])
+        _close(a.T * 2, x.T * 2)
+        _close(np.exp(a[::-1]), onp.exp(x[::-1]))
+        z = np.zeros(shape)
+        z[...] = a.T.T[::-1]
+        _close(z, x[::-1])
+
+
+def test_items_local_takes_few_sizes():
+    dev = npx.current_device()
+
+    class K:
+        local = 256
+    sizes = {launch.items_local(dev, K, n) for n in range(1, 20000, 37)}
+    if launch.launch_profile(dev) == "cpu":
+        assert sizes <= {1, 16, 256}
+    else:
+        assert sizes == {256}
+
+
+# --- memory ------------------------------------------------------------------------------------
+def test_pool_rounding_waste_is_under_a_sixteenth():
+    pool = npx.current_device().pool
+    rng = onp.random.default_rng(11)
+    for size in list(range(64, 5000)) + [int(s) for s in rng.integers(64, 1 << 31, 20000)]:
+        got = pool.alloc_size(pool.bin_number(size))
+        assert size <= got < size * (1 + 1 / 16), (size, got)
+
+
+def test_backward_leaves_no_device_memory_behind():
+    dev = npx.current_device()
+    w = np.array(onp.ones((64, 64), onp.float32))
+    w.attach_grad()
+    x = np.array(onp.ones((32, 64), onp.float32))
+
+    def step():
+        with autograd.record():
+            y = npx.relu(x @ w + 1.0)
+            loss = npx.log_softmax(y).mean()
+        loss.backward()
+    step()
+    npx.waitall()
+    before = dev.memory_stats()["in_use_bytes"]
+    for _ in range(3):
+        step()
+    npx.waitall()
+    assert dev.memory_stats()["in_use_bytes"] == before
