@@ -147,7 +147,8 @@ def test_unknown_strategy():
 ])
 def test_budget_parse(text, count, seconds, fraction):
     b = S.Budget.parse(text)
-    assert (b.count, b.seconds, b.fraction) == (count, seconds, fraction)
+    parsed, expected = (b.count, b.seconds, b.fraction), (count, seconds, fraction)
+    assert parsed == expected
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "abc", "5x", "0%", "150%"])
