@@ -6,9 +6,10 @@
 ##   mode "group":  one work-group per (output, part); lanes stride over the part's range of k and
 ##                  combine through a local-memory tree (GPUs: coalesced reads across lanes).
 ##                  ``parts`` > 1 splits k for a second stage.
-##   mode "serial": one work-item per (output, part), walking its range of k in order; with
-##                  ``unroll`` > 1 it keeps that many independent accumulators over consecutive
-##                  elements (CPUs: contiguous runs, vectorisable, no loop-carried latency chain).
+##   mode "serial": one work-item per (output, part), walking its range of k; with ``unroll`` > 1
+##                  it keeps that many independent accumulators, over four equal runs of the range
+##                  walked side by side, consecutive elements in each (CPUs: contiguous runs,
+##                  vectorisable, several reads in flight, no loop-carried latency chain).
 ##   mode "cols":   one work-item per (part, block of ``bw`` consecutive outputs) of a reduction
 ##                  over a leading axis (outputs unit-stride, one strided inner dimension): it
 ##                  walks the part's rows in memory order and accumulates a row of partial ACCs
@@ -96,7 +97,18 @@ __kernel void ${name}(
     __global ACC * restrict acc = dst + part * M + m;
     for (long j = 0; j < width; ++j)
         acc[j] = acc_init();
-    for (long k = k0; k < k1; ++k) {
+    long k = k0;
+    /* four rows per pass over the partial row: a quarter of its loads and stores */
+    for (; k + 4 <= k1; k += 4) {
+        const long r0 = ${inner_offset("k", "base")}, r1 = ${inner_offset("(k + 1)", "base")};
+        const long r2 = ${inner_offset("(k + 2)", "base")}, r3 = ${inner_offset("(k + 3)", "base")};
+        for (long j = 0; j < width; ++j)
+            acc[j] = acc_combine(acc[j], acc_combine(
+                acc_combine(acc_map(${loadk("r0 + j")}, k), acc_map(${loadk("r1 + j")}, k + 1)),
+                acc_combine(acc_map(${loadk("r2 + j")}, k + 2),
+                            acc_map(${loadk("r3 + j")}, k + 3))));
+    }
+    for (; k < k1; ++k) {
         const long row_off = ${inner_offset("k", "base")};
         for (long j = 0; j < width; ++j)
             acc[j] = acc_combine(acc[j], acc_map(${loadk("row_off + j")}, k));
@@ -134,28 +146,44 @@ __kernel void ${name}(
 %   endif
     }
 % else:
-<%  map_ = (lambda off, k: "src[%s]" % off) if stage2 else (lambda off, k: "acc_map(%s, %s)" % (loadk(off), k)) %>
+<%
+    if stage2:
+        map_ = lambda off, k: "src[%s]" % off
+    else:
+        map_ = lambda off, k: "acc_map(%s, %s)" % (loadk(off), k)
+    off_k = lambda k: inner_offset(k, "base") if inner_nd else "base"
+%>
 %   if inner_nd <= 1 and unroll > 1:
-    /* ${unroll} independent accumulators over consecutive elements, combined in a fixed order */
-%     for j in range(unroll):
-    ACC a${j} = acc_init();
-%     endfor
-    long k = k0;
-    for (; k + ${unroll} <= k1; k += ${unroll}) {
-%     for j in range(unroll):
-        a${j} = acc_combine(a${j}, ${map_(inner_offset("(k + %d)" % j, "base") if inner_nd else "base", "k + %d" % j)});
+<%
+    S = 4 if unroll % 4 == 0 else 1      # concurrent read streams
+    W = unroll // S                      # consecutive elements per stream and step
+%>
+    /* ${S} read streams (the range in ${S} equal runs walked side by side: more reads in flight
+       than one stream), ${W} consecutive accumulators each, combined in a fixed order; arrays
+       and short loops, which compilers vectorise */
+    ACC a[${unroll}];
+    for (int j = 0; j < ${unroll}; ++j)
+        a[j] = acc_init();
+    const long sub = ((k1 - k0) / ${S * W}) * ${W};
+    for (long t = 0; t < sub; t += ${W}) {
+%     for st in range(S):
+        {
+            const long k = k0 + ${st} * sub + t;
+            for (int j = 0; j < ${W}; ++j)
+                a[${st * W} + j] = acc_combine(a[${st * W} + j],
+                                               ${map_(off_k("(k + j)"), "k + j")});
+        }
 %     endfor
     }
-    for (; k < k1; ++k)
-        a0 = acc_combine(a0, ${map_(inner_offset("k", "base") if inner_nd else "base", "k")});
-    ACC acc = a0;
-%     for j in range(1, unroll):
-    acc = acc_combine(acc, a${j});
-%     endfor
+    for (long k = k0 + ${S} * sub; k < k1; ++k)
+        a[0] = acc_combine(a[0], ${map_(off_k("k"), "k")});
+    ACC acc = a[0];
+    for (int j = 1; j < ${unroll}; ++j)
+        acc = acc_combine(acc, a[j]);
 %   elif inner_nd <= 1:
     ACC acc = acc_init();
     for (long k = k0; k < k1; ++k)
-        acc = acc_combine(acc, ${map_(inner_offset("k", "base") if inner_nd else "base", "k")});
+        acc = acc_combine(acc, ${map_(off_k("k"), "k")});
 %   else:
     /* the inner multi-index advances like an odometer: one division per work-item, not per k */
     ACC acc = acc_init();

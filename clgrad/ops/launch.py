@@ -79,17 +79,19 @@ class Kernel:
             self.kernel(self.queue, global_size, local_size, *args)
 
 
-def items_local(device, kernel, items):
-    """Group size for ``items`` independent work-items of ``kernel`` on ``device``.
+def items_local(device, kernel, items, work=1):
+    """Group size for ``items`` independent work-items of ``kernel`` on ``device``, each doing
+    about ``work`` elements of work.
 
     GPUs take the kernel's size. CPUs take the largest of 256, 16 and 1 that still leaves four
-    groups per compute unit: few sizes, because runtimes such as PoCL compile a kernel once per
-    group size.
+    groups per compute unit - at most 16 for long work-items, where big groups measured slower
+    and the cost per group does not matter: few sizes, because runtimes such as PoCL compile a
+    kernel once per group size.
     """
     if launch_profile(device) != "cpu":
         return kernel.local
     cu = max(1, device.caps.compute_units)
-    for local in (256, 16):
+    for local in ((16,) if work >= 64 else (256, 16)):
         if local <= kernel.local and items >= 4 * cu * local:
             return local
     return 1
@@ -199,7 +201,7 @@ class EwPlan:
         got = self.flat.get((device, bucket, idx))
         if got is None:
             ept, vw, layout, ls = _stream(device, self.out_dtype, n,
-                                          self.vec_ok and bool(_HEAVY.search(self.expr)))
+                                          self.vec_ok and bool(_NOT_PLAIN.search(self.expr)))
             if not self.vec_ok:
                 vw = 1
             got = self.flat[(device, bucket, idx)] = (
@@ -240,10 +242,11 @@ class EwPlan:
             else:
                 args.append(x)
         args.append(n)
+        narrow = n + off < _INT_LIMIT - _PAD_MARGIN
         got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
-            if n + off < _INT_LIMIT - _PAD_MARGIN else None
+            if narrow else None
         if got is None:
-            got = self.flat_kernel(device, n, "int" if n + off < _INT_LIMIT - _PAD_MARGIN else "long")
+            got = self.flat_kernel(device, n, "int" if narrow else "long")
         k, ept = got
         k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
         return out
@@ -380,9 +383,10 @@ _VEC_DTYPES = (_np.dtype(_np.float32), _np.dtype(_np.float64))
 _VW_OK = (1, 2, 4, 8, 16)
 
 
-_HEAVY = re.compile(r"\b(exp|expm1|exp2|exp10|log|log1p|log2|log10|pow|powr|sin|cos|tan|asin|acos|"
-                    r"atan|atan2|sinh|cosh|tanh|asinh|acosh|atanh|erf|erfc|cbrt|hypot|fmod|"
-                    r"tgamma|lgamma)\s*\(")
+# An expression that calls a builtin (exp, isnan, fmax, ...) or selects (?:), as opposed to plain
+# arithmetic: PoCL's implicit vectorisation across a group leaves such bodies scalar (measured
+# 7x slower than 8-wide vectors for exp and for relu), so CPUs run them on vectors.
+_NOT_PLAIN = re.compile(r"\b[A-Za-z_]\w*\s*\(|\?")
 
 
 def _stream(device, dtype, n, heavy=False):
@@ -390,10 +394,10 @@ def _stream(device, dtype, n, heavy=False):
 
     Stream parameters measured on this very device (``python -m clgrad.tune``) or set by
     ``db.override`` are used as given. Otherwise one element per work-item (what PoCL vectorises
-    across a group, and GPUs coalesce), except for expressions calling costly builtins on a CPU:
-    those run on 8-wide vectors, since CPU runtimes vectorise exp, log, tanh ... only there.
-    (Borrowed and shipped entries are not used here: on PoCL the shipped CPU entry measured far
-    below one element per work-item for memory-bound expressions.)
+    across a group, and GPUs coalesce), except that on a CPU expressions that call builtins or
+    select (``heavy``) run on 8-wide vectors. (Borrowed and shipped entries are not used here:
+    on PoCL the shipped CPU entry measured far below one element per work-item for plain
+    arithmetic.)
     """
     p = _tuned_stream(device, dtype, n)
     if p is not None:

@@ -451,7 +451,7 @@ def _rows(kind, src, g, length, out, axis, inv_t):
     if mode == "group":
         k.launch(dev, (M * wg,), (wg,), *args)
     elif cpu:
-        local = launch.items_local(dev, k, M)
+        local = launch.items_local(dev, k, M, K)
         k.launch(dev, ((M + local - 1) // local * local,), (local,), *args)
     else:
         k(dev, M, *args)

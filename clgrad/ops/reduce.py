@@ -309,7 +309,8 @@ def _plan(dev, src_dtype, M, K, inner_contig, acc_bytes, family="reduce", layout
 
 
 def _cpu_plan(dev, M, K, layout):
-    target = 4 * _b.max(1, dev.caps.compute_units)       # work-items to keep every core busy
+    # work-items to keep every core busy, with some slack for cores that other work slows
+    target = 16 * _b.max(1, dev.caps.compute_units)
     if layout is not None:
         oshape, ostr, ishape, istr = layout
         if len(ishape) == 1 and istr[0] != 1 and oshape and ostr[-1] == 1 and K >= 2 and \
@@ -323,8 +324,8 @@ def _cpu_plan(dev, M, K, layout):
     return "serial", 1, _b.max(1, parts)
 
 
-def _serial_local(dev, k, items):
-    return launch.items_local(dev, k, items)
+def _serial_local(dev, k, items, work=1):
+    return launch.items_local(dev, k, items, work)
 
 
 # --- the reduction kernel family -----------------------------------------------------------
@@ -424,8 +425,8 @@ def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
         args += extra
         return tuple(args)
 
-    def serial_step(k, items, first, final, args):
-        local = _serial_local(dev, k, items)
+    def serial_step(k, items, first, final, args, work):
+        local = _serial_local(dev, k, items, work)
         steps.append((k, ((items + local - 1) // local * local,), (local,), first, final, args))
 
     if mode == "serial":
@@ -435,12 +436,13 @@ def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
         k = _kernel(dev, kind, src_dtype, acc, out_dtype if final else None, "serial", 1,
                     len(oshape), len(ishape), final, False, ddof, unroll, unit)[0]
         serial_step(k, M * parts, True, final,
-                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr))
+                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr), chunk)
         if not final:       # partials m * parts + part, combined per output in order
             plan.partial = M * parts * asize
             k2 = _kernel(dev, kind, acc, acc, out_dtype, "serial", 1, 1, 1, True, True, ddof,
                          1, True)[0]
-            serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [parts], [parts], [1]))
+            serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [parts], [parts], [1]),
+                        parts)
         return plan
     if mode == "cols":
         # outputs [row, j0, j0 + width) of part p accumulate in partial[p * M + m]
@@ -452,10 +454,10 @@ def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
         k = _kernel(dev, kind, src_dtype, acc, None, "cols", 1, len(oshape), 1, False, False,
                     ddof, 1, False)[0]
         serial_step(k, items, True, False,
-                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr, (bw, nblk)))
+                    tail(M, K, chunk, parts, oshape, ostr, ishape, istr, (bw, nblk)), bw * chunk)
         k2 = _kernel(dev, kind, acc, acc, out_dtype, "serial", 1, 1, 1, True, True, ddof, 1,
                      False)[0]
-        serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [1], [parts], [M]))
+        serial_step(k2, M, False, True, tail(M, parts, parts, 1, [M], [1], [parts], [M]), parts)
         return plan
     if parts == 1:
         k, wg = _kernel(dev, kind, src_dtype, acc, out_dtype, "group", wg, len(oshape),

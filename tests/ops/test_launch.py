@@ -216,7 +216,8 @@ def test_softmax_gradients_on_both_layouts(profile):
             y.backward()
             e = onp.exp(d - d.max(1, keepdims=True))
             s = e / e.sum(1, keepdims=True)
-            g = w - s * w.sum(-1, keepdims=True) if log else s * (w - (w * s).sum(-1, keepdims=True))
+            g = w - s * w.sum(-1, keepdims=True) if log else \
+                s * (w - (w * s).sum(-1, keepdims=True))
             _close(x.grad, g, 1e-10)
 
 
