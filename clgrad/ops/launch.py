@@ -155,6 +155,23 @@ def _c_contig_strides(shape):
 
 
 # --- the elementwise family -------------------------------------------------------------------
+def _operand_args(out, inputs):
+    """Kernel arguments for the operands (buffer and offset per array, scalars as they are),
+    and the largest offset among them (it decides between 32- and 64-bit indexing)."""
+    off = out._offset
+    args = [out._storage.buffer, off]
+    for x in inputs:
+        if type(x) is ndarray:
+            o = x._offset
+            if o > off:
+                off = o
+            args.append(x._storage.buffer)
+            args.append(o)
+        else:
+            args.append(x)
+    return args, off
+
+
 _INT_LIMIT = 2 ** 31 - 1
 _PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
 _PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
@@ -230,17 +247,7 @@ class EwPlan:
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
         device = out._storage.device
-        off = out._offset
-        args = [out._storage.buffer, off]
-        for x in inputs:
-            if type(x) is ndarray:
-                o = x._offset
-                if o > off:
-                    off = o
-                args.append(x._storage.buffer)
-                args.append(o)
-            else:
-                args.append(x)
+        args, off = _operand_args(out, inputs)
         args.append(n)
         narrow = n + off < _INT_LIMIT - _PAD_MARGIN
         got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
@@ -264,17 +271,7 @@ class EwPlan:
             if len(self.layouts) > _LAYOUT_CACHE_MAX:
                 self.layouts.clear()
             lay = self.layouts[lkey] = _Layout(self, device, out, inputs)
-        off = out._offset
-        args = [out._storage.buffer, off]
-        for x in inputs:
-            if type(x) is ndarray:
-                o = x._offset
-                if o > off:
-                    off = o
-                args.append(x._storage.buffer)
-                args.append(o)
-            else:
-                args.append(x)
+        args, off = _operand_args(out, inputs)
         wide = n + off + lay.extent >= _INT_LIMIT
         if lay.ndim == 0:
             args.append(n)
