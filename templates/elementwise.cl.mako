@@ -11,7 +11,7 @@
 ## The flat path takes stream parameters (the tuning database's, see clgrad.tune): each work-item
 ## handles ``ept`` elements, ``vw`` at a time, the runs of a work-item contiguous ("blocked") or
 ## strided by the global size ("interleaved"). ``vw`` > 1 evaluates the expression on vectors
-## (vload/vstore; only for expressions valid on vector types, every array operand and the output
+## (vector reads/writes; only for expressions valid on vector types, every array operand and the output
 ## of one float type); a ragged end falls back to element by element.
 <% blocked = layout == "blocked" %>
 ${prelude}
@@ -50,13 +50,13 @@ __kernel void ${name}(
         if (e + ${vw} <= n) {
 %     for i, op in enumerate(operands[1:], 1):
 %       if op.is_array:
-            const ${op.compute}${vw} v${i - 1} = vload${vw}(0, p${i} + off${i} + e);
+            const ${op.compute}${vw} v${i - 1} = ${vload(op.ctype, vw, "p%d + off%d + e" % (i, i))};
 %       else:
             const ${op.compute}${vw} v${i - 1} = (${op.compute}${vw})(s${i});
 %       endif
 %     endfor
             const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
-            vstore${vw}(r, 0, p0 + off0 + e);
+            ${vstore(out.ctype, vw, "r", "p0 + off0 + e")}
             continue;
         }
 %   endif

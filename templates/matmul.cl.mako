@@ -42,14 +42,14 @@ ${prelude}
             return load(op, ptr, idx)
         if op.dtype.name == "float16":
             return "vload_half%d(0, %s + (%s))" % (VW, ptr, idx)
-        return "vload%d(0, %s + (%s))" % (VW, ptr, idx)
+        return vload(T, VW, "%s + (%s)" % (ptr, idx))
 
     def stv(op, ptr, idx, v):
         if VW == 1:
             return store(op, ptr, idx, v) + ";"
         if op.dtype.name == "float16":
             return "vstore_half%d_rte(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
-        return "vstore%d(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
+        return vstore(T, VW, v, "%s + (%s)" % (ptr, idx))
 
     def put(idx, v, t=None):
         # store one value of C; with beta set (a later K chunk), add to what is there
@@ -81,7 +81,7 @@ ${prelude}
                 if VW == 1:
                     v = "blm[kk * %d + %d + tn]" % (NWG, j * NDIMC)
                 else:
-                    v = "vload%d(0, blm + kk * %d + %d + tn * %d)" % (VW, NWG, j * NDIMC * VW, VW)
+                    v = vload(T, VW, "blm + kk * %d + %d + tn * %d" % (NWG, j * NDIMC * VW, VW))
             elif bmode == "vector":
                 v = ldv(b, "B", "bo + (%s)%s + bn_%d" % (kidx, sbk, j))
             else:

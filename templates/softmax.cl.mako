@@ -13,7 +13,7 @@
 ## With ``reuse`` (softmax, float output computed in ACC) pass 2 stores exp(z - max) and the last
 ## pass rescales what it stored, so each element costs one exp, not two.
 ## With ``vw`` > 0 (serial rows of unit stride, every operand in ACC) the passes run on vectors of
-## ``vw`` elements (vload/vstore), then a scalar tail: CPU runtimes vectorise builtins such as exp
+## ``vw`` elements (vector reads and writes), then a scalar tail: CPU runtimes vectorise builtins such as exp
 ## only when they are called on vector types.
 <%
     U = unroll if mode == "serial" else 1
@@ -69,9 +69,9 @@ ${prelude}
 #define SRC(k) ${load(src, "src", "sb + (k) * src_ks")}
 % if V:
 #define ACCV ${acc}${V}
-#define VSRC(k) vload${V}(0, src + sb + (k))
+#define VSRC(k) ${vload(acc, V, "src + sb + (k)")}
 %   if bwd:
-#define VGRAD(k) vload${V}(0, gp + gb + (k))
+#define VGRAD(k) ${vload(acc, V, "gp + gb + (k)")}
 %   endif
 % endif
 % if bwd:
@@ -172,8 +172,8 @@ __kernel void ${name}(
     /* each exp is stored, and rescaled by the last pass (serial: one lane per row; group: a
        lane rescales only what it stored) */
     ${red("(ACC)0", lambda k: "STORE_E(%s, exp(SRC(%s) * inv_t - mx))" % (k, k), sum_comb, "s",
-          lambda k: "e", lambda k: "const ACCV e = exp(VSRC(%s) * inv_t - mx); "
-                                   "vstore%d(e, 0, dst + db + %s);" % (k, V, k))}
+          lambda k: "e", lambda k: "const ACCV e = exp(VSRC(%s) * inv_t - mx); %s" % (
+              k, vstore(acc, V, "e", "dst + db + %s" % k)))}
 %   else:
     ${red("(ACC)0", lambda k: "exp(SRC(%s) * inv_t - mx)" % k, sum_comb, "s",
           lambda k: "exp(VSRC(%s) * inv_t - mx)" % k)}
@@ -206,7 +206,7 @@ __kernel void ${name}(
     long k0 = 0;
     for (; k0 + ${V} <= len; k0 += ${V}) {
 %   if kind == "softmax" and reuse:
-        const ACCV v = vload${V}(0, dst + db + k0) * r;
+        const ACCV v = ${vload(acc, V, "dst + db + k0")} * r;
 %   elif kind == "softmax":
         const ACCV v = exp(VSRC(k0) * inv_t - mx) * r;
 %   elif kind == "log_softmax":
@@ -216,7 +216,7 @@ __kernel void ${name}(
 %   else:
         const ACCV v = (VGRAD(k0) - exp(VSRC(k0)) * s) * inv_t;
 %   endif
-        vstore${V}(v, 0, dst + db + k0);
+        ${vstore(acc, V, "v", "dst + db + k0")}
     }
     for (long k = k0; k < len; ++k) {
 % else:

@@ -5,15 +5,14 @@
 ## access is bounds-checked, so the host may pad the global size to whole work-groups.
 <%
     half = T == "half"
-    def vload(ptr, idx):
+    def vld(ptr, idx):
         if half:
             return "vload_half%s(0, %s + %s)" % ("" if VW == 1 else VW, ptr, idx)
-        return ("%s[%s]" % (ptr, idx)) if VW == 1 else "vload%d(0, %s + %s)" % (VW, ptr, idx)
-    def vstore(val, ptr, idx):
+        return vload(T, VW, "%s + %s" % (ptr, idx))
+    def vst(val, ptr, idx):
         if half:
-            return "vstore_half%s_rte(%s, 0, %s + %s)" % ("" if VW == 1 else VW, val, ptr, idx)
-        return ("%s[%s] = %s" % (ptr, idx, val)) if VW == 1 else \
-            "vstore%d(%s, 0, %s + %s)" % (VW, val, ptr, idx)
+            return "vstore_half%s_rte(%s, 0, %s + %s);" % ("" if VW == 1 else VW, val, ptr, idx)
+        return vstore(T, VW, val, "%s + %s" % (ptr, idx))
     def sload(ptr, idx):
         return ("vload_half(0, %s + %s)" % (ptr, idx)) if half else "%s[%s]" % (ptr, idx)
     def sstore(val, ptr, idx):
@@ -55,8 +54,8 @@ __kernel void ${name}(__global ${T} *out, const long out_off, const ${C} alpha,
         }
 % else:
         if (e + ${VW} <= n) {
-            const ${CV} r = alpha * ${vload("xs", "e")} + ${vload("ys", "e")};
-            ${vstore("r", "o", "e")};
+            const ${CV} r = alpha * ${vld("xs", "e")} + ${vld("ys", "e")};
+            ${vst("r", "o", "e")}
         } else {
             for (long i = e; i < n; ++i) {   /* the ragged tail */
                 const ${C} r = alpha * (${C})${sload("xs", "i")} + (${C})${sload("ys", "i")};

@@ -5,6 +5,7 @@ not a silently empty string in the kernel. Helpers from ``cl_kernels/`` are inli
 ``#include``d) so the source that keys the caches covers all the code.
 """
 import functools
+import zlib
 from pathlib import Path
 
 from mako.lookup import TemplateLookup
@@ -81,6 +82,33 @@ def store(op, ptr, idx, value):
     return f"{ptr}[{idx}] = ({op.ctype})({value})"
 
 
+def vload(ctype, n, ptr):
+    """An expression reading ``n`` consecutive ``ctype`` elements from ``ptr`` as a vector.
+
+    Built from scalar reads, not ``vloadN``: some CPU runtimes (PyPI's PoCL) call their
+    ``vloadN`` out of line, which spills every live register around each call (a matmul inner
+    loop ran 2-4x slower); the compiler merges the scalar reads into one unaligned vector load.
+    """
+    if n == 1:
+        return f"({ptr})[0]"
+    return f"(({ctype}{n})(" + ", ".join(f"({ptr})[{l}]" for l in range(n)) + "))"
+
+
+def vstore(ctype, n, value, ptr):
+    """A statement writing the ``n``-vector ``value`` to ``ptr`` lane by lane (see ``vload``).
+
+    Its temporaries are named after a checksum of the call's text, so they never shadow a
+    variable that ``value`` reads, and the same call renders the same source (the source keys the
+    kernel caches).
+    """
+    if n == 1:
+        return f"({ptr})[0] = {value};"
+    tag = "%08x" % zlib.crc32(f"{ctype}{n}|{value}|{ptr}".encode())
+    v, p = f"vs{tag}_", f"vp{tag}_"
+    lanes = " ".join(f"{p}[{l}] = {v}.s{l:x};" for l in range(n))
+    return f"{{ const {ctype}{n} {v} = {value}; __global {ctype} *{p} = {ptr}; {lanes} }}"
+
+
 def prelude(uses_fp64):
     return ("#define CLGRAD_FP64\n" if uses_fp64 else "") + cl_source("prelude.cl")
 
@@ -89,4 +117,6 @@ def render(template, **params):
     """Render ``templates/<template>`` with the shared helpers available to it."""
     params.setdefault("load", load)
     params.setdefault("store", store)
+    params.setdefault("vload", vload)
+    params.setdefault("vstore", vstore)
     return _lookup.get_template(template).render(**params)

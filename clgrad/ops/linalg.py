@@ -13,6 +13,7 @@ matmul, views, sums and elementwise ops, so their gradients (and gradients of th
 the ops they are built of.
 """
 import builtins as _b
+import copy
 import numbers
 
 import numpy as _np
@@ -45,7 +46,10 @@ OPTIONAL_PARAMS = {"KC": 0}
 #: ``default_params`` adapts the vector width to the device. GPUs: 64 x 64 tiles staged in local
 #: memory by 16 x 16 work-items, 4 x 4 outputs each.
 DEFAULT_PARAMS = {
-    "cpu": {"MWG": 64, "NWG": 32, "KWG": 16, "MDIMC": 8, "NDIMC": 1, "VW": 16, "SA": 0, "SB": 0,
+    # an 8 x 32 block of C per work-item (16 accumulators of 16 lanes), one work-item per
+    # group, K in chunks of 256 so that a chunk's panel of B stays in cache: 2x the GFLOP/s of
+    # 8 work-items per group with interleaved rows on PoCL (AVX-512 host, 1024^2 and 2048^2)
+    "cpu": {"MWG": 8, "NWG": 32, "KWG": 16, "MDIMC": 1, "NDIMC": 1, "VW": 16, "SA": 0, "SB": 0,
             "KC": 256},
     "gpu": {"MWG": 64, "NWG": 64, "KWG": 16, "MDIMC": 16, "NDIMC": 16, "VW": 4, "SA": 1, "SB": 1,
             "KC": 0},
@@ -240,10 +244,12 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params):
             k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd,
                              full_params(dict(zip(_SOURCE_PARAMS, pt))))
         except (_NoFit, KernelBuildError) as e:
-            k = e           # remembered: the next call falls back without rebuilding
+            # remembered, so that the next call falls back without rebuilding; without its
+            # traceback, whose frames would keep the caller's arrays alive
+            k = e.with_traceback(None)
         dev.kernels[key] = k
     if isinstance(k, Exception):
-        raise k
+        raise copy.copy(k)      # a fresh exception each time: tracebacks attach to the copy
     return k
 
 
@@ -368,7 +374,42 @@ def _plan_tiled(q, params):
     return form, q, la, lb, (sam, sak, sbk, sbn), swap
 
 
-def _launch_tiled(dev, dtype, q, params):
+class _Plan:
+    """Everything about one matmul launch that does not depend on the data: the kernel, its
+    geometry and, per K chunk, the argument list with the operands' buffers and offsets left
+    to fill in. Built once per device, dtype, parameters, shapes and strides; a call then only
+    fills in six arguments and enqueues."""
+
+    __slots__ = ("kernel", "glob", "loc", "swap", "chunks", "info")
+
+    def __init__(self, kernel, glob, loc, q, chunk_args, swap, info):
+        self.kernel, self.glob, self.loc, self.swap, self.info = kernel, glob, loc, swap, info
+        # args[1] / args[5] are the operands' offsets plus the chunk's start along K; the
+        # buffers are dropped, so that a cached plan keeps no array's memory alive
+        self.chunks = []
+        for args in chunk_args:
+            da, db = args[1] - q.ao, args[5] - q.bo
+            args = list(args)
+            args[0] = args[4] = args[8] = None
+            self.chunks.append((args, da, db))
+
+    def run(self, a, b, out):
+        x, y = (b, a) if self.swap else (a, b)
+        A, ao, B, bo = x._storage.buffer, x._offset, y._storage.buffer, y._offset
+        C, co = out._storage.buffer, out._offset
+        k, dev, glob, loc = self.kernel, out.device, self.glob, self.loc
+        for args, da, db in self.chunks:
+            args = list(args)
+            args[0], args[1], args[4], args[5], args[8], args[9] = A, ao + da, B, bo + db, C, co
+            if loc is None:
+                k(dev, glob, *args)
+            else:
+                k.launch(dev, glob, loc, *args)
+        LAST_PLAN.clear()
+        LAST_PLAN.update(self.info)
+
+
+def _tiled_plan(dev, dtype, q, params):
     form, q, la, lb, st, swap = _plan_tiled(q, params)
     c_n1 = q.scn == 1 or q.N == 1
     if form == "kvec":
@@ -384,18 +425,17 @@ def _launch_tiled(dev, dtype, q, params):
     ntile = p["NWG"] if form == "nvec" else p["NWG"] // p["VW"]
     gm = (q.M + p["MWG"] - 1) // p["MWG"]
     gn = (q.N + ntile - 1) // ntile
-    LAST_PLAN.clear()
     kc = p["KC"] if 0 < p["KC"] < q.K else q.K
-    LAST_PLAN.update(path="tiled", form=form, a_layout=la, b_layout=lb, bmode=bmode,
-                     swapped=swap, params=dict(p), grid=(gm, gn, q.nbatch),
-                     chunks=(q.K + kc - 1) // kc)
+    info = dict(path="tiled", form=form, a_layout=la, b_layout=lb, bmode=bmode, swapped=swap,
+                params=dict(p), grid=(gm, gn, q.nbatch), chunks=(q.K + kc - 1) // kc)
     glob = (gm * p["NDIMC"], gn * p["MDIMC"], q.nbatch)
     loc = (p["NDIMC"], p["MDIMC"], 1)
-    for k0 in range(0, q.K, kc):
-        k.launch(dev, glob, loc, *q.args(*st, k0=k0, k1=_b.min(q.K, k0 + kc), beta=int(k0 > 0)))
+    chunks = [q.args(*st, k0=k0, k1=_b.min(q.K, k0 + kc), beta=int(k0 > 0))
+              for k0 in range(0, q.K, kc)]
+    return _Plan(k, glob, loc, q, chunks, swap, info)
 
 
-def _launch_simple(dev, dtype, q):
+def _simple_plan(dev, dtype, q):
     outputs = q.nbatch * q.M * q.N
     caps = dev.caps
     wg = 1
@@ -404,47 +444,87 @@ def _launch_simple(dev, dtype, q):
     group = wg > 1 and ((q.K >= 256 and outputs <= 4096) or (q.K >= 64 and outputs <= 64))
     bnd = len(q.bshape)
     args = q.args(q.sam, q.sak, q.sbk, q.sbn) + [outputs]
-    LAST_PLAN.clear()
-    LAST_PLAN.update(path="simple", form="group" if group else "serial")
+    info = dict(path="simple", form="group" if group else "serial")
     if group:
         k = _simple_kernel(dev, dtype, "group", wg, bnd)
-        k.launch(dev, (outputs * wg,), (wg,), *args)
-    else:
-        k = _simple_kernel(dev, dtype, "serial", 1, bnd)
-        k(dev, outputs, *args)
+        return _Plan(k, (outputs * wg,), (wg,), q, [args], False, info)
+    k = _simple_kernel(dev, dtype, "serial", 1, bnd)
+    return _Plan(k, outputs, None, q, [args], False, info)
 
 
 def _use_simple(dtype, M, N, K):
     return dtype.kind != "f" or M == 1 or N == 1 or K <= 2 or M * N * K <= 4096
 
 
+#: Launch plans by (device, dtype, shapes, strides[, parameters]); cleared when it grows large
+#: (a workload of ever new shapes), like a cache, never trusted beyond its key.
+_PLANS = {}
+_DEFAULTS = {}
+
+
 def _run(a, b, out):
     """out[...] = a @ b with the path and parameters chosen for the device."""
     dev = out.device
-    q = _Problem(a, b, out)
     dtype = out.dtype
-    if _use_simple(dtype, q.M, q.N, q.K):
-        _launch_simple(dev, dtype, q)
+    key = (dev, dtype, a.shape, a._strides, b.shape, b._strides, out.shape, out._strides)
+    plan = _PLANS.get(key)
+    if plan is None:
+        q = _Problem(a, b, out)
+        if _use_simple(dtype, q.M, q.N, q.K):
+            plan = _PLANS[key] = _simple_plan(dev, dtype, q)
+    if plan is not None:
+        plan.run(a, b, out)
         return out
-    la = _layout_a(q.M, q.K, q.sam, q.sak)[0]
-    lb = _layout_b(q.K, q.N, q.sbk, q.sbn)[0]
-    nt = la == "k" and lb == "k"
-    name = "matmul_nt" if nt else "matmul"
+    # the tiled kernel: its parameters come from the tuning database (which can change, or be
+    # overridden in a scope), so they are part of the key
+    M, K = a.shape[-2:]
+    N = b.shape[-1]
+    nt = (a._strides[-1] == 1 or K == 1) and (b._strides[-2] == 1 or K == 1) and \
+        not (b._strides[-1] == 1 or N == 1)
+    dkey = (dev, dtype, nt)
+    default = _DEFAULTS.get(dkey)
+    if default is None:
+        default = _DEFAULTS[dkey] = default_params(dev, dtype, nt)
     from ..tune import db
-    params = db.params_for(dev, name, dtype, size_key(q.M, q.N, q.K),
-                           default_params(dev, dtype, nt))
+    params = db.params_for(dev, "matmul_nt" if nt else "matmul", dtype, size_key(M, N, K),
+                           default)
+    pkey = key + tuple(params.values())
+    plan = _PLANS.get(pkey)
+    if plan is None:
+        plan = _new_tiled_plan(dev, dtype, _Problem(a, b, out), params)
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[pkey] = plan
+    plan.run(a, b, out)
+    return out
+
+
+def _new_tiled_plan(dev, dtype, q, params):
+    """The plan for ``params``, or for the first fallback that runs on the device."""
     tried = []
     for p in (params,) + FALLBACK_PARAMS:
-        why = param_problem(p)
+        why = _cached_problem(p)
         if why:             # e.g. a database entry written for other parameters
             tried.append(f"matmul parameters {p}: {why}")
             continue
         try:
-            _launch_tiled(dev, dtype, q, full_params(p))
-            return out
+            return _tiled_plan(dev, dtype, q, full_params(p))
         except (_NoFit, KernelBuildError) as e:
             tried.append(str(e))
     raise MXNetError("matmul: no kernel configuration runs on this device:\n" + "\n".join(tried))
+
+
+_PROBLEMS = {}
+
+
+def _cached_problem(params):
+    """``param_problem(params)`` (device-independent checks), remembered per parameter set:
+    evaluating the constraints costs ~0.2 ms, too much for every matmul call."""
+    key = tuple(sorted(params.items()))
+    why = _PROBLEMS.get(key, _PROBLEMS)
+    if why is _PROBLEMS:
+        why = _PROBLEMS[key] = param_problem(params)
+    return why
 
 
 def _result_shape(a, b):
@@ -499,7 +579,7 @@ def matmul_with_params(a, b, params, out=None):
         return out
     if a.shape[-1] == 0:
         return fill(out, 0)
-    _launch_tiled(dev, a.dtype, _Problem(a, b, out), full_params(params))
+    _tiled_plan(dev, a.dtype, _Problem(a, b, out), full_params(params)).run(a, b, out)
     return out
 
 

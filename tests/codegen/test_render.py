@@ -196,3 +196,27 @@ def test_load_and_store_helpers():
     f = R.Operand(True, dt.int8, dt.float32)
     assert (f.ctype, f.compute) == ("char", "float")
     assert R.load(f, "p", "i") == "(float)p[i]"
+
+
+# --- inline vector reads and writes -------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 4, 8, 16])
+def test_inline_vector_read_write(n):
+    # vload/vstore helpers read and write n lanes at any (unaligned) element offset, in lane
+    # order, without calling the runtime's vloadN/vstoreN; a value named like the helper's own
+    # temporaries must not be shadowed
+    dev = default_device()
+    t = "float" if n == 1 else f"float{n}"
+    assert "vload" not in R.vload("float", n, "p") and "vstore" not in R.vstore("float", n, "v", "p")
+    src = R.prelude(False) + f"""
+__kernel void k(__global const float *x, __global float *y, const int off) {{
+    const int i = (int)get_global_id(0) * {n};
+    const {t} sv_ = {R.vload("float", n, "x + off + i")} * 2.0f;
+    {R.vstore("float", n, "sv_ + 1.0f", "y + off + i")}
+}}"""
+    k = launch.Kernel(dev, src, "k", [None, None, onp.int32])
+    host = onp.arange(3 + 4 * n + 5, dtype=onp.float32)
+    x, y = np.array(host), np.zeros(host.shape)
+    k.launch(dev, (4,), (1,), x._storage.buffer, y._storage.buffer, 3)
+    want = onp.zeros_like(host)
+    want[3:3 + 4 * n] = host[3:3 + 4 * n] * 2 + 1
+    onp.testing.assert_array_equal(y.asnumpy(), want)

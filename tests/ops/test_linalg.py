@@ -4,12 +4,15 @@ outer, tensordot, einsum, linalg.norm; gradients by finite differences; tuner ho
 Kernel instantiations are shared between tests (float32, a handful of layouts and parameter
 sets) to keep PoCL compile time down.
 """
+import gc
+
 import numpy as onp
 import pytest
 
 from clgrad import MXNetError, ShapeError, autograd, np
 from clgrad.ops import launch
 from clgrad.ops import linalg as L
+from clgrad.tune import db
 from gradcheck import check_grad
 
 F32 = onp.dtype("float32")
@@ -198,6 +201,52 @@ def test_matmul_layout_plans():
         ("kvec", "k", "k")
     at @ bt
     assert L.LAST_PLAN["swapped"] and L.LAST_PLAN["b_layout"] == "n"
+
+
+def test_matmul_plans_reused_with_other_offsets_and_buffers():
+    # A plan is cached by shapes and strides only: every call must fill in its own operands'
+    # buffers and offsets, also when the plan swaps the operands or splits K into chunks.
+    A, B = _data((40, 300), seed=3), _data((300, 70), seed=4)
+    base_a, base_b = np.array(A), np.array(B)
+    big_a = np.array(onp.concatenate([A, A[::-1]], axis=0))
+    for lo in (0, 1, 5):
+        cases = [
+            ("plain", base_a[lo:lo + 30], base_b[:, lo:lo + 50],
+             A[lo:lo + 30], B[:, lo:lo + 50]),
+            ("other buffer", big_a[40 + lo:70 + lo], base_b[:, lo:lo + 50],
+             A[::-1][lo:lo + 30], B[:, lo:lo + 50]),
+            ("swapped", np.array(onp.ascontiguousarray(A.T)).T[lo:lo + 30],
+             np.array(onp.ascontiguousarray(B.T)).T[:, lo:lo + 50],
+             A[lo:lo + 30], B[:, lo:lo + 50]),
+            ("simple", base_a[lo:lo + 1], base_b[:, lo:lo + 3], A[lo:lo + 1], B[:, lo:lo + 3]),
+        ]
+        for name, a, b, ha, hb in cases:
+            res = a @ b
+            _check(res, _ref_matmul(ha, hb), F32, 300)
+            if name == "swapped":
+                assert L.LAST_PLAN["swapped"]
+            if name == "plain":
+                # and with K in chunks (each chunk's offset moves along K)
+                p = dict(L.FALLBACK_PARAMS[0], KC=64)
+                with db.override("matmul", p):
+                    res = a @ b
+                assert L.LAST_PLAN["chunks"] == 5
+                _check(res, _ref_matmul(ha, hb), F32, 300)
+    n = len(L._PLANS)
+    base_a[2:32] @ base_b[:, 3:53]
+    assert len(L._PLANS) == n, "a repeated layout built a new plan"
+
+
+def test_matmul_plans_keep_no_memory_alive():
+    dev = _dev()
+    gc.collect()            # what earlier tests left to the collector
+    before = dev.memory_stats()["in_use_bytes"]
+    a, b = np.ones((300, 301)), np.ones((301, 302))
+    c = a @ b
+    c.wait_to_read()
+    del a, b, c
+    gc.collect()
+    assert dev.memory_stats()["in_use_bytes"] == before
 
 
 def test_matmul_bad_shapes():
