@@ -5,14 +5,24 @@ has an ``OpNode`` holding its backward function, what its forward saved (``ctx``
 input, the node and output slot that produced it *at record time*. Attaching a gradient again
 gives an array a new leaf and so detaches it from the graph that produced it, as MXNet does.
 
-Backward walks the nodes reachable from the heads in reverse topological order, accumulates
-cotangents per output slot, and writes the leaves' buffers at the end, so an exception midway
-(KeyboardInterrupt included) leaves every ``.grad`` untouched and the graph intact. Unless
-``retain_graph``, it then frees what nodes saved. A vjp returns None for an input that gets no
-gradient; a 'write' leaf reached only by such zeros is written with zeros, as MXNet does.
+Backward walks the nodes reachable from the heads in reverse recording order (every node is
+numbered when it is recorded, after the nodes of its inputs, so that order is topological and
+deterministic), accumulates cotangents per output slot, and writes the leaves' buffers at the
+end, so an exception midway (KeyboardInterrupt included) leaves every ``.grad`` untouched and
+the graph intact. Unless ``retain_graph``, it then frees what nodes saved. A vjp returns None
+for an input that gets no gradient; a 'write' leaf reached only by such zeros is written with
+zeros, as MXNet does.
 """
+import itertools
+from operator import attrgetter
+
 from ..base import AutogradError, MXNetError
 from . import state
+
+# Recording order: a node is numbered after the nodes of its inputs (they exist before it), so
+# sorting by this number, newest first, is a reverse topological order of any graph.
+_next_seq = itertools.count().__next__
+_by_seq = attrgetter("seq")
 
 _NOT_IN_GRAPH = (
     "Cannot differentiate node because it is not in a computational graph. You need to set "
@@ -45,7 +55,7 @@ class LeafNode:
 class OpNode:
     """One recorded op: its backward, saved state, and the producers of its inputs."""
 
-    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed",
+    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "seq",
                  "__weakref__")
 
     def __init__(self, name, backward, ctx, parents, out_meta):
@@ -56,11 +66,12 @@ class OpNode:
         self.nout = len(out_meta)
         self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
         self.freed = False
+        self.seq = _next_seq()
 
     def free(self):
         self.ctx = None
         self.parents = ()
-        self.freed = True
+        self.freed = True     # (backward inlines this)
 
 
 def requires_grad(x):
@@ -142,40 +153,28 @@ def record_node(name, backward, ctx, inputs, outputs, needs=None):
 
 
 # --- backward --------------------------------------------------------------------------------
-def _topo_order(roots):
-    """OpNodes reachable from ``roots``, consumers before producers."""
-    order, seen = [], set()
+def _reachable(roots):
+    """The OpNodes reachable from ``roots`` (a set)."""
+    seen = set()
+    stack = []
     for root in roots:
-        if type(root) is not OpNode or id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, it = stack[-1]
-            advanced = False
-            for p in it:
-                if p is None:
-                    continue
+        if type(root) is OpNode and root not in seen:
+            seen.add(root)
+            stack.append(root)
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        for p in pop().parents:
+            if p is not None:
                 pn = p[0]
-                if type(pn) is OpNode and id(pn) not in seen:
-                    seen.add(id(pn))
-                    stack.append((pn, iter(pn.parents)))
-                    advanced = True
-                    break
-            if not advanced:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+                if type(pn) is OpNode and pn not in seen:
+                    add(pn)
+                    push(pn)
+    return seen
 
 
-def _accumulate(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    from .. import ops
-    return ops.add(a, b)
+def _topo_order(roots):
+    """OpNodes reachable from ``roots``, consumers before producers (newest first)."""
+    return sorted(_reachable(roots), key=_by_seq, reverse=True)
 
 
 def _as_list(x):
@@ -222,9 +221,9 @@ def _check_heads(heads, head_grads):
 def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     """Core of backward and grad.
 
-    Returns ``(leaves, captured)``: ``leaves`` maps id(LeafNode) to [leaf, total] for every leaf
-    the backward pass reached (total None when only zero gradients reached it); ``captured``
-    maps id(OpNode) of each non-leaf variable to its cotangents.
+    Returns ``(leaves, captured)``: ``leaves`` maps every LeafNode the backward pass reached to
+    its total gradient (None when only zero gradients reached it); ``captured`` maps id(OpNode)
+    of each non-leaf variable to its cotangents.
     """
     from .. import ops
 
@@ -234,79 +233,91 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     prev_rec = state.set_recording(create_graph)
     prev_train = state.set_training(train_mode)
     try:
-        slots = {}      # id(node) -> [cotangent per output]
-        leaves = {}     # id(leaf) -> [leaf, total]
+        add = ops.add
+        slots = {}      # OpNode -> [cotangent per output]
+        leaves = {}     # LeafNode -> total
         for h, g in zip(heads, head_grads):
             if g is None:
                 g = ops.ones_like(h)    # a non-scalar head means the gradient of its sum
             node = h._ag_node
             if type(node) is LeafNode:
-                entry = leaves.setdefault(id(node), [node, None])
-                entry[1] = _accumulate(entry[1], g)
+                prev = leaves.get(node)
+                leaves[node] = g if prev is None else add(prev, g)
             else:
-                lst = slots.setdefault(id(node), [None] * node.nout)
-                lst[h._ag_index] = _accumulate(lst[h._ag_index], g)
+                lst = slots.get(node)
+                if lst is None:
+                    lst = slots[node] = [None] * node.nout
+                k = h._ag_index
+                lst[k] = g if lst[k] is None else add(lst[k], g)
+        prev = g = None
 
-        wanted = set()
+        wanted = None
         if variables is not None:
-            for v in variables:
-                if type(v._ag_node) is OpNode:
-                    wanted.add(id(v._ag_node))
+            wanted = {v._ag_node for v in variables if type(v._ag_node) is OpNode}
 
         order = _topo_order([h._ag_node for h in heads])
         for node in order:
             if node.freed:
                 raise AutogradError(_FREED.format(op=node.name))
         captured = {}
-        add = ops.add
         for node in order:
-            nid = id(node)
-            outs = slots.pop(nid, None)
-            if wanted and nid in wanted:
-                captured[nid] = list(outs) if outs is not None else [None] * node.nout
+            outs = slots.pop(node, None)
+            if wanted and node in wanted:
+                captured[id(node)] = list(outs) if outs is not None else [None] * node.nout
             if outs is None:
                 in_grads = ()       # nothing flows through here: its inputs get zero
             else:
-                for k, g in enumerate(outs):
-                    if g is None:
-                        shape, dtype, dev = node.out_meta[k]
-                        outs[k] = ops.zeros(shape, dtype=dtype, device=dev)
+                if node.nout > 1:   # (a single output always has its cotangent)
+                    _fill_zero_cotangents(node, outs)
                 ctx = node.ctx
                 check = getattr(ctx, "check_versions", None)
                 if check is not None:
                     check(node.name)
                 in_grads = node.backward(ctx, *outs)
-                if not isinstance(in_grads, (tuple, list)):
+                if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                     in_grads = (in_grads,)
                 outs = None         # this node's cotangents are no longer needed
             n_in = len(in_grads)
-            for i, parent in enumerate(node.parents):
+            i = -1
+            for parent in node.parents:
+                i += 1
                 if parent is None:
                     continue
                 g = in_grads[i] if i < n_in else None
-                pnode, slot = parent
+                pnode = parent[0]
                 if type(pnode) is LeafNode:
                     # reached even with no gradient: a 'write' leaf is then written with zeros
-                    entry = leaves.get(id(pnode))
-                    if entry is None:
-                        leaves[id(pnode)] = [pnode, g]
-                    elif g is not None:
-                        entry[1] = g if entry[1] is None else add(entry[1], g)
+                    if g is not None:
+                        prev = leaves.get(pnode)
+                        leaves[pnode] = g if prev is None else add(prev, g)
+                    elif pnode not in leaves:
+                        leaves[pnode] = None
                 elif g is not None:
-                    pid = id(pnode)
-                    lst = slots.get(pid)
+                    lst = slots.get(pnode)
                     if lst is None:
-                        lst = slots[pid] = [None] * pnode.nout
+                        lst = slots[pnode] = [None] * pnode.nout
+                    slot = parent[1]
                     prev = lst[slot]
                     lst[slot] = g if prev is None else add(prev, g)
-            in_grads = g = None
+            in_grads = g = prev = lst = None
         if not retain_graph:
             for node in order:
-                node.free()
+                node.ctx = None
+                node.parents = ()
+                node.freed = True
         return leaves, captured
     finally:
         state.set_recording(prev_rec)
         state.set_training(prev_train)
+
+
+def _fill_zero_cotangents(node, outs):
+    """Zeros for the outputs of ``node`` that no gradient reached."""
+    from .. import ops
+    for k, g in enumerate(outs):
+        if g is None:
+            shape, dtype, dev = node.out_meta[k]
+            outs[k] = ops.zeros(shape, dtype=dtype, device=dev)
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
@@ -320,7 +331,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     prev = state.set_recording(False)
     try:
         writes = []
-        for leaf, total in leaves.values():
+        for leaf, total in leaves.items():
             if leaf.grad_req == "null" or leaf.grad is None:
                 continue
             if total is None:
@@ -362,7 +373,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         for v in variables:
             node = v._ag_node
             if type(node) is LeafNode:
-                total = leaves.get(id(node), (None, None))[1]
+                total = leaves.get(node)
             else:
                 total = captured.get(id(node), [None] * node.nout)[v._ag_index]
             if total is None:

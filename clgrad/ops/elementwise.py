@@ -13,7 +13,7 @@ from .. import dtypes as dt
 from ..autograd import state as _state
 from ..autograd.state import _tls
 from ..autograd.tape import LeafNode as _Leaf
-from ..autograd.tape import record_node as _record_node
+from ..autograd.tape import OpNode as _OpNode
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
@@ -158,7 +158,7 @@ class _Plan:
     launch plan of its kernel family (all worked out once, on the first call)."""
 
     __slots__ = ("compute", "out_dtype", "expr", "helpers", "computes", "fp64", "ew",
-                 "scalars", "checked")
+                 "convert", "is_complex", "checked")
 
     def __init__(self, spec, operands):
         compute, out_dtype = spec.dtypes(operands)
@@ -176,8 +176,15 @@ class _Plan:
         sig = tuple((True, o.dtype, compute) if type(o) is ndarray else (False, None, compute)
                     for o in operands)
         self.ew = launch.ew_plan(spec.name, self.expr, out_dtype, sig, self.helpers)
-        self.scalars = any(type(o) is not ndarray for o in operands)
+        # whether a scalar operand needs converting to the compute type's Python type (a float
+        # operand of a float op goes to the kernel as it is); the signature fixes their types
+        py = _PY_TYPE_OF_KIND.get(compute.kind, int) if compute != dt.bool_ else bool
+        self.convert = any(type(o) is not ndarray and type(o) is not py for o in operands)
+        self.is_complex = compute.kind == "c"
         self.checked = set()    # devices known to support the dtypes (float64)
+
+
+_PY_TYPE_OF_KIND = {"f": float, "c": complex}
 
 
 _PY_SCALARS = (bool, int, float)
@@ -211,10 +218,8 @@ def _run(spec, operands, out=None):
                 n = out.size
                 if n == 0:
                     return out
-                if plan.scalars:
-                    compute = plan.compute
-                    operands = [o if type(o) is ndarray else _scalar_in(o, compute)
-                                for o in operands]
+                if plan.convert:
+                    operands = _converted(operands, plan.compute)
                 return plan.ew.run_flat(out, operands, n)
     shape = None
     dev = None
@@ -235,9 +240,8 @@ def _run(spec, operands, out=None):
             raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
                              f"broadcast shape {shape} of the operands")
         _check_cast(spec.name, plan.out_dtype, out.dtype)
-    if plan.scalars:
-        compute = plan.compute
-        operands = [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
+    if plan.convert:
+        operands = _converted(operands, plan.compute)
     ew = plan.ew
     if out.dtype != plan.out_dtype:     # out= of another dtype: the kernel stores in its type
         ew = launch.ew_plan(spec.name, plan.expr, out.dtype, ew.sig, plan.helpers)
@@ -249,6 +253,11 @@ def _check_cast(name, result, target):
     if not _np.can_cast(result, target, "same_kind"):
         raise DTypeError(f"{name}: cannot cast the result from {result} to the output's dtype "
                          f"{target} (casting rule 'same_kind')")
+
+
+def _converted(operands, compute):
+    """``operands`` with the scalars converted to the compute type's Python type."""
+    return [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
 
 
 def _scalar_in(v, compute):
@@ -309,15 +318,11 @@ def _make(spec, vjp):
             if flat:
                 plan = plans.get(tuple(sig))
                 if plan is not None and (not plan.fp64 or dev in plan.checked) and \
-                        (not recording or plan.compute.kind != "c"):
+                        (not recording or not plan.is_complex):
                     res, n = empty(shape, plan.out_dtype, dev)
-                    ops_ = args
-                    if plan.scalars:
-                        compute = plan.compute
-                        ops_ = [o if type(o) is ndarray else _scalar_in(o, compute)
-                                for o in args]
                     if n:
-                        plan.ew.run_flat(res, ops_, n)
+                        plan.ew.run_flat(res, _converted(args, plan.compute) if plan.convert
+                                         else args, n)
                     if recording and vjp is not None:
                         _record(spec.name, vjp, args, res)
                     return res
@@ -352,20 +357,22 @@ def _make(spec, vjp):
 def _record(name, vjp, args, res):
     """Record ``res = name(*args)`` as ``invoke`` would, for the flat fast path (which ran the
     forward itself): one pass over the inputs, the operands the vjp reads saved, one node."""
-    needs = []
+    parents = []
     any_need = False
     for x in args:
-        n = False
+        p = None
         if type(x) is ndarray:
             node = x._ag_node
-            n = node is not None and not (type(node) is _Leaf and node.grad_req == "null")
-            any_need = any_need or n
-        needs.append(n)
+            if node is not None and (type(node) is not _Leaf or node.grad_req != "null"):
+                p = (node, x._ag_index)
+                any_need = True
+        parents.append(p)
     if any_need:
         ctx = OpContext()
-        ctx.needs = needs = tuple(needs)
+        ctx.needs = tuple([p is not None for p in parents])
         _save_operands(ctx, args, vjp)
-        _record_node(name, vjp, ctx, args, (res,), needs)
+        res._ag_node = _OpNode(name, vjp, ctx, tuple(parents),
+                               ((res.shape, res.dtype, res._storage.device),))
 
 
 def _no_complex_grad(name, operands):
@@ -403,26 +410,40 @@ def _save_operands(ctx, operands, vjp):
     needs = ctx.needs
     keep = _KEEP.get((vjp, needs))
     if keep is None:
-        kept = ()
-        for i, need in enumerate(needs):
-            if need:
-                kept += vjp.uses[i]
-        keep = _KEEP[(vjp, needs)] = tuple(k in kept for k in range(len(operands)))
+        keep = _keep(vjp, needs, len(operands))
     saved = []
+    versions = []
     scalars = []
     shapes = []
     for o, k in zip(operands, keep):
         if type(o) is ndarray:
-            saved.append(o if k else None)
+            if k:
+                saved.append(o)
+                versions.append(o._storage.version)
+            else:
+                saved.append(None)
+                versions.append(None)
             scalars.append(None)
             shapes.append(o.shape)
         else:
             saved.append(None)
+            versions.append(None)
             scalars.append(o)
             shapes.append(None)
-    ctx.save(*saved)
+    ctx.saved = tuple(saved)
+    ctx._versions = tuple(versions)
     ctx.scalars = tuple(scalars)
     ctx.shapes = tuple(shapes)
+
+
+def _keep(vjp, needs, n):
+    """Per operand: does the vjp read it, given which inputs need a gradient (cached)."""
+    kept = ()
+    for i, need in enumerate(needs):
+        if need:
+            kept += vjp.uses[i]
+    keep = _KEEP[(vjp, needs)] = tuple(k in kept for k in range(n))
+    return keep
 
 
 _KEEP = {}      # (vjp, needs) -> per operand: does the vjp read it
@@ -452,12 +473,22 @@ def _binary_vjp(da, db, uses=((0, 1), (0, 1))):
     """
     def vjp(ctx, g):
         a, b = ctx.saved
-        sa, sb = ctx.scalars
-        av = a if a is not None else sa
-        bv = b if b is not None else sb
+        if a is None:
+            a = ctx.scalars[0]
+        if b is None:
+            b = ctx.scalars[1]
         na, nb = ctx.needs
-        ga = unbroadcast(da(g, av, bv), ctx.shapes[0]) if na and da else None
-        gb = unbroadcast(db(g, av, bv), ctx.shapes[1]) if nb and db else None
+        ga = gb = None
+        if na and da:
+            ga = da(g, a, b)
+            sa = ctx.shapes[0]
+            if ga.shape != sa:
+                ga = unbroadcast(ga, sa)
+        if nb and db:
+            gb = db(g, a, b)
+            sb = ctx.shapes[1]
+            if gb.shape != sb:
+                gb = unbroadcast(gb, sb)
         return ga, gb
     vjp.uses = uses
     return vjp

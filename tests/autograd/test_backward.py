@@ -364,3 +364,49 @@ def test_each_recorded_op_builds_one_node_and_saves_only_what_its_vjp_reads():
     assert all(a is None for a in s._ag_node.ctx.saved)          # add reads nothing
     assert k._ag_node is None
     assert x.grad is not None and y.grad is None                 # .grad only for leaves
+
+
+def test_backward_runs_consumers_before_producers_in_reverse_recording_order():
+    """A node used by several later nodes, on paths of different lengths, gets all of its
+    cotangents before its own vjp runs: the order is topological, newest node first."""
+    from clgrad.autograd.tape import _topo_order
+    x = _x([1.0, 2.0, 3.0])
+    with autograd.record():
+        a = x * 2
+        b = a * 3
+        c = a + 1
+        d = b * c
+        e = d + a                   # e = 12 x^2 + 8 x
+    order = _topo_order([e._ag_node])
+    assert len(order) == 5
+    position = {id(n): i for i, n in enumerate(order)}
+    for n in order:
+        for p in n.parents:
+            if p is not None and id(p[0]) in position:
+                assert position[id(n)] < position[id(p[0])]
+    assert [n.seq for n in order] == sorted((n.seq for n in order), reverse=True)
+    e.backward()
+    assert x.grad.tolist() == [32.0, 56.0, 80.0]
+
+
+def test_graph_extended_after_other_recording_keeps_its_order():
+    """Nodes recorded in between (another graph, another thread) do not disturb the order of
+    a graph that is extended later."""
+    import threading
+    x = _x([1.0, 2.0])
+    with autograd.record():
+        a = x * x
+    other = []
+
+    def record_elsewhere():
+        y = _x([5.0])
+        with autograd.record():
+            other.append(y * y)
+    t = threading.Thread(target=record_elsewhere)
+    t.start()
+    t.join()
+    with autograd.record():
+        b = a * x + a
+    b.backward()
+    assert x.grad.tolist() == [5.0, 16.0]      # d/dx (x^3 + x^2) = 3x^2 + 2x
+    assert other[0]._ag_node is not None
