@@ -115,7 +115,7 @@ def _damage(path, how):
 @pytest.mark.parametrize("how", ["truncated", "edited", "garbage", "empty"])
 def test_damaged_tuning_database_is_ignored(tuning_db, how):
     dev = _dev()
-    default = L.full_params(L.default_params(dev, onp.dtype(onp.float32)))
+    default = L.full_params(L.default_params(dev, onp.dtype(onp.float32), size="small"))
     db.store(dev, "matmul", "float32", "small", MARKED, path=tuning_db)
     db.store(dev, "reduce", "float32", "default", {"wg": 2, "waves": 1}, path=tuning_db)
     db.reload()
