@@ -56,7 +56,7 @@ class OpNode:
     """One recorded op: its backward, saved state, and the producers of its inputs."""
 
     __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "seq",
-                 "__weakref__")
+                 "scale", "__weakref__")
 
     def __init__(self, name, backward, ctx, parents, out_meta):
         self.name = name
@@ -67,6 +67,8 @@ class OpNode:
         self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
         self.freed = False
         self.seq = _next_seq()
+        # set when the op is its one array input times a constant (see _Scaled)
+        self.scale = None
 
     def free(self):
         self.ctx = None
@@ -143,6 +145,8 @@ def record_node(name, backward, ctx, inputs, outputs, needs=None):
         node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))
         o._ag_node = node
         o._ag_index = 0
+        if hasattr(backward, "scale_of"):
+            node.scale = scale_for(backward, inputs, o)
         return node
     meta = tuple([(o.shape, o.dtype, o._storage.device) for o in outputs])
     node = OpNode(name, backward, ctx, parents, meta)
@@ -150,6 +154,19 @@ def record_node(name, backward, ctx, inputs, outputs, needs=None):
         o._ag_node = node
         o._ag_index = k
     return node
+
+
+def scale_for(backward, inputs, out):
+    """The constant ``s`` when ``backward`` (a vjp with ``scale_of``) is ``g * s`` for this call,
+    else None. Only for floating outputs whose array inputs have the output's dtype, so that the
+    deferred product (``_Scaled``) gives the cotangent the dtype the vjp would have."""
+    if out.dtype.kind != "f":
+        return None
+    for x in inputs:
+        d = getattr(x, "dtype", None)
+        if d is not None and d != out.dtype:
+            return None
+    return backward.scale_of(inputs)
 
 
 # --- backward --------------------------------------------------------------------------------
@@ -175,6 +192,39 @@ def _reachable(roots):
 def _topo_order(roots):
     """OpNodes reachable from ``roots``, consumers before producers (newest first)."""
     return sorted(_reachable(roots), key=_by_seq, reverse=True)
+
+
+class _Scaled:
+    """A cotangent ``g * s`` not computed yet.
+
+    The vjp of an op that multiplies its one array input by a constant (``x * 2.5``, ``-x``)
+    is the incoming cotangent times that constant. Backward carries such factors along (their
+    product in double precision) instead of launching a kernel per op, and multiplies once where
+    the cotangent is used: a chain of scalings costs one launch, not one per op.
+    """
+
+    __slots__ = ("g", "s")
+
+    def __init__(self, g, s):
+        self.g, self.s = g, s
+
+
+def _real(c):
+    """The cotangent ``c`` as an array (a deferred scaling applied)."""
+    if type(c) is _Scaled:
+        from .. import ops
+        return ops.multiply(c.g, c.s)
+    return c
+
+
+def _sum(a, b):
+    """Two cotangents of one slot added (either may be None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    from .. import ops
+    return ops.add(_real(a), _real(b))
 
 
 def _as_list(x):
@@ -233,7 +283,8 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     prev_rec = state.set_recording(create_graph)
     prev_train = state.set_training(train_mode)
     try:
-        add = ops.add
+        add = _sum
+        defer = not create_graph    # a recorded backward needs every product as an op
         slots = {}      # OpNode -> [cotangent per output]
         leaves = {}     # LeafNode -> total
         for h, g in zip(heads, head_grads):
@@ -273,7 +324,16 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                 check = getattr(ctx, "check_versions", None)
                 if check is not None:
                     check(node.name)
-                in_grads = node.backward(ctx, *outs)
+                scale = node.scale
+                if scale is not None and defer:
+                    g = outs[0]
+                    g = _Scaled(g.g, g.s * scale) if type(g) is _Scaled else _Scaled(g, scale)
+                    in_grads = tuple([None if p is None else g for p in node.parents])
+                else:
+                    if outs[0].__class__ is _Scaled or (node.nout > 1 and
+                                                        any(type(o) is _Scaled for o in outs)):
+                        outs = [_real(o) for o in outs]
+                    in_grads = node.backward(ctx, *outs)
                 if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                     in_grads = (in_grads,)
                 outs = None         # this node's cotangents are no longer needed
@@ -305,6 +365,8 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                 node.ctx = None
                 node.parents = ()
                 node.freed = True
+        for outs in captured.values():
+            outs[:] = [_real(o) for o in outs]
         return leaves, captured
     finally:
         state.set_recording(prev_rec)
@@ -340,9 +402,12 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
             elif leaf.grad_req == "write":
                 writes.append((leaf.grad, total))
             else:
-                writes.append((leaf.grad, ops.add(leaf.grad, total)))
+                writes.append((leaf.grad, ops.add(leaf.grad, _real(total))))
         for buf, value in writes:
-            ops.assign(buf, value)
+            if type(value) is _Scaled and value.g.shape == buf.shape:
+                ops.multiply(value.g, value.s, out=buf)     # the scaling is the write
+            else:
+                ops.assign(buf, _real(value))
     finally:
         state.set_recording(prev)
 
@@ -373,7 +438,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         for v in variables:
             node = v._ag_node
             if type(node) is LeafNode:
-                total = leaves.get(node)
+                total = _real(leaves.get(node))
             else:
                 total = captured.get(id(node), [None] * node.nout)[v._ag_index]
             if total is None:

@@ -14,6 +14,7 @@ from ..autograd import state as _state
 from ..autograd.state import _tls
 from ..autograd.tape import LeafNode as _Leaf
 from ..autograd.tape import OpNode as _OpNode
+from ..autograd.tape import scale_for as _scale_for
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
@@ -371,8 +372,10 @@ def _record(name, vjp, args, res):
         ctx = OpContext()
         ctx.needs = tuple([p is not None for p in parents])
         _save_operands(ctx, args, vjp)
-        res._ag_node = _OpNode(name, vjp, ctx, tuple(parents),
-                               ((res.shape, res.dtype, res._storage.device),))
+        node = res._ag_node = _OpNode(name, vjp, ctx, tuple(parents),
+                                      ((res.shape, res.dtype, res._storage.device),))
+        if hasattr(vjp, "scale_of"):
+            node.scale = _scale_for(vjp, args, res)
 
 
 def _no_complex_grad(name, operands):
@@ -455,7 +458,21 @@ def _unary_vjp(deriv, uses_x=True):
         (x,) = ctx.saved
         return (multiply(g, deriv(x)),)
     vjp.uses = ((0,),) if uses_x else ((),)
+    if not uses_x:      # a constant derivative: backward may defer the product (tape._Scaled)
+        c = float(deriv(None))
+        vjp.scale_of = lambda args: c
     return vjp
+
+
+def _scalar_factor(args):
+    """The Python number one array is multiplied by (``multiply``'s vjp is then ``g * s``), or
+    None when both operands are arrays."""
+    a, b = args
+    s = b if type(a) is ndarray else a
+    t = type(s)
+    if t is float or (t is int and -(1 << 53) <= s <= 1 << 53):
+        return float(s)
+    return None
 
 
 def _zero_vjp(ctx, *gs):
@@ -613,9 +630,11 @@ add = _make(EwSpec("add", "v0 + v1", "same", 2),
 
 subtract = _make(EwSpec("subtract", "v0 - v1", "nobool", 2),
                  _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g), ((), ())))
+_multiply_vjp = _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a),
+                            ((1,), (0,)))
+_multiply_vjp.scale_of = _scalar_factor
 multiply = _make(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
-                 _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a),
-                             ((1,), (0,))))
+                 _multiply_vjp)
 true_divide = _make(
     EwSpec("true_divide", "v0 / v1", "float", 2),
     _binary_vjp(lambda g, a, b: true_divide(g, b),

@@ -410,3 +410,97 @@ def test_graph_extended_after_other_recording_keeps_its_order():
     b.backward()
     assert x.grad.tolist() == [5.0, 16.0]      # d/dx (x^3 + x^2) = 3x^2 + 2x
     assert other[0]._ag_node is not None
+
+
+# --- deferred scalings: a chain of x * c costs one launch in backward --------------------------
+@pytest.fixture
+def launches(monkeypatch):
+    """Names of the kernels launched while a test runs."""
+    from clgrad.ops import launch
+    names = []
+    call, run = launch.Kernel.__call__, launch.Kernel.launch
+
+    def counted_call(self, *a):
+        names.append(self.name)
+        return call(self, *a)
+
+    def counted_launch(self, *a):
+        names.append(self.name)
+        return run(self, *a)
+    monkeypatch.setattr(launch.Kernel, "__call__", counted_call)
+    monkeypatch.setattr(launch.Kernel, "launch", counted_launch)
+    return names
+
+
+def _chain(x, factors):
+    y = x
+    for f in factors:
+        y = -y if f is None else y * f
+    return y
+
+
+FACTORS = [1.5, None, 0.25, 3, None, -2.0, 1.0001]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_scalar_chain_gradient_and_launches(dtype, launches):
+    if dtype == "float64" and not np.zeros(1).device.caps.fp64:
+        pytest.skip("the device has no cl_khr_fp64")
+    hx = onp.linspace(-2, 2, 12).astype(dtype)
+    x = np.array(hx, dtype=dtype)
+    x.attach_grad()
+    with autograd.record():
+        y = _chain(x, FACTORS * 5)
+    del launches[:]
+    y.backward()
+    want = onp.prod([-1.0 if f is None else f for f in FACTORS * 5])
+    tol = 1e-2 if dtype == "float16" else 1e-6
+    onp.testing.assert_allclose(x.grad.asnumpy(), onp.full(12, want), rtol=tol)
+    assert x.grad.dtype == onp.dtype(dtype)
+    # the head's ones and one scaling that writes x.grad: not one launch per op
+    assert len(launches) <= 2, launches
+
+
+def test_deferred_scalings_meet_other_ops():
+    hx = onp.array([0.5, -1.0, 2.0], dtype=onp.float32)
+    x = np.array(hx)
+    x.attach_grad()
+    with autograd.record():
+        a = x * 2.0                 # two scaled paths that meet in an add
+        b = -(x * 3)
+        c = np.exp(a * 0.5) * 4.0   # a scaled cotangent reaching a vjp that reads its input
+        y = (a + b) * 1.5 + c
+    y.backward()
+    want = (2.0 - 3.0) * 1.5 + 4.0 * onp.exp(hx)
+    onp.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-5)
+
+
+def test_deferred_scalings_with_grad_add_and_variables():
+    hx = onp.array([1.0, 2.0], dtype=onp.float32)
+    x = np.array(hx)
+    x.attach_grad(grad_req="add")
+    for _ in range(2):
+        with autograd.record():
+            y = (x * 3.0) * -2.0
+        y.backward()
+    onp.testing.assert_allclose(x.grad.asnumpy(), [-12.0, -12.0])
+    z = np.array(hx)
+    z.attach_grad()
+    with autograd.record():
+        m = z * 5.0
+        y = -(m * 0.5)
+    gz, gm = autograd.grad(y, [z, m], retain_graph=True)
+    onp.testing.assert_allclose(gz.asnumpy(), [-2.5, -2.5])
+    onp.testing.assert_allclose(gm.asnumpy(), [-0.5, -0.5])
+
+
+def test_deferred_scalings_not_used_with_create_graph():
+    x = np.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x * x) * 3.0
+        (dx,) = autograd.grad(y, [x], create_graph=True)    # 6x, recorded
+        z = (dx * 0.5).sum()
+    z.backward()
+    onp.testing.assert_allclose(dx.asnumpy(), [6.0, 12.0, 18.0])
+    onp.testing.assert_allclose(x.grad.asnumpy(), [3.0, 3.0, 3.0])
