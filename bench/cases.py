@@ -310,6 +310,15 @@ def latency(env):
         t_k = median_time(lambda: cl.enqueue_nd_range_kernel(q, k, (16,), (16,)), q.finish,
                           env.repeat, number=n)
         rows.append(_row("tiny add (16) async", "bare enqueue", t_k, "us/op", t_k * 1e6))
+        # the floor of a synchronous round trip: that enqueue plus a blocking read of the result
+        host_out = onp.empty_like(h)
+
+        def round_trip():
+            cl.enqueue_nd_range_kernel(q, k, (16,), (16,))
+            cl.enqueue_copy(q, host_out, out, is_blocking=True)
+        t_rt = median_time(round_trip, None, env.repeat, number=n // 10)
+        rows.append(_row("tiny add (16) sync", "bare enqueue + read", t_rt, "us/op",
+                         t_rt * 1e6, ok=bool(onp.allclose(host_out, h + h))))
     if env.torch is not None:
         ta = env.torch.ones(16)
         t_t = median_time(lambda: ta + ta, None, env.repeat, number=n)
