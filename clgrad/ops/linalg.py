@@ -34,25 +34,24 @@ __all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "vdot"]
 # =============================================================================================
 # Parameters of the tiled kernel
 # =============================================================================================
-PARAM_NAMES = ("MWG", "NWG", "KWG", "MDIMC", "NDIMC", "VW", "SA", "SB", "KC")
+PARAM_NAMES = ("MWG", "NWG", "KWG", "MDIMC", "NDIMC", "VW", "SA", "SB", "KC", "MC")
 #: Parameters that may be left out, with their values then.
-OPTIONAL_PARAMS = {"KC": 0}
+OPTIONAL_PARAMS = {"KC": 0, "MC": 0}
 
 #: Baseline parameters per device type for ``A @ B`` (any layout; also what the tuner starts
-#: from). CPUs: work-groups of 8 work-items without barriers (PoCL then keeps each work-item's
-#: accumulators in registers), each holding an 8 x 2-vector block of C (16 vector registers of
-#: AVX-512), operands read straight from cache, and K in chunks of 256 so the panel of B that
-#: consecutive groups share stays in cache even for power-of-two leading dimensions.
+#: from). CPUs: one work-item per group, no barriers, each holding an 8 x 32 block of C in 16
+#: vector accumulators of 16 lanes (2x the GFLOP/s of 8 work-items with interleaved rows on
+#: PoCL, 1024^2 and 2048^2); operands read straight from cache; K in chunks of KC = 256, so
+#: the panel of B that consecutive groups share stays in cache, and rows in blocks of MC = 512
+#: launched one after another, so that the block of A stays in cache while every panel of B
+#: passes (host loops: the size buckets below "large" run whole, see ``default_params``).
 #: ``default_params`` adapts the vector width to the device. GPUs: 64 x 64 tiles staged in local
 #: memory by 16 x 16 work-items, 4 x 4 outputs each.
 DEFAULT_PARAMS = {
-    # an 8 x 32 block of C per work-item (16 accumulators of 16 lanes), one work-item per
-    # group, K in chunks of 256 so that a chunk's panel of B stays in cache: 2x the GFLOP/s of
-    # 8 work-items per group with interleaved rows on PoCL (AVX-512 host, 1024^2 and 2048^2)
     "cpu": {"MWG": 8, "NWG": 32, "KWG": 16, "MDIMC": 1, "NDIMC": 1, "VW": 16, "SA": 0, "SB": 0,
-            "KC": 256},
+            "KC": 256, "MC": 512},
     "gpu": {"MWG": 64, "NWG": 64, "KWG": 16, "MDIMC": 16, "NDIMC": 16, "VW": 4, "SA": 1, "SB": 1,
-            "KC": 0},
+            "KC": 0, "MC": 0},
 }
 DEFAULT_PARAMS["accelerator"] = DEFAULT_PARAMS["gpu"]
 
@@ -60,7 +59,7 @@ DEFAULT_PARAMS["accelerator"] = DEFAULT_PARAMS["gpu"]
 #: vectors along K, summed at the end): a 2 x 8 block of outputs per work-item on CPUs.
 DEFAULT_PARAMS_NT = {
     "cpu": {"MWG": 16, "NWG": 128, "KWG": 32, "MDIMC": 8, "NDIMC": 1, "VW": 16, "SA": 0,
-            "SB": 0, "KC": 0},
+            "SB": 0, "KC": 0, "MC": 0},
     "gpu": DEFAULT_PARAMS["gpu"],
 }
 DEFAULT_PARAMS_NT["accelerator"] = DEFAULT_PARAMS_NT["gpu"]
@@ -84,10 +83,11 @@ CONSTRAINTS = (
     # bounds the unrolled source (and the registers it asks for)
     "(MWG // MDIMC) * (NWG // (NDIMC * VW)) <= 64",
     "KC >= 0 and (KC == 0 or KC % KWG == 0)",
+    "MC >= 0 and (MC == 0 or MC % MWG == 0)",
 )
 
-#: The parameters that shape the kernel source (KC only shapes the host loop).
-_SOURCE_PARAMS = PARAM_NAMES[:-1]
+#: The parameters that shape the kernel source (KC and MC only shape the host loops).
+_SOURCE_PARAMS = tuple(n for n in PARAM_NAMES if n not in ("KC", "MC"))
 
 
 def full_params(params):
@@ -154,9 +154,10 @@ def default_params(device, dtype, nt=False, size=None):
     p = dict(table.get(device.caps.kind, table["gpu"]))
     if device.caps.kind == "cpu":
         if size in ("small", "medium"):
-            # K chunks pay off when many row blocks re-read B's panel; below the large bucket
-            # the extra launches cost more (128x784x256: 0.88 ms whole, 1.13 ms in chunks)
-            p["KC"] = 0
+            # K chunks and row blocks pay off when many row blocks re-read B's panel; below
+            # the large bucket the extra launches cost more (128x784x256: 0.88 ms whole,
+            # 1.13 ms in K chunks)
+            p["KC"] = p["MC"] = 0
         caps = device.caps
         pref = caps.pref_vec_double if dtype == dt.float64 else caps.pref_vec_float
         vw = 1
@@ -193,7 +194,7 @@ def _tunable(name, nt):
         "params": {"MWG": [1, 2, 4, 8, 16, 32, 64, 128], "NWG": [8, 16, 32, 64, 128, 256],
                    "KWG": [4, 8, 16, 32, 64], "MDIMC": [1, 2, 4, 8, 16, 32],
                    "NDIMC": [1, 2, 4, 8, 16, 32], "VW": [1, 2, 4, 8, 16], "SA": [0, 1],
-                   "SB": [0, 1], "KC": [0, 64, 128, 256, 512]},
+                   "SB": [0, 1], "KC": [0, 64, 128, 256, 512], "MC": [0, 256, 512, 1024]},
         "constraints": list(CONSTRAINTS),
         "local_mem": local_mem_bytes,
         "work_group": work_group_size,
@@ -380,32 +381,34 @@ def _plan_tiled(q, params):
 
 
 class _Plan:
-    """Everything about one matmul launch that does not depend on the data: the kernel, its
-    geometry and, per K chunk, the argument list with the operands' buffers and offsets left
-    to fill in. Built once per device, dtype, parameters, shapes and strides; a call then only
-    fills in six arguments and enqueues."""
+    """Everything about one matmul that does not depend on the data: the kernel and, per
+    launch (K chunk, row block), its global size and argument list with the operands' buffers
+    and offsets left to fill in. Built once per device, dtype, parameters, shapes and strides;
+    a call then only fills in six arguments per launch and enqueues."""
 
-    __slots__ = ("kernel", "glob", "loc", "swap", "chunks", "info")
+    __slots__ = ("kernel", "loc", "swap", "chunks", "info")
 
-    def __init__(self, kernel, glob, loc, q, chunk_args, swap, info):
-        self.kernel, self.glob, self.loc, self.swap, self.info = kernel, glob, loc, swap, info
-        # args[1] / args[5] are the operands' offsets plus the chunk's start along K; the
-        # buffers are dropped, so that a cached plan keeps no array's memory alive
+    def __init__(self, kernel, loc, q, launches, swap, info):
+        self.kernel, self.loc, self.swap, self.info = kernel, loc, swap, info
+        # args[1] / args[5] / args[9] are the operands' offsets plus where the launch starts
+        # (along K, and for A and C the row block); the buffers are dropped, so that a cached
+        # plan keeps no array's memory alive
         self.chunks = []
-        for args in chunk_args:
-            da, db = args[1] - q.ao, args[5] - q.bo
+        for glob, args in launches:
+            deltas = (args[1] - q.ao, args[5] - q.bo, args[9] - q.co)
             args = list(args)
             args[0] = args[4] = args[8] = None
-            self.chunks.append((args, da, db))
+            self.chunks.append((glob, args, deltas))
 
     def run(self, a, b, out):
         x, y = (b, a) if self.swap else (a, b)
         A, ao, B, bo = x._storage.buffer, x._offset, y._storage.buffer, y._offset
         C, co = out._storage.buffer, out._offset
-        k, dev, glob, loc = self.kernel, out.device, self.glob, self.loc
-        for args, da, db in self.chunks:
+        k, dev, loc = self.kernel, out.device, self.loc
+        for glob, args, (da, db, dc) in self.chunks:
             args = list(args)
-            args[0], args[1], args[4], args[5], args[8], args[9] = A, ao + da, B, bo + db, C, co
+            args[0], args[1], args[4], args[5], args[8], args[9] = \
+                A, ao + da, B, bo + db, C, co + dc
             if loc is None:
                 k(dev, glob, *args)
             else:
@@ -431,13 +434,22 @@ def _tiled_plan(dev, dtype, q, params):
     gm = (q.M + p["MWG"] - 1) // p["MWG"]
     gn = (q.N + ntile - 1) // ntile
     kc = p["KC"] if 0 < p["KC"] < q.K else q.K
+    mc = p["MC"] if 0 < p["MC"] < q.M else q.M
     info = dict(path="tiled", form=form, a_layout=la, b_layout=lb, bmode=bmode, swapped=swap,
-                params=dict(p), grid=(gm, gn, q.nbatch), chunks=(q.K + kc - 1) // kc)
-    glob = (gm * p["NDIMC"], gn * p["MDIMC"], q.nbatch)
+                params=dict(p), grid=(gm, gn, q.nbatch), chunks=(q.K + kc - 1) // kc,
+                row_blocks=(q.M + mc - 1) // mc)
     loc = (p["NDIMC"], p["MDIMC"], 1)
-    chunks = [q.args(*st, k0=k0, k1=_b.min(q.K, k0 + kc), beta=int(k0 > 0))
-              for k0 in range(0, q.K, kc)]
-    return _Plan(k, glob, loc, q, chunks, swap, info)
+    launches = []
+    for k0 in range(0, q.K, kc):
+        for m0 in range(0, q.M, mc):
+            args = q.args(*st, k0=k0, k1=_b.min(q.K, k0 + kc), beta=int(k0 > 0))
+            rows = _b.min(mc, q.M - m0)
+            args[1] += m0 * st[0]           # A and C start at the block's first row
+            args[9] += m0 * q.scm
+            args[12] = rows
+            glob = ((rows + p["MWG"] - 1) // p["MWG"] * p["NDIMC"], gn * p["MDIMC"], q.nbatch)
+            launches.append((glob, args))
+    return _Plan(k, loc, q, launches, swap, info)
 
 
 def _simple_plan(dev, dtype, q):
@@ -452,9 +464,9 @@ def _simple_plan(dev, dtype, q):
     info = dict(path="simple", form="group" if group else "serial")
     if group:
         k = _simple_kernel(dev, dtype, "group", wg, bnd)
-        return _Plan(k, (outputs * wg,), (wg,), q, [args], False, info)
+        return _Plan(k, (wg,), q, [((outputs * wg,), args)], False, info)
     k = _simple_kernel(dev, dtype, "serial", 1, bnd)
-    return _Plan(k, outputs, None, q, [args], False, info)
+    return _Plan(k, None, q, [(outputs, args)], False, info)
 
 
 def _use_simple(dtype, M, N, K):

@@ -306,11 +306,15 @@ def test_matmul_is_deterministic():
 # --- explicit parameter sets (what the tuner runs) ------------------------------------------------
 PARAM_SETS = [
     # local-memory staging of A and B, 4 x 4 work-items, scalar lanes
-    {"MWG": 16, "NWG": 16, "KWG": 8, "MDIMC": 4, "NDIMC": 4, "VW": 1, "SA": 1, "SB": 1, "KC": 0},
-    # B staged, A direct, 2-wide vectors, K in chunks of 8 (several launches, beta = 1)
-    {"MWG": 8, "NWG": 16, "KWG": 4, "MDIMC": 2, "NDIMC": 2, "VW": 2, "SA": 0, "SB": 1, "KC": 8},
-    # direct, 4-wide vectors, chunks of 16
-    {"MWG": 4, "NWG": 8, "KWG": 8, "MDIMC": 1, "NDIMC": 2, "VW": 4, "SA": 0, "SB": 0, "KC": 16},
+    {"MWG": 16, "NWG": 16, "KWG": 8, "MDIMC": 4, "NDIMC": 4, "VW": 1, "SA": 1, "SB": 1, "KC": 0,
+     "MC": 0},
+    # B staged, A direct, 2-wide vectors, K in chunks of 8 (several launches, beta = 1), rows
+    # in blocks of 16
+    {"MWG": 8, "NWG": 16, "KWG": 4, "MDIMC": 2, "NDIMC": 2, "VW": 2, "SA": 0, "SB": 1, "KC": 8,
+     "MC": 16},
+    # direct, 4-wide vectors, chunks of 16, rows in blocks of 8
+    {"MWG": 4, "NWG": 8, "KWG": 8, "MDIMC": 1, "NDIMC": 2, "VW": 4, "SA": 0, "SB": 0, "KC": 16,
+     "MC": 8},
 ]
 
 
@@ -318,10 +322,12 @@ PARAM_SETS = [
 def test_matmul_with_params(params):
     assert L.param_problem(params, _dev(), F32) is None
     A, B = _data((33, 17), seed=1), _data((17, 65), seed=2)
-    for name, a, b, ha, hb in _layouts(A, B)[:2]:
+    for name, a, b, ha, hb in _layouts(A, B)[:3]:
         res = L.matmul_with_params(a, b, params)
         assert L.LAST_PLAN["path"] == "tiled"
         _check(res, _ref_matmul(ha, hb), F32, 17)
+        rows = 65 if L.LAST_PLAN["swapped"] else 33
+        assert L.LAST_PLAN["row_blocks"] == (-(-rows // params["MC"]) if params["MC"] else 1)
     # batched with broadcasting, and M, N smaller than the tile / the vector width
     A3, B3 = _data((2, 1, 3, 17), seed=3), _data((3, 17, 3), seed=4)
     _check(L.matmul_with_params(np.array(A3), np.array(B3), params), _ref_matmul(A3, B3), F32,

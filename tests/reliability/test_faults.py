@@ -75,7 +75,7 @@ def test_syntax_error_in_a_rendered_template_keeps_the_process_usable():
 # --- damaged tuning databases ------------------------------------------------------------------
 #: Valid parameters unlike every default: if they are used, the database was trusted.
 MARKED = {"MWG": 4, "NWG": 8, "KWG": 8, "MDIMC": 1, "NDIMC": 2, "VW": 4, "SA": 0, "SB": 0,
-          "KC": 16}
+          "KC": 16, "MC": 0}
 
 
 @pytest.fixture
