@@ -13,7 +13,31 @@
 ## strided by the global size ("interleaved"). ``vw`` > 1 evaluates the expression on vectors
 ## (vector reads/writes; only for expressions valid on vector types, every array operand and the output
 ## of one float type); a ragged end falls back to element by element.
-<% blocked = layout == "blocked" %>
+## The strided path with ``vw`` > 1 (CPUs; every operand's inner stride class "0" or "1", the
+## output's "1") gives each work-item ``ept`` elements of one row, ``vw`` at a time, its runs
+## strided by the global size along dimension 0 (several streams side by side); broadcast
+## operands are read once per row and splat. A ragged row end goes element by element.
+<%
+    blocked = layout == "blocked"
+    flat_runs = ndim == 0 and (ept > 1 or vw > 1)   # each work-item loops over its elements
+    row_runs = ndim > 0 and vw > 1                  # each work-item loops over a run of a row
+%>
+<%def name="outer_offsets()">\
+## adds the offsets of the outer dimensions (row ``rem``) to every array operand's index
+%   for d in range(ndim - 2, -1, -1):
+%     if d > 0:
+    { const ${idx} c = rem % n${d}; rem /= n${d};
+%     else:
+    { const ${idx} c = rem;
+%     endif
+%     for i, op in enumerate(operands):
+%       if op.is_array:
+      i${i} += c * st${i}_${d};
+%       endif
+%     endfor
+    }
+%   endfor
+</%def>\
 ${prelude}
 ${helpers}
 
@@ -35,7 +59,7 @@ __kernel void ${name}(
 % endfor
     const ${idx} n)
 {
-% if ndim == 0 and (ept > 1 or vw > 1):
+% if flat_runs:
     const ${idx} g = (${idx})get_global_id(0);
 %   if not blocked:
     const ${idx} gsize = (${idx})get_global_size(0);
@@ -85,6 +109,53 @@ __kernel void ${name}(
     const ${idx} i${i} = off${i} + gid;
 %     endif
 %   endfor
+% elif row_runs:
+    const ${idx} x = (${idx})get_global_id(0);
+    const ${idx} gx = (${idx})get_global_size(0);
+    if (x * ${vw} >= n${ndim - 1}) return;
+    ${idx} rem = (${idx})get_global_id(1);
+    if (rem * n${ndim - 1} >= n) return;   /* rows are padded to whole work-groups */
+%   for i, op in enumerate(operands):
+%     if op.is_array:
+    ${idx} i${i} = off${i};
+%     endif
+%   endfor
+${outer_offsets()}
+%   for i, op in enumerate(operands[1:], 1):
+%     if op.is_array and inner_cls[i] == "0":
+    const ${op.compute}${vw} b${i - 1} = (${op.compute}${vw})(${load(op, "p%d" % i, "i%d" % i)});
+%     elif not op.is_array:
+    const ${op.compute}${vw} b${i - 1} = (${op.compute}${vw})(s${i});
+%     endif
+%   endfor
+    for (int j = 0; j < ${ept // vw}; ++j) {
+        const ${idx} e = (x + (${idx})j * gx) * ${vw};
+        if (e + ${vw} <= n${ndim - 1}) {
+%   for i, op in enumerate(operands[1:], 1):
+%     if op.is_array and inner_cls[i] == "1":
+            const ${op.compute}${vw} v${i - 1} = ${vload(op.ctype, vw, "p%d + i%d + e" % (i, i))};
+%     else:
+            const ${op.compute}${vw} v${i - 1} = b${i - 1};
+%     endif
+%   endfor
+            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
+            ${vstore(out.ctype, vw, "r", "p0 + i0 + e")}
+            continue;
+        }
+        for (${idx} c = e; c < e + ${vw} && c < n${ndim - 1}; ++c) {
+%   for i, op in enumerate(operands[1:], 1):
+%     if op.is_array and inner_cls[i] == "1":
+            const ${op.compute} v${i - 1} = ${load(op, "p%d" % i, "i%d + c" % i)};
+%     elif op.is_array:
+            const ${op.compute} v${i - 1} = ${load(op, "p%d" % i, "i%d" % i)};
+%     else:
+            const ${op.compute} v${i - 1} = s${i};
+%     endif
+%   endfor
+            const ${out.compute} r = (${out.compute})(${expr});
+            ${store(out, "p0", "i0 + c", "r")};
+        }
+    }
 % else:
     const ${idx} inner = (${idx})get_global_id(0);
     if (inner >= n${ndim - 1}) return;
@@ -102,21 +173,9 @@ __kernel void ${name}(
 %       endif
 %     endif
 %   endfor
-%   for d in range(ndim - 2, -1, -1):
-%     if d > 0:
-    { const ${idx} c = rem % n${d}; rem /= n${d};
-%     else:
-    { const ${idx} c = rem;
-%     endif
-%     for i, op in enumerate(operands):
-%       if op.is_array:
-      i${i} += c * st${i}_${d};
-%       endif
-%     endfor
-    }
-%   endfor
+${outer_offsets()}
 % endif
-% if not (ndim == 0 and (ept > 1 or vw > 1)):
+% if not (flat_runs or row_runs):
 %   for i, op in enumerate(operands[1:], 1):
 %     if op.is_array:
     const ${op.compute} v${i - 1} = ${load(op, "p%d" % i, "i%d" % i)};

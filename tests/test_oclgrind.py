@@ -567,7 +567,8 @@ SCENARIOS = {
     # --- CPU launch layouts (CLGRAD_LAUNCH_PROFILE=cpu), size thresholds lowered so that tiny
     # arrays take them: reductions walking contiguous runs with several accumulators, split in
     # parts; the leading-axis row layout; odometer inner indices; softmax rows on vectors; flat
-    # elementwise kernels on vectors and with tuned stream parameters; multi-row strided groups
+    # elementwise kernels on vectors and with tuned stream parameters; multi-row strided groups;
+    # strided rows on vectors (a broadcast operand splat, ragged row ends)
     "cpu_layouts": Scenario("""
         import os
         os.environ["CLGRAD_LAUNCH_PROFILE"] = "cpu"
@@ -601,6 +602,9 @@ SCENARIOS = {
         close(np.exp(np.array(v.astype('float64'))), onp.exp(v.astype('float64')))
         m = rng.standard_normal((9, 3)).astype('float32')
         close(np.array(m) + np.array(m[0]), m + m[0])          # strided: rows padded to groups
+        w = rng.standard_normal((3, 2, 75)).astype('float32'); xw = np.array(w)
+        close(xw + xw[0, 0], w + w[0, 0])                      # strided rows on vectors, ragged
+        close(np.exp(xw[..., 1:] - xw[..., :1]), onp.exp(w[..., 1:] - w[..., :1]))   # offsets
         from clgrad.tune import db
         with db.override("elementwise", {"LS": 4, "EPT": 4, "VW": 2, "LAYOUT": "interleaved"}):
             close(np.array(v) * 3 + 1, v * 3 + 1)              # tuned stream parameters

@@ -279,9 +279,26 @@ def test_heavy_expressions_run_on_vectors_on_cpus(profile):
         return got[1]
     ept, mul_ept = used("exp"), used("multiply")
     if profile == "cpu" and launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
-        assert ept == 8 and mul_ept == 1      # exp on vectors; memory-bound: one per item
+        # exp on four vectors of the preferred width; memory-bound: one per item
+        vw = 16 if dev.caps.pref_vec_float >= 16 else 8
+        assert launch.cpu_vectors(dev, f32) == (4 * vw, vw)
+        assert ept == 4 * vw and mul_ept == 1
     elif launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
         assert ept == 1
+
+
+def test_heavy_flat_vectors_every_element(profile):
+    """The flat path's vector layout (four interleaved vectors per work-item on CPUs): sizes
+    around whole vectors, work-items and groups, with offsets, match NumPy element by element."""
+    rng = onp.random.default_rng(14)
+    dev = npx.current_device()
+    ept = launch.cpu_vectors(dev, onp.dtype(onp.float32))[0]
+    for n in (1, 15, 17, ept - 1, ept + 1, 3 * ept + 5, 256 * ept + 17):
+        x = rng.standard_normal(n + 3).astype(onp.float32)
+        a = np.array(x)
+        _close(np.exp(a[:n]), onp.exp(x[:n]))
+        _close(np.tanh(a[3:]), onp.tanh(x[3:]))                        # an offset
+        _close(np.maximum(a[1:n + 1], a[2:n + 2]), onp.maximum(x[1:n + 1], x[2:n + 2]))
 
 
 def test_strided_geometry():
@@ -310,6 +327,60 @@ def test_strided_paths_match_numpy(profile):
         z = np.zeros(shape)
         z[...] = a.T.T[::-1]
         _close(z, x[::-1])
+
+
+def _row_vector_widths():
+    """The vector widths of the strided layouts worked out so far that run rows on vectors,
+    by expression."""
+    return {p.expr: lay.vw for p in launch._PLANS.values() for lay in p.layouts.values()
+            if lay.ndim and lay.vw > 1}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_strided_row_vectors_match_numpy(profile, dtype):
+    """Rows run on vectors on CPUs (broadcast operands splat, ragged row ends element by
+    element); every element is checked, including those next to a row's end and offsets."""
+    if dtype == "float64" and not _fp64():
+        pytest.skip("no float64 on this device")
+    rng = onp.random.default_rng(12)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for shape in ((3, 64), (5, 65), (2, 127), (4, 1000), (3, 2, 200), (1, 129), (7, 3, 64)):
+        x = rng.standard_normal(shape).astype(dtype)
+        r = rng.standard_normal(shape[-1]).astype(dtype)
+        a, b = np.array(x), np.array(r)
+        _close(a + b, x + r, tol)
+        _close(b - a, r - x, tol)                                  # broadcast operand first
+        _close(np.maximum(a, b) * 2.5, onp.maximum(x, r) * 2.5, tol)
+        _close(np.exp(a[..., 1:] - b[1:]), onp.exp(x[..., 1:] - r[1:]), tol)   # offsets
+        _close(a * np.array(x[..., :1]), x * x[..., :1], tol)     # a broadcast column
+        _close(np.array(r) + a[::-1], r + x[::-1], tol)             # rows in reverse order
+        z = np.zeros(shape, dtype=dtype)
+        z[..., 1:] = a[..., :-1] + b[1:]                           # a strided output view
+        ref = onp.zeros(shape, dtype); ref[..., 1:] = x[..., :-1] + r[1:]
+        _close(z, ref, tol)
+        _close(a.T + 1, x.T + 1, tol)                              # strided inner: scalars
+    built = _row_vector_widths()
+    if profile == "cpu":
+        assert {"v0 + v1", "v0 - v1"} <= set(built), built
+        assert set(built.values()) == {launch.cpu_vectors(npx.current_device(),
+                                                          onp.dtype(dtype))[1]}
+    else:
+        assert not built
+
+
+def test_strided_row_vectors_with_wide_indices(monkeypatch):
+    """The 64-bit index variant of the row layout computes the same elements."""
+    dev = npx.current_device()
+    monkeypatch.setattr(dev, "_launch_profile", "cpu", raising=False)
+    monkeypatch.setattr(launch, "_INT_LIMIT", 300)
+    _clear_plans()
+    rng = onp.random.default_rng(13)
+    x = rng.standard_normal((5, 99)).astype(onp.float32)
+    r = rng.standard_normal(99).astype(onp.float32)
+    _close(np.array(x) + np.array(r), x + r)
+    _close(np.exp(np.array(x)[:, 2:] * np.array(r)[2:]), onp.exp(x[:, 2:] * r[2:]))
+    assert any(k[0] == "ew" and k[6] == "long" and k[5] and k[-1][1] > 1 for k in dev.kernels)
+    _clear_plans()
 
 
 def test_items_local_takes_few_sizes():
