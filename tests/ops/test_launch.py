@@ -264,27 +264,29 @@ def test_flat_path_with_tuned_stream_parameters(params, launches):
     assert o.consulted
 
 
-def test_heavy_expressions_run_on_vectors_on_cpus(profile):
+def test_vector_safe_expressions_run_on_vectors_on_cpus(profile):
     dev = npx.current_device()
     _clear_plans()
     x = onp.random.default_rng(9).standard_normal(77).astype(onp.float32)
     _close(np.exp(np.array(x)), onp.exp(x))
     _close(np.tanh(np.array(x)), onp.tanh(x))
     _close(np.array(x) * 2, x * 2)
-    f32 = onp.dtype(onp.float32)
+    i = onp.arange(77, dtype=onp.int32)
+    onp.testing.assert_array_equal((np.array(i) + np.array(i)).asnumpy(), i + i)
+    f32, i32 = onp.dtype(onp.float32), onp.dtype(onp.int32)
 
-    def used(name):
-        (got,) = [v for k, p in launch._PLANS.items() if k[0] == name and k[2] == f32
+    def used(name, dtype):
+        (got,) = [v for k, p in launch._PLANS.items() if k[0] == name and k[2] == dtype
                   for v in p.flat.values()]
         return got[1]
-    ept, mul_ept = used("exp"), used("multiply")
+    ept, mul_ept, int_ept = used("exp", f32), used("multiply", f32), used("add", i32)
     if profile == "cpu" and launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
-        # exp on four vectors of the preferred width; memory-bound: one per item
+        # float expressions on four vectors of the preferred width; integers one per item
         vw = 16 if dev.caps.pref_vec_float >= 16 else 8
         assert launch.cpu_vectors(dev, f32) == (4 * vw, vw)
-        assert ept == 4 * vw and mul_ept == 1
+        assert ept == mul_ept == 4 * vw and int_ept == 1
     elif launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
-        assert ept == 1
+        assert ept == mul_ept == int_ept == 1
 
 
 def test_heavy_flat_vectors_every_element(profile):
