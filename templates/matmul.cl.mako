@@ -19,7 +19,10 @@
 ## "add to C" for every chunk after the first, which keeps each chunk's panel of B in cache.
 ## Which strides are 1 is a compile-time flag (a_layout "k"/"m"/"g", b_layout "n"/"k"/"g",
 ## c_n1) so unit strides become vector loads; bmode says how B reaches the registers ("local":
-## staged tile, "vector": vector loads along N, "gather": lane by lane). All strides are kernel
+## staged tile, "vector": vector loads along N, "gather": lane by lane, "panel": vector loads from
+## a copy of B packed in zero-padded panels of NWG columns, panel p at b_off + p * sBn, rows
+## sBk = NWG apart - contiguous whatever B's leading dimension, which keeps a power-of-two
+## one from mapping every row of the panel to the same cache sets). All strides are kernel
 ## arguments, so transposed and other strided views are read in place. Every output is summed
 ## in one fixed order: results are deterministic for a given configuration.
 ${prelude}
@@ -82,7 +85,7 @@ ${prelude}
                     v = "blm[kk * %d + %d + tn]" % (NWG, j * NDIMC)
                 else:
                     v = vload(T, VW, "blm + kk * %d + %d + tn * %d" % (NWG, j * NDIMC * VW, VW))
-            elif bmode == "vector":
+            elif bmode in ("vector", "panel"):
                 v = ldv(b, "B", "bo + (%s)%s + bn_%d" % (kidx, sbk, j))
             else:
                 v = "(%s)(%s)" % (VT, ", ".join(
@@ -111,7 +114,12 @@ void ${name}(
     const int tm = (int)get_local_id(1);
     const long m0 = (long)get_group_id(0) * ${MWG};
     const long n0 = (long)get_group_id(1) * ${NWG if form == "nvec" else NVEC * NDIMC};
+% if bmode == "panel":
+    ## sBn is the distance between panels; sBk (= NWG) between rows of a panel
+    long ao = a_off, bo = b_off + (long)get_group_id(1) * sBn, co = c_off;
+% else:
     long ao = a_off, bo = b_off, co = c_off;
+% endif
 % if bnd:
     {
         long bi = (long)get_group_id(2);
@@ -214,6 +222,9 @@ void ${name}(
     ## a vector that straddles N is read from N - VW on (N >= VW here): lanes that belong to
     ## columns before n_j are computed but not stored
     const long bn_${j} = min(n_${j}, N - ${VW});
+%     elif bmode == "panel":
+    ## B packed in panels of NWG columns (zero padded): its column within this group's panel
+    const long bn_${j} = ${j * NDIMC * VW} + tn * ${VW};
 %     endif
 %   endfor
 %   for i in range(MWI):

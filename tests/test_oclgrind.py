@@ -251,6 +251,14 @@ SCENARIOS = {
             A3, B3 = rng.standard_normal((2, 1, 3, 9)).astype('float32'), rng.standard_normal((3, 9, 5)).astype('float32')
             close(L.matmul_with_params(np.array(A3), np.array(B3), p), onp.matmul(A3, B3), 1e-4)
         assert {"local", "vector", "gather"} <= {m for f, m in forms} and ("kvec", "kvec") in forms, forms
+        L._panel_wanted = lambda *args: True      # B packed in panels, as CPUs run large products
+        for (M, N, K) in ((9, 10, 7), (5, 19, 9)):
+            for tb in (False, True):
+                A = rng.standard_normal((M, K)).astype('float32')
+                B = rng.standard_normal((N, K) if tb else (K, N)).astype('float32')
+                b = np.array(B).T if tb else np.array(B)
+                close(L.matmul_with_params(np.array(A), b, SETS[3]), A @ (B.T if tb else B), 1e-4)
+                assert L.LAST_PLAN["bmode"] == "panel", L.LAST_PLAN
         H = rng.standard_normal((9, 7)).astype('float16'); G = rng.standard_normal((7, 10)).astype('float16')
         close(L.matmul_with_params(np.array(H), np.array(G), SETS[0]),
               H.astype('float32') @ G.astype('float32'), 2e-2)

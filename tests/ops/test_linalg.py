@@ -260,6 +260,23 @@ def test_matmul_plans_keep_no_memory_alive():
     assert dev.memory_stats()["in_use_bytes"] == before
 
 
+@pytest.mark.parametrize("profile", ["gpu", "cpu"])
+def test_large_products_pack_b_in_panels_on_cpus(profile, monkeypatch):
+    # the large size bucket, forced for small problems: on CPUs B is copied into zero-padded
+    # panels (any layout, ragged N, offsets), on GPUs it is read in place
+    monkeypatch.setattr(_dev(), "_launch_profile", profile, raising=False)
+    monkeypatch.setattr(L, "size_key", lambda M, N, K: "large")
+    L._PLANS.clear()
+    for (M, N, K) in ((33, 65, 17), (9, 20, 40), (40, 32, 5)):
+        A, B = _data((M + 2, K + 1), seed=M), _data((K + 1, N + 3), seed=N)
+        for name, a, b, ha, hb in _layouts(A, B):
+            res = a[1:M + 1, :K] @ b[:K, 2:N + 2]
+            _check(res, _ref_matmul(ha[1:M + 1, :K], hb[:K, 2:N + 2]), F32, K)
+            assert L.LAST_PLAN["path"] == "tiled"
+            assert (L.LAST_PLAN["bmode"] == "panel") == (profile == "cpu"), (name, L.LAST_PLAN)
+    L._PLANS.clear()
+
+
 def test_matmul_bad_shapes():
     with pytest.raises(ShapeError, match=r"\(2, 3\) and \(4, 5\)"):
         np.ones((2, 3)) @ np.ones((4, 5))
