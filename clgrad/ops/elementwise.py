@@ -414,6 +414,18 @@ def _save_operands(ctx, operands, vjp):
     keep = _KEEP.get((vjp, needs))
     if keep is None:
         keep = _keep(vjp, needs, len(operands))
+    if len(operands) == 2:      # binary ops, the common case, without the loop
+        a, b = operands
+        ka, kb = keep
+        ta, tb = type(a) is ndarray, type(b) is ndarray
+        sa = a if ka and ta else None
+        sb = b if kb and tb else None
+        ctx.saved = (sa, sb)
+        ctx._versions = (None if sa is None else sa._storage.version,
+                         None if sb is None else sb._storage.version)
+        ctx.scalars = (None if ta else a, None if tb else b)
+        ctx.shapes = (a.shape if ta else None, b.shape if tb else None)
+        return
     saved = []
     versions = []
     scalars = []
