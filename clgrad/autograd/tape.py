@@ -8,8 +8,11 @@ gives an array a new leaf and so detaches it from the graph that produced it, as
 Backward walks the nodes reachable from the heads in reverse recording order (every node is
 numbered when it is recorded, after the nodes of its inputs, so that order is topological and
 deterministic), accumulates cotangents per output slot, and writes the leaves' buffers at the
-end, so an exception midway (KeyboardInterrupt included) leaves every ``.grad`` untouched and
-the graph intact. Unless ``retain_graph``, it then frees what nodes saved. A vjp returns None
+end, so an exception midway (KeyboardInterrupt included) leaves every ``.grad`` untouched.
+Unless ``retain_graph``, each node frees what it saved as soon as its vjp has run (no later
+step reads it), so the forward's saved arrays return to the pool during backward; a backward
+interrupted midway has then freed the nodes it passed, and running it again raises the freed
+graph error, as a second backward without ``retain_graph`` does. A vjp returns None
 for an input that gets no gradient; a 'write' leaf reached only by such zeros is written with
 zeros, as MXNet does.
 """
@@ -360,8 +363,9 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                     prev = lst[slot]
                     lst[slot] = g if prev is None else add(prev, g)
             in_grads = g = prev = lst = None
-        if not retain_graph:
-            for node in order:
+            if not retain_graph:
+                # what this node saved is needed by no later step: release it now, so that
+                # the forward's saved arrays go back to the pool while backward runs
                 node.ctx = None
                 node.parents = ()
                 node.freed = True

@@ -4,7 +4,7 @@ import threading
 import numpy as onp
 import pytest
 
-from clgrad import autograd, np
+from clgrad import AutogradError, autograd, np
 
 
 def test_threads_do_not_see_each_others_flags():
@@ -106,8 +106,14 @@ def test_keyboard_interrupt_during_backward_leaves_flags_and_grads_consistent():
         assert not autograd.is_recording() and not autograd.is_training()
         assert x.grad.tolist() == [5.0, 5.0]
         assert w.grad.tolist() == [0.0, 0.0]
-        # the graph was not freed: once the interruption is gone the same backward succeeds
+        # the nodes it passed freed what they saved: the same backward says so, clearly
         _Interrupting.armed = False
+        with pytest.raises(AutogradError, match="freed"):
+            z.backward()
+        assert x.grad.tolist() == [5.0, 5.0] and w.grad.tolist() == [0.0, 0.0]
+        # and the next step works
+        with autograd.record(train_mode=False):
+            z = (_Interrupting()(x) + w * w).sum()
         z.backward()
     finally:
         _Interrupting.armed = False

@@ -9,7 +9,7 @@ import numpy as onp
 import pytest
 
 import clgrad
-from clgrad import autograd, np, npx
+from clgrad import AutogradError, autograd, np, npx
 from clgrad.base import KernelBuildError
 from clgrad.ops import launch
 from clgrad.ops import linalg as L
@@ -193,7 +193,7 @@ def test_interrupt_in_a_functions_forward_restores_flags():
     onp.testing.assert_array_equal(x.grad.asnumpy(), [6, 6, 6])
 
 
-def test_interrupt_in_backward_leaves_grads_and_graph_intact():
+def test_interrupt_in_backward_leaves_grads_intact_and_next_step_working():
     x = np.array([1.0, -2.0, 3.0])
     w = np.array([0.5, 0.5, 0.5])
     x.attach_grad()
@@ -206,7 +206,12 @@ def test_interrupt_in_backward_leaves_grads_and_graph_intact():
     assert _flags() == (False, False)
     onp.testing.assert_array_equal(x.grad.asnumpy(), before_x)
     onp.testing.assert_array_equal(w.grad.asnumpy(), before_w)
-    y.backward()            # the graph was not freed: the same backward now completes
+    with pytest.raises(AutogradError, match="freed"):
+        y.backward()        # the nodes it passed freed what they saved, as they went
+    onp.testing.assert_array_equal(x.grad.asnumpy(), before_x)
+    with autograd.record():
+        y = (x * w * x).sum() * 2
+    y.backward()            # the next step is not disturbed
     xh, wh = onp.array([1.0, -2.0, 3.0]), onp.full(3, 0.5)
     onp.testing.assert_allclose(x.grad.asnumpy(), 4 * xh * wh)    # d/dx of 2 w x^2
     onp.testing.assert_allclose(w.grad.asnumpy(), 2 * xh * xh)
