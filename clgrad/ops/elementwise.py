@@ -359,18 +359,19 @@ def _record(name, vjp, args, res):
     """Record ``res = name(*args)`` as ``invoke`` would, for the flat fast path (which ran the
     forward itself): one pass over the inputs, the operands the vjp reads saved, one node."""
     parents = []
-    any_need = False
+    needs = []
     for x in args:
-        p = None
         if type(x) is ndarray:
             node = x._ag_node
             if node is not None and (type(node) is not _Leaf or node.grad_req != "null"):
-                p = (node, x._ag_index)
-                any_need = True
-        parents.append(p)
-    if any_need:
+                parents.append((node, x._ag_index))
+                needs.append(True)
+                continue
+        parents.append(None)
+        needs.append(False)
+    if True in needs:
         ctx = OpContext()
-        ctx.needs = tuple([p is not None for p in parents])
+        ctx.needs = tuple(needs)
         _save_operands(ctx, args, vjp)
         node = res._ag_node = _OpNode(name, vjp, ctx, tuple(parents),
                                       ((res.shape, res.dtype, res._storage.device),))
