@@ -35,3 +35,15 @@ def pytest_runtest_call(item):
             item.get_closest_marker("expects_fp64_error") is None:
         outcome.force_exception(pytest.skip.Exception(
             f"needs float64, which this device lacks: {err}", _use_item_location=True))
+
+
+@pytest.fixture
+def tuning_db(tmp_path, monkeypatch):
+    """A fresh, empty tuning database file for this test (``CLGRAD_TUNING_DB``), read anew
+    before and after it."""
+    from clgrad.tune import db
+    path = tmp_path / "tuning_db.json"
+    monkeypatch.setenv("CLGRAD_TUNING_DB", str(path))
+    db.reload()
+    yield path
+    db.reload()

@@ -425,7 +425,6 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     """
     from .. import ops
     from ..ndarray import ndarray
-    single = isinstance(variables, ndarray)
     variables = _as_list(variables)
     for i, v in enumerate(variables):
         if not isinstance(v, ndarray) or not requires_grad(v):

@@ -95,7 +95,8 @@ def vload(ctype, n, ptr):
 
 
 def vstore(ctype, n, value, ptr):
-    """A statement writing the ``n``-vector ``value`` to ``ptr`` lane by lane (see ``vload``).
+    """A statement writing the ``n``-vector ``value`` to ``ptr`` (a ``__global`` pointer) lane
+    by lane (see ``vload``).
 
     Its temporaries are named after a checksum of the call's text, so they never shadow a
     variable that ``value`` reads, and the same call renders the same source (the source keys the

@@ -19,7 +19,7 @@ from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
 from . import launch
-from .core import array, broadcast_shapes, from_host, same_device, zeros_like
+from .core import array, broadcast_shapes, same_device, zeros_like
 from .registry import OpContext, invoke, register
 
 _INT_HELPERS = {}

@@ -529,11 +529,11 @@ def _run(a, b, out):
     pkey = key + tuple(params.values()) + (panel,)
     plan = _PLANS.get(pkey)
     if plan is None:
-        plan = _new_tiled_plan(dev, dtype, a, b, out, params, panel)
+        plan, b = _new_tiled_plan(dev, dtype, a, b, out, params, panel)
         if len(_PLANS) > 4096:
             _PLANS.clear()
         _PLANS[pkey] = plan
-    if plan.panel:
+    elif plan.panel:
         b = _pack_panels(b, plan.panel)
     plan.run(a, b, out)
     return out
@@ -570,27 +570,30 @@ def _pack_panels(b, nwg):
     return packed._view((K, N), (nwg, K * nwg), 0)
 
 
+def _plan_for(dev, dtype, a, b, out, p, panel):
+    """(plan, B as the plan reads it) for the full parameters ``p``; with ``panel`` and
+    parameters that read B straight from memory, B is packed (``_pack_panels``)."""
+    nwg = p["NWG"] if panel and not p["SA"] and not p["SB"] else 0
+    if nwg:
+        b = _pack_panels(b, nwg)
+    plan = _tiled_plan(dev, dtype, _Problem(a, b, out), p, bool(nwg))
+    plan.panel = nwg
+    return plan, b
+
+
 def _new_tiled_plan(dev, dtype, a, b, out, params, panel):
-    """The plan for ``params``, or for the first fallback that runs on the device (``panel``:
-    with B packed, where the parameters allow)."""
+    """(plan, B as it reads it) for ``params``, or for the first fallback that runs on the
+    device."""
     tried = []
     for p in (params,) + FALLBACK_PARAMS:
         why = _cached_problem(p)
         if why:             # e.g. a database entry written for other parameters
             tried.append(f"matmul parameters {p}: {why}")
             continue
-        p = full_params(p)
-        nwg = p["NWG"] if panel and not p["SA"] and not p["SB"] else 0
         try:
-            if nwg:
-                plan = _tiled_plan(dev, dtype, _Problem(a, _pack_panels(b, nwg), out), p, True)
-            else:
-                plan = _tiled_plan(dev, dtype, _Problem(a, b, out), p)
+            return _plan_for(dev, dtype, a, b, out, full_params(p), panel)
         except (_NoFit, KernelBuildError) as e:
             tried.append(str(e))
-            continue
-        plan.panel = nwg
-        return plan
     raise MXNetError("matmul: no kernel configuration runs on this device:\n" + "\n".join(tried))
 
 
@@ -659,13 +662,9 @@ def matmul_with_params(a, b, params, out=None):
         return out
     if a.shape[-1] == 0:
         return fill(out, 0)
-    p = full_params(params)
-    if not p["SA"] and not p["SB"] and \
-            _panel_wanted(dev, a, b, size_key(a.shape[-2], b.shape[-1], a.shape[-1])):
-        b = _pack_panels(b, p["NWG"])           # as the runtime runs it
-        _tiled_plan(dev, a.dtype, _Problem(a, b, out), p, True).run(a, b, out)
-    else:
-        _tiled_plan(dev, a.dtype, _Problem(a, b, out), p).run(a, b, out)
+    panel = _panel_wanted(dev, a, b, size_key(a.shape[-2], b.shape[-1], a.shape[-1]))
+    plan, b = _plan_for(dev, a.dtype, a, b, out, full_params(params), panel)  # as _run does
+    plan.run(a, b, out)
     return out
 
 

@@ -78,15 +78,6 @@ MARKED = {"MWG": 4, "NWG": 8, "KWG": 8, "MDIMC": 1, "NDIMC": 2, "VW": 4, "SA": 0
           "KC": 16, "MC": 0}
 
 
-@pytest.fixture
-def tuning_db(tmp_path, monkeypatch):
-    path = tmp_path / "tuning_db.json"
-    monkeypatch.setenv("CLGRAD_TUNING_DB", str(path))
-    db.reload()
-    yield path
-    db.reload()
-
-
 def _tiled_params():
     rng = onp.random.default_rng(2)
     A, B = rng.standard_normal((33, 17)).astype(onp.float32), \

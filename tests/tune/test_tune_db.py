@@ -17,15 +17,6 @@ DEFAULT = {"TS": 1, "VW": 1}
 
 
 @pytest.fixture
-def dbfile(tmp_path, monkeypatch):
-    path = tmp_path / "tuning_db.json"
-    monkeypatch.setenv("CLGRAD_TUNING_DB", str(path))
-    db.reload()
-    yield path
-    db.reload()
-
-
-@pytest.fixture
 def shipped(monkeypatch):
     """Shipped defaults for the test kernel 'tk' (restored afterwards)."""
     entries = {
@@ -39,7 +30,7 @@ def shipped(monkeypatch):
     db.reload()
 
 
-def test_fallback_order_device_vendor_shipped_caller(dbfile, shipped):
+def test_fallback_order_device_vendor_shipped_caller(tuning_db, shipped):
     me = fake_caps(name="Card A", driver="2.0")
     same_name_old_driver = fake_caps(name="Card A", driver="1.0")
     sibling = fake_caps(name="Card B")
@@ -69,7 +60,7 @@ def test_fallback_order_device_vendor_shipped_caller(dbfile, shipped):
     assert db.params_for(me, "tk", f32, "small", DEFAULT) == {"TS": 11, "VW": 1}
 
 
-def test_borrowed_entries_must_fit_this_device(dbfile, shipped):
+def test_borrowed_entries_must_fit_this_device(tuning_db, shipped):
     big = fake_caps(name="Big", max_wg=2048)
     small = fake_caps(name="Small", max_wg=256)
     db.store(big, "tk2", "float32", "default", {"TS": 1024, "VW": 1})
@@ -82,14 +73,14 @@ def test_borrowed_entries_must_fit_this_device(dbfile, shipped):
         db._fit_checks.pop("tk2", None)
 
 
-def test_answer_has_exactly_the_callers_keys(dbfile):
+def test_answer_has_exactly_the_callers_keys(tuning_db):
     me = fake_caps()
     db.store(me, "tk", "float32", "default", {"TS": 8, "OLD": 3})
     assert db.params_for(me, "tk", "float32", "s", {"TS": 1, "VW": 2}) == {"TS": 8, "VW": 2}
     assert db.params_for(me, "tk", "float32", "s", {}) == {"TS": 8, "OLD": 3}
 
 
-def test_result_is_a_copy(dbfile):
+def test_result_is_a_copy(tuning_db):
     me = fake_caps()
     db.store(me, "tk", "float32", "default", {"TS": 8, "VW": 2})
     got = db.params_for(me, "tk", "float32", "s", DEFAULT)
@@ -97,7 +88,7 @@ def test_result_is_a_copy(dbfile):
     assert db.params_for(me, "tk", "float32", "s", DEFAULT)["TS"] == 8
 
 
-def test_memoised_no_file_io_after_first_call(dbfile, monkeypatch):
+def test_memoised_no_file_io_after_first_call(tuning_db, monkeypatch):
     me = fake_caps()
     db.store(me, "tk", "float32", "default", {"TS": 8, "VW": 2})
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == {"TS": 8, "VW": 2}
@@ -113,61 +104,61 @@ def test_memoised_no_file_io_after_first_call(dbfile, monkeypatch):
     assert db.params_for(me, "tk", "float64", "s", DEFAULT) == DEFAULT
 
 
-def test_reload_sees_changes_made_by_another_process(dbfile):
+def test_reload_sees_changes_made_by_another_process(tuning_db):
     me = fake_caps()
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == DEFAULT
     doc = {"format": "clgrad-tuning-db", "schema": 1, "devices": {me.key: {
         "platform": me.platform, "name": me.name, "driver": me.driver_version,
         "vendor": "NVIDIA", "type": "gpu",
         "kernels": {"tk": {"float32": {"default": {"params": {"TS": 4}}}}}}}}
-    db._write_atomic(dbfile, doc)
+    db._write_atomic(tuning_db, doc)
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == DEFAULT   # memoised
     db.reload()
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == {"TS": 4, "VW": 1}
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncate", "edit", "schema", "structure"])
-def test_corrupted_database_is_ignored_with_a_warning(dbfile, damage):
+def test_corrupted_database_is_ignored_with_a_warning(tuning_db, damage):
     me = fake_caps()
     db.store(me, "tk", "float32", "default", {"TS": 8, "VW": 2})
-    text = dbfile.read_text()
+    text = tuning_db.read_text()
     if damage == "garbage":
-        dbfile.write_bytes(b"\x00\xffnot json at all")
+        tuning_db.write_bytes(b"\x00\xffnot json at all")
     elif damage == "truncate":
-        dbfile.write_text(text[: len(text) // 2])
+        tuning_db.write_text(text[: len(text) // 2])
     elif damage == "edit":           # valid JSON, but the checksum no longer matches
-        dbfile.write_text(text.replace('"TS": 8', '"TS": 9'))
+        tuning_db.write_text(text.replace('"TS": 8', '"TS": 9'))
     elif damage == "schema":
         d = json.loads(text)
         d["schema"] = 99
-        dbfile.write_text(json.dumps(d))
+        tuning_db.write_text(json.dumps(d))
     else:
         d = json.loads(text)
         d["devices"][me.key]["kernels"]["tk"]["float32"]["default"]["params"]["TS"] = [1, 2]
         d["checksum"] = db._checksum(d["devices"])
-        dbfile.write_text(json.dumps(d))
+        tuning_db.write_text(json.dumps(d))
     db.reload()
     with pytest.warns(db.TuningDatabaseWarning, match="ignoring it"):
         got = db.params_for(me, "tk", "float32", "s", DEFAULT)
     assert got == DEFAULT
 
 
-def test_store_over_a_corrupted_file_moves_it_aside(dbfile):
-    dbfile.write_text("{broken")
+def test_store_over_a_corrupted_file_moves_it_aside(tuning_db):
+    tuning_db.write_text("{broken")
     me = fake_caps()
     with pytest.warns(db.TuningDatabaseWarning, match="moved it"):
         db.store(me, "tk", "float32", "default", {"TS": 8, "VW": 2})
-    assert list(dbfile.parent.glob("tuning_db.json.corrupt-*"))
+    assert list(tuning_db.parent.glob("tuning_db.json.corrupt-*"))
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == {"TS": 8, "VW": 2}
 
 
-def test_store_rejects_non_scalar_values(dbfile):
+def test_store_rejects_non_scalar_values(tuning_db):
     with pytest.raises(ValueError, match="JSON scalar"):
         db.store(fake_caps(), "tk", "float32", "default", {"TS": [1, 2]})
-    assert not dbfile.exists()
+    assert not tuning_db.exists()
 
 
-def test_clear(dbfile):
+def test_clear(tuning_db):
     a, b = fake_caps(name="A"), fake_caps(name="B")
     db.store(a, "tk", "float32", "default", {"TS": 8})
     db.store(a, "other", "float32", "default", {"TS": 8})
@@ -178,7 +169,7 @@ def test_clear(dbfile):
     assert db.params_for(a, "tk", "float32", "s", DEFAULT) == DEFAULT
     assert db.params_for(a, "other", "float32", "s", DEFAULT) == {"TS": 8, "VW": 1}
     assert db.clear() >= 1
-    assert not dbfile.exists()
+    assert not tuning_db.exists()
     assert db.params_for(a, "other", "float32", "s", DEFAULT) == DEFAULT
 
 
@@ -206,7 +197,7 @@ def test_vendor_names_are_normalised():
     assert db.normalize_name("pthread-Intel(R) Xeon(R)") == "Intel(R) Xeon(R)"
 
 
-def test_override_is_scoped_and_thread_local(dbfile):
+def test_override_is_scoped_and_thread_local(tuning_db):
     me = fake_caps()
     seen = {}
     with db.override("tk", {"TS": 64}) as o:
@@ -231,9 +222,9 @@ def _store_many(path, worker, n):
         db.store(caps, f"k{i}", "float32", "default", {"TS": worker * 100 + i})
 
 
-def test_concurrent_writers_keep_the_file_whole(dbfile):
+def test_concurrent_writers_keep_the_file_whole(tuning_db):
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_store_many, args=(str(dbfile), w, 8)) for w in range(4)]
+    procs = [ctx.Process(target=_store_many, args=(str(tuning_db), w, 8)) for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
@@ -246,4 +237,4 @@ def test_concurrent_writers_keep_the_file_whole(dbfile):
         caps = fake_caps(name=f"Card {w}")
         for i in range(8):
             assert db.params_for(caps, f"k{i}", "float32", "s", {"TS": 0}) == {"TS": w * 100 + i}
-    assert not list(dbfile.parent.glob(".tmp-*"))
+    assert not list(tuning_db.parent.glob(".tmp-*"))

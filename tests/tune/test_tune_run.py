@@ -19,15 +19,6 @@ from _tune_probe import ProbeTunable
 N = 1000    # elements of the streaming problems (a ragged tail for every EPT / VW)
 
 
-@pytest.fixture
-def dbfile(tmp_path, monkeypatch):
-    path = tmp_path / "tuning_db.json"
-    monkeypatch.setenv("CLGRAD_TUNING_DB", str(path))
-    db.reload()
-    yield path
-    db.reload()
-
-
 def status_of(report):
     return {json.dumps(r["params"], sort_keys=True): r["status"]
             for r in report.results[0].records}
@@ -42,7 +33,7 @@ PROBE_SPACE = {"LS": [32, 8192], "EPT": [3], "VW": [1, 3], "LAYOUT": ["blocked"]
 PROBE_RULES = ["LS == 32 or (VW == 1 and MODE == 'ok')", "VW == 1 or MODE == 'ok'"]
 
 
-def test_failures_are_classified_and_never_stop_the_run(dbfile, tmp_path):
+def test_failures_are_classified_and_never_stop_the_run(tuning_db, tmp_path):
     t = ProbeTunable(params=PROBE_SPACE, constraints=PROBE_RULES)
     assert len(t.space()) == 7
     report = tune(t, sizes=[f"{N}"], strategy="brute_force", log_dir=tmp_path / "logs",
@@ -83,7 +74,7 @@ def test_failures_are_classified_and_never_stop_the_run(dbfile, tmp_path):
     assert "best: LS=32" in format_table(report)
 
 
-def test_resume_after_a_truncated_log(dbfile, tmp_path):
+def test_resume_after_a_truncated_log(tuning_db, tmp_path):
     space = {"LS": [16, 32, 64, 128], "EPT": [1], "VW": [1], "LAYOUT": ["interleaved"]}
     logs = tmp_path / "logs"
     first = tune(K.StreamTunable(params=space), sizes=[f"{N}"], strategy="brute_force",
@@ -107,7 +98,7 @@ def test_resume_after_a_truncated_log(dbfile, tmp_path):
     assert third.results[0].measured == 0 and third.results[0].resumed == 4
 
 
-def test_isolated_candidates_survive_a_crash(dbfile, tmp_path):
+def test_isolated_candidates_survive_a_crash(tuning_db, tmp_path):
     space = {"LS": [32], "EPT": [3], "VW": [1], "LAYOUT": ["blocked"], "MODE": ["ok", "crash"]}
     # jobs=2 also builds both candidates ahead, each in a compile-only child
     report = tune(ProbeTunable(params=space), sizes=[f"{N}"], strategy="brute_force",
@@ -119,7 +110,7 @@ def test_isolated_candidates_survive_a_crash(dbfile, tmp_path):
     assert "child process died (signal SIGKILL)" in got["crash"]["error"]
 
 
-def test_stored_winner_is_used_by_the_runtime(dbfile):
+def test_stored_winner_is_used_by_the_runtime(tuning_db):
     dev = default_device()
     x = cnp.array(np.arange(N, dtype=np.float32))
     y = cnp.array(np.ones(N, dtype=np.float32))
@@ -142,7 +133,7 @@ def test_stored_winner_is_used_by_the_runtime(dbfile):
     assert K.stream_params(dev, np.float32, 1 << 23) != winner
 
 
-def test_stored_matmul_winner_is_used_by_matmul(dbfile):
+def test_stored_matmul_winner_is_used_by_matmul(tuning_db):
     linalg = pytest.importorskip("clgrad.ops.linalg")
     if not hasattr(linalg, "LAST_PLAN") or not hasattr(linalg, "size_key"):
         pytest.skip("clgrad.ops.linalg does not report its launch plan")
@@ -158,7 +149,7 @@ def test_stored_matmul_winner_is_used_by_matmul(dbfile):
     assert {k: used[k] for k in winner} == winner
 
 
-def test_matmul_family_tunes_end_to_end(dbfile, tmp_path):
+def test_matmul_family_tunes_end_to_end(tuning_db, tmp_path):
     t = K.MatmulTunable()
     if t.unavailable():
         pytest.skip(t.unavailable())
@@ -183,7 +174,7 @@ def test_matmul_family_tunes_end_to_end(dbfile, tmp_path):
         r.best["params"]
 
 
-def test_reduce_family_tunes_through_params_for(dbfile, tmp_path):
+def test_reduce_family_tunes_through_params_for(tuning_db, tmp_path):
     t = K.ReduceTunable(params={"wg": [16, 32], "waves": [4]})
     if t.unavailable():
         pytest.skip(t.unavailable())
@@ -197,7 +188,7 @@ def test_reduce_family_tunes_through_params_for(dbfile, tmp_path):
     assert got == r.best["params"]
 
 
-def test_op_family_that_ignores_params_for_is_reported(dbfile, tmp_path, monkeypatch):
+def test_op_family_that_ignores_params_for_is_reported(tuning_db, tmp_path, monkeypatch):
     import types
     mod = types.ModuleType("_fake_tune_ops")
     mod.TUNABLE = {"kernel": "fakered", "params": {"wg": [16, 32]}, "default": {"wg": 16}}
@@ -218,7 +209,7 @@ def test_op_family_that_ignores_params_for_is_reported(dbfile, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64", "int32"])
-def test_stream_axpy_dtypes_and_offsets(dbfile, dtype):
+def test_stream_axpy_dtypes_and_offsets(tuning_db, dtype):
     dev = default_device()
     if dtype == "float64" and not dev.caps.fp64:
         pytest.skip("no fp64")
@@ -232,7 +223,7 @@ def test_stream_axpy_dtypes_and_offsets(dbfile, dtype):
     assert out.dtype == np.dtype(dtype)
 
 
-def test_stream_axpy_rejects_bad_input(dbfile):
+def test_stream_axpy_rejects_bad_input(tuning_db):
     x = cnp.array(np.ones(6, np.float32))
     y = cnp.array(np.ones(6, np.float32))
     with pytest.raises(ShapeError, match="shapes differ"):
@@ -254,7 +245,7 @@ def test_stream_axpy_rejects_bad_input(dbfile):
     assert K.stream_axpy(1.0, empty, empty).shape == (0,)
 
 
-def test_unavailable_family_and_bad_arguments(dbfile, tmp_path):
+def test_unavailable_family_and_bad_arguments(tuning_db, tmp_path):
     with pytest.raises(K.TunableUnavailable, match="unknown kernel family"):
         tune("nosuch", log_dir=tmp_path)
     with pytest.raises(K.TunableUnavailable, match="tuned for .*not uint8"):
