@@ -174,6 +174,7 @@ def _operand_args(out, inputs):
 _INT_LIMIT = 2 ** 31 - 1
 _SCALAR_STREAM = (1, 1, "interleaved", 256)     # one element per work-item
 _PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
+_SMALL_OFF_LIMIT = _INT_LIMIT - _PAD_MARGIN - 65536   # offsets a small flat launch indexes with int
 _PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
 _LAYOUT_CACHE_MAX = 512
 
@@ -186,7 +187,8 @@ class EwPlan:
     (collapsed shape and strides, launch geometry) are kept per shape/stride signature.
     """
 
-    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok")
+    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "small", "layouts",
+                 "vec_ok")
 
     def __init__(self, name, expr, out_dtype, sig, helpers):
         self.name = name
@@ -195,11 +197,18 @@ class EwPlan:
         self.sig = sig
         self.helpers = helpers
         self.flat = {}       # (device, size bucket, index type) -> (kernel, elements per item)
+        self.small = None    # (device, kernel, elements per item): the last small flat launch
         self.layouts = {}    # (device, shapes and strides) -> _Layout
         # vector loads need an expression valid on vector types and one float type throughout
         self.vec_ok = name in VECTOR_SAFE and out_dtype in _VEC_DTYPES and \
             "gid" not in expr and all(c == out_dtype and (not a or d == out_dtype)
                                       for a, d, c in sig)
+
+    def reset(self):
+        """Forget the kernels and layouts chosen so far (the next call looks them up anew)."""
+        self.flat.clear()
+        self.small = None
+        self.layouts.clear()
 
     def kernel(self, device, ndim, idx, inner_cls, stream=None):
         stream = stream or _SCALAR_STREAM
@@ -246,16 +255,36 @@ class EwPlan:
 
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
-        device = out._storage.device
-        args, off = _operand_args(out, inputs)
+        off = out._offset
+        args = [out._storage.buffer, off]
+        for x in inputs:
+            if type(x) is ndarray:
+                o = x._offset
+                if o > off:
+                    off = o
+                args.append(x._storage.buffer)
+                args.append(o)
+            else:
+                args.append(x)
         args.append(n)
-        narrow = n + off < _INT_LIMIT - _PAD_MARGIN
-        got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
-            if narrow else None
-        if got is None:
-            got = self.flat_kernel(device, n, "int" if narrow else "long")
-        k, ept = got
-        k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
+        device = out._storage.device
+        # small arrays on the device used last: the kernel without any lookup
+        small = self.small
+        if n < 65536 and small is not None and small[0] is device and off < _SMALL_OFF_LIMIT:
+            k, ept = small[1], small[2]
+        else:
+            narrow = n + off < _INT_LIMIT - _PAD_MARGIN
+            got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2,
+                                 "int")) if narrow else None
+            if got is None:
+                got = self.flat_kernel(device, n, "int" if narrow else "long")
+            k, ept = got
+            if n < 65536 and narrow:
+                self.small = (device, k, ept)
+        g = n if ept == 1 else (n + ept - 1) // ept
+        local = k.local
+        with k.lock:
+            k.kernel(k.queue, ((g + local - 1) // local * local,), (local,), *args)
         return out
 
     def _run_strided(self, out, inputs, n):

@@ -17,8 +17,7 @@ from clgrad.tune import db
 def _clear_plans():
     R._RPLANS.clear()
     for p in launch._PLANS.values():
-        p.flat.clear()
-        p.layouts.clear()
+        p.reset()
 
 
 @pytest.fixture(params=["cpu", "gpu"])
