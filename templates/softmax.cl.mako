@@ -59,7 +59,8 @@
         lines.append("}")
         return "\n    ".join(lines)
     def mx_comb(a, t):
-        return "%s = (%s > %s || isnan(%s)) ? %s : %s;" % (a, t, a, t, t, a)
+        # fmax skips a NaN, which still reaches every output through the sum of exp(z - max)
+        return "%s = fmax(%s, %s);" % (a, a, t)
     def sum_comb(a, t):
         return "%s += %s;" % (a, t)
 %>
@@ -150,7 +151,7 @@ __kernel void ${name}(
 % endif
 
 % if not bwd:
-    /* pass 1: the row maximum of the scaled values (NaN wins, so it propagates) */
+    /* pass 1: the row maximum of the scaled values (NaN propagates through pass 2's sum) */
     ${red("-INFINITY", lambda k: "SRC(%s) * inv_t" % k, mx_comb, "mx",
           lambda k: "VSRC(%s) * inv_t" % k)}
 %   if mode == "group":

