@@ -32,6 +32,8 @@ def _ratio(row, rows, stream_gbs):
 
 def _notes(r):
     out = []
+    if r.get("frac_copy") is not None:      # against the one-in-one-out kernel timed alongside
+        out.append(f"{r['frac_copy']:.1%} of y=2*x*")
     if "host_us" in r:
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
@@ -105,8 +107,9 @@ def main(argv=None):
     print(f"device: {meta['device']} ({meta['platform']}, driver {meta['driver']}, "
           f"{meta['compute_units']} compute units)")
     print(format_table(rows, meta["stream_gbs"]))
-    print("* the streaming kernel timed right before each repetition (medians of the ratios); "
-          "other fractions are against the streaming limit measured at the start")
+    print("* against the hand-written streaming kernel (d=a*b+c, or y=2*x for the one-in-one-out "
+          "pattern) timed right before each repetition (medians of the ratios); other fractions "
+          "are against the d=a*b+c limit measured at the start")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     if args.png:

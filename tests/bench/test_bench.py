@@ -29,10 +29,20 @@ def test_every_clgrad_result_is_checked_and_right(quick_run):
         assert r["ok"], f"{r['case']}: clgrad's result differs from NumPy's"
 
 
+def test_hand_written_references_are_right(quick_run):
+    _, rows = quick_run
+    refs = {r["case"]: r for r in rows if r["impl"] == "hand-written OpenCL"}
+    assert set(refs) == {"stream d=a*b+c", "stream y=2*x"}
+    assert all(r["ok"] and r["value"] > 0 for r in refs.values())
+    # one-input ops are also shown against the one-in-one-out kernel timed alongside
+    exp = next(r for r in rows if r["case"].startswith("exp") and r["impl"] == "clgrad")
+    assert exp["frac_copy"] > 0 and exp["frac_stream"] > 0
+
+
 def test_table_and_json(quick_run, tmp_path):
     meta, rows = quick_run
     text = format_table(rows, meta["stream_gbs"])
-    assert "of stream" in text and "clgrad" in text
+    assert "of stream" in text and "of y=2*x*" in text and "clgrad" in text
     out = tmp_path / "b.json"
     main(["--quick", "--only", "latency", "--json", str(out), "--png", ""])
     data = json.loads(out.read_text())
