@@ -281,10 +281,7 @@ class EwPlan:
             k, ept = got
             if n < 65536 and narrow:
                 self.small = (device, k, ept)
-        g = n if ept == 1 else (n + ept - 1) // ept
-        local = k.local
-        with k.lock:
-            k.kernel(k.queue, ((g + local - 1) // local * local,), (local,), *args)
+        k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
         return out
 
     def _run_strided(self, out, inputs, n):
