@@ -497,17 +497,15 @@ def _run(a, b, out):
     dtype = out.dtype
     key = (dev, dtype, a.shape, a._strides, b.shape, b._strides, out.shape, out._strides)
     plan = _PLANS.get(key)
-    if plan is None:
-        q = _Problem(a, b, out)
-        if _use_simple(dtype, q.M, q.N, q.K):
-            plan = _PLANS[key] = _simple_plan(dev, dtype, q)
+    M, K = a.shape[-2:]
+    N = b.shape[-1]
+    if plan is None and _use_simple(dtype, M, N, K):
+        plan = _PLANS[key] = _simple_plan(dev, dtype, _Problem(a, b, out))
     if plan is not None:
         plan.run(a, b, out)
         return out
     # the tiled kernel: its parameters come from the tuning database (which can change, or be
     # overridden in a scope), so they are part of the key
-    M, K = a.shape[-2:]
-    N = b.shape[-1]
     size = size_key(M, N, K)
     cpu = launch.launch_profile(dev) == "cpu"
     panel = _panel_wanted(dev, a, b, size)
