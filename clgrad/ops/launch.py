@@ -255,17 +255,7 @@ class EwPlan:
 
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
-        off = out._offset
-        args = [out._storage.buffer, off]
-        for x in inputs:
-            if type(x) is ndarray:
-                o = x._offset
-                if o > off:
-                    off = o
-                args.append(x._storage.buffer)
-                args.append(o)
-            else:
-                args.append(x)
+        args, off = _operand_args(out, inputs)
         args.append(n)
         device = out._storage.device
         # small arrays on the device used last: the kernel without any lookup
