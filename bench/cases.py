@@ -5,7 +5,7 @@ up as ``ok: False`` rather than as a good number.
 """
 import numpy as onp
 
-from bench.timing import median_time, median_host_time
+from bench.timing import interleaved_times, median_host_time, median_time
 
 CASES = []
 
@@ -315,42 +315,54 @@ def latency(env):
     a, b = np.array(h), np.array(h)
     n = 200 if env.quick else 3000
     ok = onp.allclose((a + b).asnumpy(), h + h)
-    t_async = median_time(lambda: a + b, env.sync, env.repeat, number=n)
-    # the host thread's own CPU time per op: what clgrad and the driver's enqueue cost, without
-    # the device's execution or other processes' load
-    host = median_host_time(lambda: a + b, env.sync, env.repeat, number=n)
-    t_sync = median_time(lambda: (a + b).asnumpy(), None, env.repeat, number=n // 10)
-    rows = [_row("tiny add (16) async", "clgrad", t_async, "us/op", t_async * 1e6, ok,
-                 host_us=host * 1e6),
-            _row("tiny add (16) sync", "clgrad", t_sync, "us/op", t_sync * 1e6, ok)]
-    t_np = median_time(lambda: h + h, None, env.repeat, number=n)
-    rows.append(_row("tiny add (16) async", "numpy", t_np, "us/op", t_np * 1e6))
+    # every implementation's repetitions alternated (interleaved_times): their ratios hold
+    # while the machine's load drifts (the peers here are single-threaded at this size)
+    asyncs = {"clgrad": (lambda: a + b, env.sync, n), "numpy": (lambda: h + h, None, n)}
+    syncs = {"clgrad": (lambda: (a + b).asnumpy(), None, n // 10)}
+    ok_rt = True
     if env.cla is not None:
+        import pyopencl as cl
         q = env.dev.queue
         ca = env.cla.to_device(q, h)
-        t_cl = median_time(lambda: ca + ca, q.finish, env.repeat, number=n)
-        rows.append(_row("tiny add (16) async", "pyopencl.array", t_cl, "us/op", t_cl * 1e6))
+        asyncs["pyopencl.array"] = (lambda: ca + ca, q.finish, n)
         # the floor: a prebuilt kernel with its arguments set, enqueued directly
-        import pyopencl as cl
         k = cl.Kernel(cl.Program(env.dev.context, _TINY_SRC).build(), "tiny")
         out = cl.Buffer(env.dev.context, cl.mem_flags.READ_WRITE, h.nbytes)
         k.set_args(out, a._storage.buffer, b._storage.buffer, onp.int32(16))
-        t_k = median_time(lambda: cl.enqueue_nd_range_kernel(q, k, (16,), (16,)), q.finish,
-                          env.repeat, number=n)
-        rows.append(_row("tiny add (16) async", "bare enqueue", t_k, "us/op", t_k * 1e6))
+        asyncs["bare enqueue"] = (lambda: cl.enqueue_nd_range_kernel(q, k, (16,), (16,)),
+                                  q.finish, n)
         # the floor of a synchronous round trip: that enqueue plus a blocking read of the result
         host_out = onp.empty_like(h)
 
         def round_trip():
             cl.enqueue_nd_range_kernel(q, k, (16,), (16,))
             cl.enqueue_copy(q, host_out, out, is_blocking=True)
-        t_rt = median_time(round_trip, None, env.repeat, number=n // 10)
-        rows.append(_row("tiny add (16) sync", "bare enqueue + read", t_rt, "us/op",
-                         t_rt * 1e6, ok=bool(onp.allclose(host_out, h + h))))
+        syncs["bare enqueue + read"] = (round_trip, None, n // 10)
     if env.torch is not None:
         ta = env.torch.ones(16)
-        t_t = median_time(lambda: ta + ta, None, env.repeat, number=n)
-        rows.append(_row("tiny add (16) async", "torch cpu", t_t, "us/op", t_t * 1e6))
+        asyncs["torch cpu"] = (lambda: ta + ta, None, n)
+    t_async = dict(zip(asyncs, interleaved_times(list(asyncs.values()), env.repeat)))
+    t_sync = dict(zip(syncs, interleaved_times(list(syncs.values()), env.repeat)))
+    if env.cla is not None:
+        ok_rt = bool(onp.allclose(host_out, h + h))
+    # the host thread's own CPU time per op: what clgrad and the driver's enqueue cost, without
+    # the device's execution or other processes' load
+    host = median_host_time(lambda: a + b, env.sync, env.repeat, number=n)
+    rows = []
+    for impl, t in t_async.items():
+        extra = {}
+        if impl == "clgrad":
+            extra = dict(host_us=host * 1e6)
+            if "bare enqueue" in t_async:
+                extra["over_floor"] = t / t_async["bare enqueue"]
+        rows.append(_row("tiny add (16) async", impl, t, "us/op", t * 1e6,
+                         ok if impl == "clgrad" else True, **extra))
+    for impl, t in t_sync.items():
+        extra = {}
+        if impl == "clgrad" and "bare enqueue + read" in t_sync:
+            extra["over_floor"] = t / t_sync["bare enqueue + read"]
+        rows.append(_row("tiny add (16) sync", impl, t, "us/op", t * 1e6,
+                         ok if impl == "clgrad" else ok_rt, **extra))
     return rows
 
 
@@ -370,11 +382,7 @@ def tape(env):
         y.backward()
     run()
     ok = onp.allclose(x.grad.asnumpy(), 1.0001 ** n_ops, rtol=1e-4)
-    env.dev.reset_peak()
-    t = median_time(run, env.sync, env.repeat)
-    host = median_host_time(run, env.sync, env.repeat)
-    rows = [_row(f"{n_ops} recorded ops + backward", "clgrad", t, "ms", t * 1e3, ok,
-                 host_us=host * 1e6, **_mem(env.dev))]
+    runs = [(run, env.sync, 1)]
     if env.torch is not None:
         tx = env.torch.ones(16, requires_grad=True)
 
@@ -384,8 +392,15 @@ def tape(env):
                 y = y * 1.0001
             y.backward(env.torch.ones(16))
             tx.grad = None
-        t_t = median_time(trun, None, env.repeat)
-        rows.append(_row(f"{n_ops} recorded ops + backward", "torch cpu", t_t, "ms", t_t * 1e3))
+        runs.append((trun, None, 1))
+    env.dev.reset_peak()
+    times = interleaved_times(runs, env.repeat)
+    host = median_host_time(run, env.sync, env.repeat)
+    rows = [_row(f"{n_ops} recorded ops + backward", "clgrad", times[0], "ms", times[0] * 1e3,
+                 ok, host_us=host * 1e6, **_mem(env.dev))]
+    if env.torch is not None:
+        rows.append(_row(f"{n_ops} recorded ops + backward", "torch cpu", times[1], "ms",
+                         times[1] * 1e3))
     return rows
 
 
@@ -424,6 +439,8 @@ def mlp(env):
     except Exception as e:  # noqa: BLE001
         return [_row("MLP step", "clgrad", None, ok=False, note=str(e)[:60])]
     env.dev.reset_peak()
+    # one after the other, not interleaved: the multithreaded peers (OpenMP, OpenBLAS) keep
+    # their threads spinning for a while after each call, which would slow whatever runs next
     t = median_time(step, env.sync, env.repeat)
     name = f"MLP {'-'.join(map(str, dims))} b{batch} SGD step"
     # what must be alive at the peak: weights and their gradients, one batch, and what the
@@ -436,23 +453,28 @@ def mlp(env):
     rows = [_row(name, "clgrad", t, "ms", t * 1e3, True, alive_bytes=alive,
                  peak_over_alive=mem["peak_bytes"] / alive, **mem)]
     if env.torch is not None:
-        torch = env.torch
-        tp = [torch.tensor(w, requires_grad=True) for w in ws] + \
-            [torch.zeros(o, requires_grad=True) for o in dims[1:]]
-        tx, ty = torch.tensor(hx), torch.tensor(hy)
-
-        def tstep():
-            h = tx
-            for i in range(k):
-                h = h @ tp[i] + tp[k + i]
-                if i < k - 1:
-                    h = torch.relu(h)
-            loss = torch.nn.functional.cross_entropy(h, ty)
-            loss.backward()
-            with torch.no_grad():
-                for p in tp:
-                    p -= 0.01 * p.grad
-                    p.grad = None
-        tt = median_time(tstep, None, env.repeat)
+        tt = median_time(_torch_mlp_step(env.torch, ws, dims, hx, hy), None, env.repeat)
         rows.append(_row(name, "torch cpu", tt, "ms", tt * 1e3))
     return rows
+
+
+def _torch_mlp_step(torch, ws, dims, hx, hy):
+    """PyTorch's step of the same MLP (same weights, batch and learning rate)."""
+    k = len(ws)
+    tp = [torch.tensor(w, requires_grad=True) for w in ws] + \
+        [torch.zeros(o, requires_grad=True) for o in dims[1:]]
+    tx, ty = torch.tensor(hx), torch.tensor(hy)
+
+    def tstep():
+        h = tx
+        for i in range(k):
+            h = h @ tp[i] + tp[k + i]
+            if i < k - 1:
+                h = torch.relu(h)
+        loss = torch.nn.functional.cross_entropy(h, ty)
+        loss.backward()
+        with torch.no_grad():
+            for p in tp:
+                p -= 0.01 * p.grad
+                p.grad = None
+    return tstep

@@ -34,6 +34,8 @@ def _notes(r):
     out = []
     if r.get("frac_copy") is not None:      # against the one-in-one-out kernel timed alongside
         out.append(f"{r['frac_copy']:.1%} of y=2*x*")
+    if r.get("over_floor") is not None:     # against the bare pyopencl floor timed alongside
+        out.append(f"{r['over_floor']:.1f}x bare*")
     if "host_us" in r:
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
@@ -109,7 +111,8 @@ def main(argv=None):
     print(format_table(rows, meta["stream_gbs"]))
     print("* against the hand-written streaming kernel (d=a*b+c, or y=2*x for the one-in-one-out "
           "pattern) timed right before each repetition (medians of the ratios); other fractions "
-          "are against the d=a*b+c limit measured at the start")
+          "are against the d=a*b+c limit measured at the start. Tiny-op and tape peers (and the "
+          "bare pyopencl floor, 'x bare*') run with their repetitions alternated.")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     if args.png:

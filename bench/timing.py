@@ -30,3 +30,25 @@ def median_host_time(fn, sync=None, repeat=7, number=1, warmup=1):
     """Median CPU seconds of the calling thread per call of ``fn`` (the host's own cost: device
     execution, waits and other processes do not count)."""
     return _median(fn, sync, repeat, number, warmup, time.thread_time, False)
+
+
+def interleaved_times(runs, repeat=7, warmup=1):
+    """Median seconds per call of each run in ``runs`` (a list of ``(fn, sync, number)``), the
+    repetitions alternated between them: a machine whose load drifts during the measurement
+    (other processes) slows every run alike, so their ratios stay comparable."""
+    for fn, sync, _ in runs:
+        for _ in range(warmup):
+            fn()
+            if sync:
+                sync()
+    times = [[] for _ in runs]
+    clock = time.perf_counter
+    for _ in range(repeat):
+        for (fn, sync, number), ts in zip(runs, times):
+            t0 = clock()
+            for _ in range(number):
+                fn()
+            if sync:
+                sync()
+            ts.append((clock() - t0) / number)
+    return [statistics.median(ts) for ts in times]

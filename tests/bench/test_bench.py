@@ -39,6 +39,16 @@ def test_hand_written_references_are_right(quick_run):
     assert exp["frac_copy"] > 0 and exp["frac_stream"] > 0
 
 
+def test_latency_is_measured_against_the_bare_floor(quick_run):
+    _, rows = quick_run
+    mine = {r["case"]: r for r in rows if r["impl"] == "clgrad" and r["case"].startswith("tiny")}
+    assert set(mine) == {"tiny add (16) async", "tiny add (16) sync"}
+    for r in mine.values():
+        assert r["over_floor"] > 0          # its time over the bare enqueue timed alongside
+    floors = [r for r in rows if r["impl"].startswith("bare enqueue")]
+    assert len(floors) == 2 and all(r["ok"] for r in floors)
+
+
 def test_table_and_json(quick_run, tmp_path):
     meta, rows = quick_run
     text = format_table(rows, meta["stream_gbs"])
