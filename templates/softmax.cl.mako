@@ -13,8 +13,8 @@
 ## With ``reuse`` (softmax, float output computed in ACC) pass 2 stores exp(z - max) and the last
 ## pass rescales what it stored, so each element costs one exp, not two.
 ## With ``vw`` > 0 (serial rows of unit stride, every operand in ACC) the passes run on vectors of
-## ``vw`` elements (vector reads and writes; four accumulators, then one), then a scalar tail: CPU runtimes vectorise builtins such as exp
-## only when they are called on vector types.
+## ``vw`` elements (vector reads and writes; four accumulators, then one), then a scalar tail:
+## CPU runtimes vectorise builtins such as exp only when they are called on vector types.
 <%
     U = unroll if mode == "serial" else 1
     V = vw if mode == "serial" else 0
