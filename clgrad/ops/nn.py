@@ -394,6 +394,73 @@ GROUP_ROW_MIN = 128
 _ROW_UNROLL = 8     # accumulators per row in the CPU serial layout
 
 
+def _rows_size_key(K):
+    """The tuning database's bucket for rows of ``K`` elements."""
+    return "small" if K < GROUP_ROW_MIN else "medium" if K < 8192 else "large"
+
+
+def _fit_rows_wg(wg, caps, acc):
+    """The largest power of two <= ``wg`` that the device's group size and local memory (one
+    accumulator per lane, half the local memory at most) allow."""
+    w = 1
+    while w * 2 <= min(wg, caps.max_wg) and w * 2 * acc.itemsize <= caps.local_mem // 2:
+        w *= 2
+    return w
+
+
+def _heuristic_rows(dev, M, K, acc, vector_rows):
+    """(lanes per row, vector width) when nothing is tuned: on CPUs a row per work-item (on
+    vectors of the preferred width when the rows allow) unless too few rows keep the cores
+    busy; on GPUs a work-group per long row."""
+    cpu = launch.launch_profile(dev) == "cpu"
+    wg = 1
+    # CPUs run a group's lanes as a loop split at each barrier: a row per work-item (several
+    # accumulators) unless there are too few rows to keep every core busy
+    if K >= GROUP_ROW_MIN and not (cpu and M >= 4 * dev.caps.compute_units):
+        wg = _fit_rows_wg(256, dev.caps, acc)
+    # unit-stride rows with every operand in the accumulator type run on vectors of the
+    # device's preferred width (CPU runtimes vectorise exp and friends only on vector types;
+    # 16 floats measured 1.3x faster than 8 on AVX-512)
+    vw = launch.cpu_vectors(dev, acc)[1] if wg == 1 and cpu and vector_rows and \
+        K >= 2 * _ROW_UNROLL else 0
+    return wg, vw
+
+
+def _tuned_rows(dev, dtype, K):
+    """The tuning database's (or an active override's) {"wg", "vw"} for these rows, or None."""
+    from ..tune import db
+    try:
+        got = db.params_for(dev, "softmax", dtype, _rows_size_key(K), {})
+    except Exception:       # a damaged tuning entry must not break a softmax
+        return None
+    if isinstance(got, dict) and isinstance(got.get("wg"), int) and got["wg"] >= 1 and \
+            got.get("vw", 0) in (0, 2, 4, 8, 16):
+        return got
+    return None
+
+
+def _default_tunable_rows(device, dtype):
+    """What the runtime uses without a tuned entry, for the tuner's default (1024 x 1024)."""
+    acc = dt.float64 if _np.dtype(dtype) == dt.float64 else dt.float32
+    wg, vw = _heuristic_rows(device, 1024, 1024, acc, _np.dtype(dtype) == acc)
+    return {"wg": wg, "vw": vw}
+
+
+#: What clgrad.tune searches for the softmax family's row kernels (sizes are (rows, row
+#: length)): ``wg`` lanes per row (1: a row per work-item, else a work-group per row),
+#: ``vw`` the vector width a row per work-item runs on (0: scalars with several accumulators;
+#: rows of float16 or strided rows always take scalars).
+TUNABLE = {
+    "kernel": "softmax",
+    "params": {"wg": [1, 16, 32, 64, 128, 256], "vw": [0, 4, 8, 16]},
+    "constraints": ["wg == 1 or vw == 0"],
+    "default": _default_tunable_rows,
+    "local_size": "wg",
+    "local_mem": "wg * 8",
+    "size_key": lambda m, k: _rows_size_key(k),
+}
+
+
 def _rows(kind, src, g, length, out, axis, inv_t):
     """Run a softmax row kernel: ``src`` (and ``g``) read along ``axis`` into ``out``."""
     dev = src.device
@@ -411,32 +478,27 @@ def _rows(kind, src, g, length, out, axis, inv_t):
         M *= n
     acc = dt.float64 if dt.float64 in (src.dtype, out.dtype) or (
         g is not None and g.dtype == dt.float64) else dt.float32
-    caps = dev.caps
-    wg = 1
     cpu = launch.launch_profile(dev) == "cpu"
-    # CPUs run a group's lanes as a loop split at each barrier: a row per work-item (several
-    # accumulators) unless there are too few rows to keep every core busy
-    if K >= GROUP_ROW_MIN and not (cpu and M >= 4 * caps.compute_units):
-        while wg * 2 <= min(256, caps.max_wg) and wg * 2 * acc.itemsize <= caps.local_mem // 2:
-            wg *= 2
-    unroll = _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
-    # unit-stride rows with every operand in the accumulator type run on vectors of the
-    # device's preferred width (CPU runtimes vectorise exp and friends only on vector types;
-    # 16 floats measured 1.3x faster than 8 on AVX-512)
-    vw = launch.cpu_vectors(dev, acc)[1] if unroll > 1 and all(
-        a.dtype == acc and a._strides[axis] == 1 for a in ops_) else 0
-    if vw:
-        unroll = 1
+    vector_rows = all(a.dtype == acc and a._strides[axis] == 1 for a in ops_)
+    tuned = _tuned_rows(dev, src.dtype, K)
+    if tuned is None:
+        wg, vw = _heuristic_rows(dev, M, K, acc, vector_rows)
+    else:
+        wg = _fit_rows_wg(tuned["wg"], dev.caps, acc)
+        vw = tuned.get("vw", 0) if wg == 1 and vector_rows else 0
     gdt = g.dtype if g is not None else None
     ldt = length.dtype if length is not None else None
-    k = _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt, out.dtype,
-                    ldt, len(oshape), acc, 1 if wg > 1 else unroll, 0 if wg > 1 else vw)
+
+    def kernel(wg):
+        # a row per work-item without vectors keeps several scalar accumulators on CPUs
+        unroll = 1 if vw or wg > 1 else _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
+        return _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt,
+                           out.dtype, ldt, len(oshape), acc, unroll, vw)
+    k = kernel(wg)
     if k.local < wg:
         # the compiled kernel allows fewer lanes than asked for: render it for that many
         wg = k.local
-        k = _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt,
-                        out.dtype, ldt, len(oshape), acc, 1 if wg > 1 else unroll,
-                        0 if wg > 1 else vw)
+        k = kernel(wg)
     mode = "group" if wg > 1 else "serial"
     args = [src._storage.buffer, src._offset, src._strides[axis]]
     if g is not None:

@@ -239,6 +239,29 @@ def test_softmax_with_lengths(profile):
         assert (y[r, k:] == 0).all()
 
 
+def test_softmax_rows_use_a_stored_winner(tuning_db, launches):
+    from clgrad.ops import nn
+    dev = npx.current_device()
+    rng = onp.random.default_rng(8)
+    x = rng.standard_normal((8, 200)).astype(onp.float32)
+    s = x.astype(onp.float64)
+    e = onp.exp(s - s.max(1, keepdims=True))
+    ref = e / e.sum(1, keepdims=True)
+    size = nn._rows_size_key(200)
+    for winner, mode in (({"wg": 16, "vw": 0}, "group"), ({"wg": 1, "vw": 4}, "serial")):
+        db.store(dev, "softmax", "float32", size, winner)
+        launches.clear()
+        _close(npx.softmax(np.array(x)), ref)
+        _close(npx.log_softmax(np.array(x)), onp.log(ref))
+        assert launches == [f"rows_softmax_{mode}", f"rows_log_softmax_{mode}"], launches
+        # the kernels were rendered for the winner: its lanes per row and vector width
+        used = [k for k in dev.kernels if k[0] == "rows" and k[1] == "softmax" and k[2] == mode]
+        assert any(k[3] == winner["wg"] and k[-1] == winner["vw"] for k in used), used
+    # a damaged entry is ignored: the layout falls back to the built-in choice
+    db.store(dev, "softmax", "float32", size, {"wg": "many"})
+    _close(npx.softmax(np.array(x)), ref)
+
+
 # --- elementwise --------------------------------------------------------------------------------
 STREAMS = [{"LS": 4, "EPT": 4, "VW": 2, "LAYOUT": "interleaved"},
            {"LS": 8, "EPT": 16, "VW": 4, "LAYOUT": "blocked"},

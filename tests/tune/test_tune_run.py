@@ -188,6 +188,25 @@ def test_reduce_family_tunes_through_params_for(tuning_db, tmp_path):
     assert got == r.best["params"]
 
 
+def test_softmax_family_tunes_through_params_for(tuning_db, tmp_path):
+    t = K.SoftmaxTunable()
+    assert t.unavailable() is None
+    assert len(t.default_space()) == 9       # vectors only with a row per work-item
+    t = K.SoftmaxTunable(params={"wg": [1, 16], "vw": [0, 4]},
+                         constraints=list(t.default_space().constraints))
+    report = tune(t, sizes=["8x40"], strategy="brute_force", log_dir=tmp_path / "logs",
+                  iterations=1, progress=False)
+    r = report.results[0]
+    # (16, 4) breaks "wg == 1 or vw == 0": three candidates, every one right
+    assert r.counts == {"ok": 3}, r.records
+    assert r.size_key == "small"
+    got = db.params_for(default_device(), t.kernel, np.dtype(np.float32), "small", {})
+    assert got == r.best["params"]
+    assert t.default_params(default_device(), "float32") in [{"wg": w, "vw": v}
+                                                             for w in (1, 16, 32, 64, 128, 256)
+                                                             for v in (0, 4, 8, 16)]
+
+
 def test_op_family_that_ignores_params_for_is_reported(tuning_db, tmp_path, monkeypatch):
     import types
     mod = types.ModuleType("_fake_tune_ops")
