@@ -440,6 +440,14 @@ def _stream(device, dtype, n, vectors=False):
         if vw in _VW_OK and 1 <= ept <= 64 and ept % vw == 0 and ls >= 1 and \
                 layout in ("blocked", "interleaved"):
             return ept, vw, layout, ls
+    return builtin_stream(device, dtype, vectors)
+
+
+def builtin_stream(device, dtype, vectors=False):
+    """The flat path's (elements per work-item, vector width, layout, group size) when nothing
+    is tuned: vectors on CPUs (``cpu_vectors``) for expressions valid on vector types, else one
+    element per work-item. The tuner measures it first, so a short run never stores a slower
+    winner."""
     if vectors and launch_profile(device) == "cpu":
         ept, vw = cpu_vectors(device, dtype)
         return ept, vw, "interleaved", 256

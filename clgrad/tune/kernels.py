@@ -281,14 +281,23 @@ class StreamTunable(Tunable):
     default_sizes = ("1M",)
 
     def default_space(self):
+        # up to the runtime's own CPU layout: four vectors of 16 lanes per work-item
         return SearchSpace({"LS": [16, 32, 64, 128, 256, 512, 1024],
-                            "EPT": [1, 2, 4, 8, 16],
-                            "VW": [1, 2, 4, 8],
+                            "EPT": [1, 2, 4, 8, 16, 32, 64],
+                            "VW": [1, 2, 4, 8, 16],
                             "LAYOUT": ["interleaved", "blocked"]},
                            ["EPT % VW == 0"])
 
     def default_params(self, device=None, dtype=None):
-        return dict(STREAM_DEFAULT)
+        """What the runtime's flat path uses for ``alpha * x + y`` on ``device`` when nothing
+        is tuned (``STREAM_DEFAULT`` without a device)."""
+        if device is None:
+            return dict(STREAM_DEFAULT)
+        from ..ops import launch
+        dtype = np.dtype(dtype or "float32")
+        ept, vw, layout, ls = launch.builtin_stream(getattr(device, "base", device), dtype,
+                                                    dtype in launch._VEC_DTYPES)
+        return {"LS": ls, "EPT": ept, "VW": vw, "LAYOUT": layout}
 
     def parse_size(self, text):
         return (parse_count(text),)

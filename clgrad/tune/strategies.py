@@ -90,20 +90,38 @@ class Budget:
         return " or ".join(parts) or "unlimited"
 
 
+def _start_first(space, start, configs, batch):
+    """Batches of ``configs`` with ``start`` (the default parameters, when valid) measured
+    first and not again: a run stopped by its budget after a few candidates then never
+    stores a winner slower than what the runtime already uses."""
+    first = space.canonical(start) if start is not None else None
+    if first:
+        yield [first]
+    key = space.key
+    skip = key(first) if first else None
+    out = []
+    for c in configs:
+        if skip is not None and key(c) == skip:
+            continue
+        out.append(c)
+        if len(out) == batch:
+            yield out
+            out = []
+    if out:
+        yield out
+
+
 def brute_force(space, rng, batch=8, start=None):
-    """Every configuration, in the space's order."""
-    cfgs = space.configs()
-    for i in range(0, len(cfgs), batch):
-        yield cfgs[i:i + batch]
+    """Every configuration, in the space's order (``start`` first)."""
+    yield from _start_first(space, start, space.configs(), batch)
 
 
 def random_sample(space, rng, batch=8, start=None):
-    """Configurations drawn without replacement in a seeded random order."""
+    """Configurations drawn without replacement in a seeded random order (``start`` first)."""
     cfgs = space.configs()
     order = list(range(len(cfgs)))
     rng.shuffle(order)
-    for i in range(0, len(order), batch):
-        yield [cfgs[j] for j in order[i:i + batch]]
+    yield from _start_first(space, start, (cfgs[j] for j in order), batch)
 
 
 def greedy(space, rng, batch=8, start=None):

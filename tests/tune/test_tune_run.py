@@ -188,6 +188,24 @@ def test_reduce_family_tunes_through_params_for(tuning_db, tmp_path):
     assert got == r.best["params"]
 
 
+@pytest.mark.parametrize("strategy", ["random", "brute_force", "greedy"])
+def test_a_short_run_measures_the_runtime_default_first(tuning_db, tmp_path, strategy):
+    from clgrad.ops import launch
+    t = K.StreamTunable()
+    dev = default_device()
+    d = t.default_params(dev, "float32")
+    # the tuner's default is what the runtime's flat path runs when nothing is tuned
+    n = 1 << 16
+    assert launch._stream(dev, np.dtype(np.float32), n, True) == \
+        (d["EPT"], d["VW"], d["LAYOUT"], d["LS"])
+    assert d in t.space()
+    report = tune(t, sizes=[str(n)], strategy=strategy, budget="1", log_dir=tmp_path / "logs",
+                  iterations=1, progress=False)
+    r = report.results[0]
+    assert [rec["params"] for rec in r.records] == [d]
+    assert r.best["params"] == d
+
+
 def test_softmax_family_tunes_through_params_for(tuning_db, tmp_path):
     t = K.SoftmaxTunable()
     assert t.unavailable() is None

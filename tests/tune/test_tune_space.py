@@ -134,6 +134,21 @@ def test_greedy_reaches_the_optimum_and_never_repeats():
     assert len(run("greedy", seed=0)) == len(sp)
 
 
+@pytest.mark.parametrize("strategy", ["brute_force", "random", "greedy"])
+def test_every_strategy_measures_the_start_first_and_once(strategy):
+    sp = small_space()
+    start = sp.configs()[-1]
+    seen = run(strategy, seed=2, start=start)
+    assert seen[0] == start
+    keys = [sp.key(c) for c in seen]
+    assert len(keys) == len(set(keys)) == len(sp)
+    # a budget of one measures just the start (the runtime's default parameters)
+    assert run(strategy, seed=2, budget=1, start=start) == [start]
+    # a start outside the space is ignored
+    assert run(strategy, seed=2, start={"TS": 3, "VW": 1, "MODE": "a"})[0] != \
+        {"TS": 3, "VW": 1, "MODE": "a"}
+
+
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="unknown strategy"):
         S.get("simulated_annealing")
