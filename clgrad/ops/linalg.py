@@ -191,6 +191,14 @@ def _make_operands(M, N, K, dtype, device, nt=False):
     return a, (b.T if nt else b)
 
 
+def _default_for_size(device, dtype, nt, M, N, K):
+    """What ``_run`` uses for 2-D operands of this size when nothing is tuned (B packed into
+    panels for the large bucket on CPUs, see ``_panel_wanted``)."""
+    size = size_key(M, N, K)
+    panel = size == "large" and launch.launch_profile(device) == "cpu"
+    return default_params(device, dtype, nt and not panel, size, panel)
+
+
 def _tunable(name, nt):
     return {
         "kernel": name,
@@ -205,6 +213,8 @@ def _tunable(name, nt):
         "work_group": work_group_size,
         "problem": param_problem,
         "default": lambda device, dtype: default_params(device, dt.as_dtype(dtype), nt),
+        "default_for_size": lambda device, dtype, M, N, K: _default_for_size(
+            device, dt.as_dtype(dtype), nt, M, N, K),
         "size_key": size_key,
         "make_operands": lambda M, N, K, dtype, device: _make_operands(M, N, K, dtype, device,
                                                                         nt),

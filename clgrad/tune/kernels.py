@@ -144,6 +144,11 @@ class Tunable:
         """The family's safe default (the runtime's own choice when nothing is tuned)."""
         return dict(self.space().configs()[0])
 
+    def default_for(self, device, dtype, size):
+        """What the runtime uses for a problem of ``size`` when nothing is tuned (the tuner
+        measures it first); ``default_params`` unless the family's choice depends on size."""
+        return self.default_params(device, dtype)
+
     def supported_dtypes(self):
         return self.dtypes
 
@@ -493,7 +498,8 @@ class _OpTunable(Tunable):
     """Adapter over an op module that declares TUNABLE (see the module docstring).
 
     Spec entries it understands besides the space: ``default`` (a dict, or a callable(device,
-    dtype)), ``problem`` (callable(params, device, dtype) -> why it cannot run, or None),
+    dtype)), ``default_for_size`` (callable(device, dtype, *size): the runtime's default for
+    that problem, when it depends on the size), ``problem`` (callable(params, device, dtype) -> why it cannot run, or None),
     ``local_size``/``work_group``, ``local_mem`` (callable(params, itemsize) or expression),
     ``size_key``, ``run`` (the with-params function), ``make_operands`` (callable(*size, dtype,
     device) -> input arrays), ``dtypes``. Without a spec in the module, ``fallback_spec`` (if the
@@ -579,6 +585,12 @@ class _OpTunable(Tunable):
                 device = default_device()
             d = d(getattr(device, "base", device), np.dtype(dtype or "float32"))
         return dict(d) if d else super().default_params()
+
+    def default_for(self, device, dtype, size):
+        d = _get(self._spec(), "default_for_size")
+        if callable(d):
+            return dict(d(getattr(device, "base", device), np.dtype(dtype), *size))
+        return self.default_params(device, dtype)
 
     def size_key(self, size):
         fn = _get(self._spec(), "size_key")

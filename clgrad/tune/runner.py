@@ -213,7 +213,7 @@ def _tune_size(tunable, device, dtype, size, space, strategy, budget, seed, iter
             costs.append(_cost(rec))
         return costs
 
-    default = tunable.default_params(device, dtype)
+    default = tunable.default_for(device, dtype, size)
     try:
         S.search(strategy, space, evaluate_batch, seed=seed, batch=max(4, 2 * jobs),
                  start=default if default in space else None)

@@ -206,6 +206,19 @@ def test_a_short_run_measures_the_runtime_default_first(tuning_db, tmp_path, str
     assert r.best["params"] == d
 
 
+@pytest.mark.parametrize("size", [(40, 48, 24), (640, 256, 1024)])
+def test_matmul_default_is_what_the_runtime_runs_at_that_size(tuning_db, size):
+    linalg = pytest.importorskip("clgrad.ops.linalg")
+    M, N, K_ = size
+    dev = default_device()
+    a = cnp.array(np.ones((M, K_), np.float32))
+    b = cnp.array(np.ones((K_, N), np.float32))
+    np.testing.assert_allclose((a @ b).asnumpy(), np.full((M, N), K_, np.float32))
+    used = linalg.LAST_PLAN["params"]
+    want = K.MatmulTunable().default_for(dev, "float32", size)
+    assert {k: used[k] for k in want} == want
+
+
 def test_softmax_family_tunes_through_params_for(tuning_db, tmp_path):
     t = K.SoftmaxTunable()
     assert t.unavailable() is None
