@@ -439,10 +439,11 @@ def _tuned_rows(dev, dtype, K):
     return None
 
 
-def _default_tunable_rows(device, dtype):
-    """What the runtime uses without a tuned entry, for the tuner's default (1024 x 1024)."""
+def _default_tunable_rows(device, dtype, M=1024, K=1024):
+    """What the runtime uses without a tuned entry for M contiguous rows of K elements (the
+    tuner measures it first)."""
     acc = dt.float64 if _np.dtype(dtype) == dt.float64 else dt.float32
-    wg, vw = _heuristic_rows(device, 1024, 1024, acc, _np.dtype(dtype) == acc)
+    wg, vw = _heuristic_rows(device, M, K, acc, _np.dtype(dtype) == acc)
     return {"wg": wg, "vw": vw}
 
 
@@ -455,6 +456,7 @@ TUNABLE = {
     "params": {"wg": [1, 16, 32, 64, 128, 256], "vw": [0, 4, 8, 16]},
     "constraints": ["wg == 1 or vw == 0"],
     "default": _default_tunable_rows,
+    "default_for_size": _default_tunable_rows,
     "local_size": "wg",
     "local_mem": "wg * 8",
     "size_key": lambda m, k: _rows_size_key(k),

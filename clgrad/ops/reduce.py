@@ -254,11 +254,23 @@ def _size_key(K):
     return "small" if K < 1024 else "medium" if K < 65536 else "large"
 
 
-#: What clgrad.tune searches for the reduction family (sizes are (outputs, k)).
+def _tunable_default(device, dtype):
+    """The runtime's choice when nothing is tuned: the CPU layout on CPUs, else the group one."""
+    if launch.launch_profile(device) == "cpu":
+        return {"layout": "cpu", "wg": _CPU_DEFAULTS["wg"], "waves": _CPU_DEFAULTS["waves"]}
+    return {"layout": "group", "wg": _DEFAULTS["wg"], "waves": _DEFAULTS["waves"]}
+
+
+#: What clgrad.tune searches for the reduction family (sizes are (outputs, k)): the CPU layout
+#: (its own geometry: ``wg`` and ``waves`` do not apply, so it is one candidate) or the group
+#: layout with its group size and groups per compute unit.
 TUNABLE = {
     "kernel": "reduce",
-    "params": {"wg": [16, 32, 64, 128, 256, 512, 1024], "waves": [1, 2, 4, 8]},
-    "default": {"wg": _DEFAULTS["wg"], "waves": _DEFAULTS["waves"]},
+    "params": {"layout": ["cpu", "group"], "wg": [16, 32, 64, 128, 256, 512, 1024],
+               "waves": [1, 2, 4, 8]},
+    "constraints": [f"layout == 'group' or (wg == {_CPU_DEFAULTS['wg']} and "
+                    f"waves == {_CPU_DEFAULTS['waves']})"],
+    "default": _tunable_default,
     "local_size": "wg",
     "size_key": lambda m, k: _size_key(k),
 }
@@ -273,6 +285,10 @@ def _params(family, dev, src_dtype, K):
     except Exception:       # a damaged tuning entry must not break a reduction
         got = None
     if isinstance(got, dict) and got:
+        if got.get("layout") == "cpu":      # tuned: the CPU layout, with its own geometry
+            return dict(_CPU_DEFAULTS)
+        if got.get("layout") == "group":    # tuned: the group layout with its own thresholds
+            p = dict(_DEFAULTS)
         p.update({k: v for k, v in got.items() if k in _DEFAULTS and isinstance(v, int)
                   and v > 0})
         p.pop("layout", None)       # tuned: the group layout, as the tuner measured it

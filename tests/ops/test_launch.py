@@ -159,6 +159,15 @@ def test_reduction_plans_follow_the_tuning_database(launches):
     del launches[:]
     _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
     assert "reduce_sum_group" not in launches
+    # a tuned entry may also choose the CPU layout (what the tuner measures first on CPUs)
+    with db.override("reduce", {"layout": "cpu", "wg": 16, "waves": 4}):
+        del launches[:]
+        _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
+    assert launches == ["reduce_sum_serial"], launches
+    with db.override("reduce", {"layout": "group", "wg": 16, "waves": 4}):
+        del launches[:]
+        _close(a.sum(axis=1), x.sum(axis=1), 1e-4)
+    assert "reduce_sum_group" in launches, launches
 
 
 def test_reduction_gradients_on_both_layouts(profile, small_thresholds):

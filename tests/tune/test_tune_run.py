@@ -206,6 +206,17 @@ def test_a_short_run_measures_the_runtime_default_first(tuning_db, tmp_path, str
     assert r.best["params"] == d
 
 
+def test_reduce_default_is_the_runtime_layout():
+    from clgrad.ops import launch
+    t = K.ReduceTunable()
+    dev = default_device()
+    d = t.default_params(dev, "float32")
+    assert d in t.space()
+    assert d["layout"] == ("cpu" if launch.launch_profile(dev) == "cpu" else "group")
+    # the CPU layout has its own geometry: one candidate, not one per group size
+    assert sum(1 for c in t.space().configs() if c["layout"] == "cpu") == 1
+
+
 @pytest.mark.parametrize("size", [(40, 48, 24), (640, 256, 1024)])
 def test_matmul_default_is_what_the_runtime_runs_at_that_size(tuning_db, size):
     linalg = pytest.importorskip("clgrad.ops.linalg")
@@ -233,9 +244,15 @@ def test_softmax_family_tunes_through_params_for(tuning_db, tmp_path):
     assert r.size_key == "small"
     got = db.params_for(default_device(), t.kernel, np.dtype(np.float32), "small", {})
     assert got == r.best["params"]
-    assert t.default_params(default_device(), "float32") in [{"wg": w, "vw": v}
-                                                             for w in (1, 16, 32, 64, 128, 256)
-                                                             for v in (0, 4, 8, 16)]
+    dev = default_device()
+    assert t.default_params(dev, "float32") in [{"wg": w, "vw": v}
+                                                for w in (1, 16, 32, 64, 128, 256)
+                                                for v in (0, 4, 8, 16)]
+    # the default measured first is the runtime's own layout for that problem
+    from clgrad.ops import nn
+    for m, k in ((2, 1024), (1024, 1024), (64, 40)):
+        d = t.default_for(dev, "float32", (m, k))
+        assert (d["wg"], d["vw"]) == nn._heuristic_rows(dev, m, k, np.dtype(np.float32), True)
 
 
 def test_op_family_that_ignores_params_for_is_reported(tuning_db, tmp_path, monkeypatch):
