@@ -433,9 +433,11 @@ def _tuned_rows(dev, dtype, K):
         got = db.params_for(dev, "softmax", dtype, _rows_size_key(K), {})
     except Exception:       # a damaged tuning entry must not break a softmax
         return None
-    if isinstance(got, dict) and isinstance(got.get("wg"), int) and got["wg"] >= 1 and \
-            got.get("vw", 0) in (0, 2, 4, 8, 16):
-        return got
+    if not isinstance(got, dict):
+        return None
+    wg, vw = got.get("wg"), got.get("vw", 0)
+    if type(wg) is int and wg >= 1 and type(vw) is int and vw in (0, 2, 4, 8, 16):
+        return {"wg": wg, "vw": vw}
     return None
 
 
