@@ -502,8 +502,9 @@ class _OpTunable(Tunable):
     that problem, when it depends on the size), ``problem`` (callable(params, device, dtype)
     -> why it cannot run, or None), ``local_size``/``work_group``, ``local_mem``
     (callable(params, itemsize) or expression), ``size_key``, ``run`` (the with-params
-    function), ``make_operands`` (callable(*size, dtype, device) -> input arrays), ``dtypes``. Without a spec in the module, ``fallback_spec`` (if the
-    adapter has one) is used, which only works when the op's runtime reads ``params_for``.
+    function), ``make_operands`` (callable(*size, dtype, device) -> input arrays), ``dtypes``.
+    Without a spec in the module, ``fallback_spec`` (if the adapter has one) is used, which only
+    works when the op's runtime reads ``params_for``.
     """
 
     module_name = None
