@@ -5,7 +5,7 @@ up as ``ok: False`` rather than as a good number.
 """
 import numpy as onp
 
-from bench.timing import interleaved_times, median_host_time, median_time
+from bench.timing import interleaved_samples, interleaved_times, median_host_time, median_time
 
 CASES = []
 
@@ -36,32 +36,19 @@ class Env:
     def interleaved(self, fn, nbytes):
         """(median seconds of ``fn``, median fraction of the streaming limit, median fraction of
         the one-in-one-out streaming limit) with the hand-written streaming kernels timed right
-        before each repetition: a machine whose load drifts during the run (other processes)
-        shifts both alike, so the fractions stay comparable. A fraction is None where its
-        kernel was not measured."""
+        before each repetition (``interleaved_samples``): a machine whose load drifts during the
+        run (other processes) shifts both alike, so the fractions stay comparable. A fraction is
+        None where its kernel was not measured."""
         import statistics
-        import time
-        times, fracs = [], {"stream": [], "copy": []}
-        fn()
-        self.sync()
-        for _ in range(self.repeat):
-            ref = {}
-            for name, run in (("stream", self.stream_run), ("copy", self.copy_run)):
-                if run is not None:
-                    launch, finish, sbytes = run
-                    t0 = time.perf_counter()
-                    launch()
-                    finish()
-                    ref[name] = sbytes / (time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            fn()
-            self.sync()
-            t = time.perf_counter() - t0
-            times.append(t)
-            for name, gbs in ref.items():
-                fracs[name].append((nbytes / t) / gbs)
-        med = [statistics.median(f) if f else None for f in (fracs["stream"], fracs["copy"])]
-        return statistics.median(times), med[0], med[1]
+        refs = [(name, run) for name, run in (("stream", self.stream_run),
+                                              ("copy", self.copy_run)) if run is not None]
+        samples = interleaved_samples([(launch, finish, 1) for _, (launch, finish, _) in refs]
+                                      + [(fn, self.sync, 1)], self.repeat)
+        times = samples[-1]
+        frac = {name: statistics.median((nbytes / t) / (sbytes / ts)
+                                        for t, ts in zip(times, ref_times))
+                for (name, (_, _, sbytes)), ref_times in zip(refs, samples)}
+        return statistics.median(times), frac.get("stream"), frac.get("copy")
 
     def __init__(self, quick=False):
         from clgrad import np, npx

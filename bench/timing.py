@@ -32,10 +32,10 @@ def median_host_time(fn, sync=None, repeat=7, number=1, warmup=1):
     return _median(fn, sync, repeat, number, warmup, time.thread_time, False)
 
 
-def interleaved_times(runs, repeat=7, warmup=1):
-    """Median seconds per call of each run in ``runs`` (a list of ``(fn, sync, number)``), the
-    repetitions alternated between them: a machine whose load drifts during the measurement
-    (other processes) slows every run alike, so their ratios stay comparable."""
+def interleaved_samples(runs, repeat=7, warmup=1):
+    """Seconds per call of each run in ``runs`` (a list of ``(fn, sync, number)``), one list
+    per run, the repetitions alternated between them: a machine whose load drifts during the
+    measurement (other processes) slows every run alike, so their ratios stay comparable."""
     for fn, sync, _ in runs:
         for _ in range(warmup):
             fn()
@@ -51,4 +51,9 @@ def interleaved_times(runs, repeat=7, warmup=1):
             if sync:
                 sync()
             ts.append((clock() - t0) / number)
-    return [statistics.median(ts) for ts in times]
+    return times
+
+
+def interleaved_times(runs, repeat=7, warmup=1):
+    """Median seconds per call of each run (``interleaved_samples``)."""
+    return [statistics.median(ts) for ts in interleaved_samples(runs, repeat, warmup)]

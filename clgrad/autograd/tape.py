@@ -76,7 +76,7 @@ class OpNode:
     def free(self):
         self.ctx = None
         self.parents = ()
-        self.freed = True     # (backward inlines this)
+        self.freed = True
 
 
 def requires_grad(x):
@@ -133,15 +133,15 @@ def mark_variables(variables, gradients, grad_reqs="write"):
 
 
 # --- recording -------------------------------------------------------------------------------
-def record_node(name, backward, ctx, inputs, outputs, needs=None):
+def record_node(name, backward, ctx, inputs, outputs, needs=None, parents=None):
     """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not).
 
-    ``needs`` (per input: does it require a gradient), when the caller already knows it.
+    ``needs`` (per input: does it require a gradient) or ``parents`` (per input: its
+    (node, slot) or None), when the caller already knows them.
     """
-    if needs is None:
-        parents = tuple([parent_of(x) for x in inputs])
-    else:
-        parents = tuple([(x._ag_node, x._ag_index) if n else None
+    if parents is None:
+        parents = tuple([parent_of(x) for x in inputs] if needs is None else
+                        [(x._ag_node, x._ag_index) if n else None
                          for x, n in zip(inputs, needs)])
     if len(outputs) == 1:       # the common case, without the loops
         o = outputs[0]
@@ -333,7 +333,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                     g = _Scaled(g.g, g.s * scale) if type(g) is _Scaled else _Scaled(g, scale)
                     in_grads = tuple([None if p is None else g for p in node.parents])
                 else:
-                    if outs[0].__class__ is _Scaled or (node.nout > 1 and
+                    if type(outs[0]) is _Scaled or (node.nout > 1 and
                                                         any(type(o) is _Scaled for o in outs)):
                         outs = [_real(o) for o in outs]
                     in_grads = node.backward(ctx, *outs)
@@ -366,9 +366,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
             if not retain_graph:
                 # what this node saved is needed by no later step: release it now, so that
                 # the forward's saved arrays go back to the pool while backward runs
-                node.ctx = None
-                node.parents = ()
-                node.freed = True
+                node.free()
         for outs in captured.values():
             outs[:] = [_real(o) for o in outs]
         return leaves, captured

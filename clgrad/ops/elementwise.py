@@ -13,8 +13,7 @@ from .. import dtypes as dt
 from ..autograd import state as _state
 from ..autograd.state import _tls
 from ..autograd.tape import LeafNode as _Leaf
-from ..autograd.tape import OpNode as _OpNode
-from ..autograd.tape import scale_for as _scale_for
+from ..autograd.tape import record_node as _record_node
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
@@ -373,10 +372,7 @@ def _record(name, vjp, args, res):
         ctx = OpContext()
         ctx.needs = tuple(needs)
         _save_operands(ctx, args, vjp)
-        node = res._ag_node = _OpNode(name, vjp, ctx, tuple(parents),
-                                      ((res.shape, res.dtype, res._storage.device),))
-        if hasattr(vjp, "scale_of"):
-            node.scale = _scale_for(vjp, args, res)
+        _record_node(name, vjp, ctx, args, (res,), parents=tuple(parents))
 
 
 def _no_complex_grad(name, operands):

@@ -174,7 +174,6 @@ def _operand_args(out, inputs):
 _INT_LIMIT = 2 ** 31 - 1
 _SCALAR_STREAM = (1, 1, "interleaved", 256)     # one element per work-item
 _PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
-_SMALL_OFF_LIMIT = _INT_LIMIT - _PAD_MARGIN - 65536   # offsets a small flat launch indexes with int
 _PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
 _LAYOUT_CACHE_MAX = 512
 
@@ -187,8 +186,7 @@ class EwPlan:
     (collapsed shape and strides, launch geometry) are kept per shape/stride signature.
     """
 
-    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "small", "layouts",
-                 "vec_ok")
+    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok")
 
     def __init__(self, name, expr, out_dtype, sig, helpers):
         self.name = name
@@ -197,7 +195,6 @@ class EwPlan:
         self.sig = sig
         self.helpers = helpers
         self.flat = {}       # (device, size bucket, index type) -> (kernel, elements per item)
-        self.small = None    # (device, kernel, elements per item): the last small flat launch
         self.layouts = {}    # (device, shapes and strides) -> _Layout
         # vector loads need an expression valid on vector types and one float type throughout
         self.vec_ok = name in VECTOR_SAFE and out_dtype in _VEC_DTYPES and \
@@ -207,7 +204,6 @@ class EwPlan:
     def reset(self):
         """Forget the kernels and layouts chosen so far (the next call looks them up anew)."""
         self.flat.clear()
-        self.small = None
         self.layouts.clear()
 
     def kernel(self, device, ndim, idx, inner_cls, stream=None):
@@ -258,19 +254,12 @@ class EwPlan:
         args, off = _operand_args(out, inputs)
         args.append(n)
         device = out._storage.device
-        # small arrays on the device used last: the kernel without any lookup
-        small = self.small
-        if n < 65536 and small is not None and small[0] is device and off < _SMALL_OFF_LIMIT:
-            k, ept = small[1], small[2]
-        else:
-            narrow = n + off < _INT_LIMIT - _PAD_MARGIN
-            got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2,
-                                 "int")) if narrow else None
-            if got is None:
-                got = self.flat_kernel(device, n, "int" if narrow else "long")
-            k, ept = got
-            if n < 65536 and narrow:
-                self.small = (device, k, ept)
+        narrow = n + off < _INT_LIMIT - _PAD_MARGIN
+        got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
+            if narrow else None
+        if got is None:
+            got = self.flat_kernel(device, n, "int" if narrow else "long")
+        k, ept = got
         k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
         return out
 

@@ -195,7 +195,7 @@ def _default_for_size(device, dtype, nt, M, N, K):
     """What ``_run`` uses for 2-D operands of this size when nothing is tuned (B packed into
     panels for the large bucket on CPUs, see ``_panel_wanted``)."""
     size = size_key(M, N, K)
-    panel = size == "large" and launch.launch_profile(device) == "cpu"
+    panel = _panel_wanted(device, size)
     return default_params(device, dtype, nt and not panel, size, panel)
 
 
@@ -518,7 +518,7 @@ def _run(a, b, out):
     # overridden in a scope), so they are part of the key
     size = size_key(M, N, K)
     cpu = launch.launch_profile(dev) == "cpu"
-    panel = _panel_wanted(dev, a, b, size)
+    panel = _panel_wanted(dev, size, a.ndim == 2 and b.ndim == 2)
     nt = not panel and (a._strides[-1] == 1 or K == 1) and (b._strides[-2] == 1 or K == 1) and \
         not (b._strides[-1] == 1 or N == 1)
     if nt and cpu:
@@ -547,13 +547,12 @@ def _run(a, b, out):
     return out
 
 
-def _panel_wanted(dev, a, b, size):
+def _panel_wanted(dev, size, two_d=True):
     """Whether B is copied into panels (``_pack_panels``) before the tiled kernel: on CPUs, for
-    2-D products of the large size bucket, where the copy is small next to the product (at
-    2048^2 on PoCL 83-109 GFLOP/s packed against 41-45 unpacked in K chunks of 256, in the
-    same runs)."""
-    return size == "large" and a.ndim == 2 and b.ndim == 2 and \
-        launch.launch_profile(dev) == "cpu"
+    2-D products (``two_d``) of the large size bucket, where the copy is small next to the
+    product (at 2048^2 on PoCL 83-109 GFLOP/s packed against 41-45 unpacked in K chunks of
+    256, in the same runs)."""
+    return size == "large" and two_d and launch.launch_profile(dev) == "cpu"
 
 
 def _pack_panels(b, nwg):
@@ -670,7 +669,8 @@ def matmul_with_params(a, b, params, out=None):
         return out
     if a.shape[-1] == 0:
         return fill(out, 0)
-    panel = _panel_wanted(dev, a, b, size_key(a.shape[-2], b.shape[-1], a.shape[-1]))
+    panel = _panel_wanted(dev, size_key(a.shape[-2], b.shape[-1], a.shape[-1]),
+                          a.ndim == 2 and b.ndim == 2)
     plan, b = _plan_for(dev, a.dtype, a, b, out, full_params(params), panel)  # as _run does
     plan.run(a, b, out)
     return out
