@@ -3,7 +3,8 @@ from . import autograd, ops  # noqa: F401
 from . import numpy as np  # noqa: F401
 from . import npx  # noqa: F401
 from .base import (AutogradError, DeviceCapabilityError, DeviceMismatchError, DTypeError,  # noqa: F401
-                   KernelBuildError, MXNetError, OutOfMemoryError, ShapeError)
+                   KernelBuildError, KernelFallbackWarning, MXNetError, OutOfMemoryError,
+                   ShapeError)
 from .ndarray import ndarray  # noqa: F401
 from .runtime import Device  # noqa: F401
 

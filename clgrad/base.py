@@ -40,5 +40,10 @@ class KernelBuildError(MXNetError):
         self.source_path = source_path
 
 
+class KernelFallbackWarning(UserWarning):
+    """A kernel variant chosen for speed failed on this device; its family's plain variant runs
+    instead (issued once per kernel family and device)."""
+
+
 class AutogradError(MXNetError):
     """Misuse of the autograd engine (freed graph, unrecorded head, in-place write to a saved array)."""

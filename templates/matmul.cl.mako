@@ -302,9 +302,11 @@ void ${name}(
                 if (l0 < l1) ${put("cr + c0 * sCn", "acc_%d_%d" % (i, j))}
 %       else:
                 ## a partial vector goes out lane by lane through a private copy (one loop,
-                ## not VW unrolled stores: keeps the source small for every storage type)
+                ## not VW unrolled stores: keeps the source small for every storage type); the
+                ## copy is plain assignments, not vstoreN: a builtin called on a wide vector is
+                ## what some CPU runtimes get wrong (see runtime/selfcheck.py)
                 ${T} part[${VW}];
-                vstore${VW}(acc_${i}_${j}, 0, part);
+                ${" ".join("part[%d] = %s;" % (l, lane("acc_%d_%d" % (i, j), l)) for l in range(VW))}
                 for (int l = l0; l < l1; ++l) ${put("cr + (c0 + l) * sCn", "part[l]")}
 %       endif
             }

@@ -5,6 +5,7 @@ not a silently empty string in the kernel. Helpers from ``cl_kernels/`` are inli
 ``#include``d) so the source that keys the caches covers all the code.
 """
 import functools
+import re
 import zlib
 from pathlib import Path
 
@@ -108,6 +109,37 @@ def vstore(ctype, n, value, ptr):
     v, p = f"vs{tag}_", f"vp{tag}_"
     lanes = " ".join(f"{p}[{l}] = {v}.s{l:x};" for l in range(n))
     return f"{{ const {ctype}{n} {v} = {value}; __global {ctype} *{p} = {ptr}; {lanes} }}"
+
+
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_MINMAX = frozenset(("min", "max", "fmin", "fmax", "clamp"))
+_RELATIONAL = frozenset((
+    "isnan", "isinf", "isfinite", "isnormal", "signbit", "select", "bitselect", "isequal",
+    "isnotequal", "isgreater", "isgreaterequal", "isless", "islessequal", "islessgreater",
+    "isordered", "isunordered", "any", "all"))
+_KEYWORDS = frozenset(("if", "for", "while", "switch", "return", "sizeof"))
+
+
+@functools.lru_cache(maxsize=4096)
+def vector_classes(expr):
+    """The classes of operations (``runtime.selfcheck.CLASSES``) that ``expr`` applies to its
+    operands when they are vectors: "arith" always, plus one per kind of function it calls;
+    a call clgrad does not know (a helper function, say) counts as "math"."""
+    found = {"arith"}
+    for name in _CALL.findall(expr):
+        if name in _KEYWORDS:
+            continue
+        if name in _MINMAX:
+            found.add("minmax")
+        elif name in _RELATIONAL:
+            found.add("relational")
+        elif name.startswith(("convert_", "as_")):
+            found.add("convert")
+        elif name.startswith(("vload_half", "vstore_half", "vloada_half", "vstorea_half")):
+            found.add("loadstore")
+        else:
+            found.add("math")
+    return tuple(sorted(found))
 
 
 def prelude(uses_fp64):

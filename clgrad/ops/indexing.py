@@ -143,9 +143,9 @@ def _compact_kernels(dev, dtype):
     def make():
         src = R.render("compact.cl.mako", prelude=R.prelude(dtype == dt.float64),
                        src=R.Operand(True, dtype))
-        return (launch.Kernel(dev, src, "compact_count", [None, _i64, _i64, _i64, None, _i64]),
-                launch.Kernel(dev, src, "compact_write",
-                              [None, _i64, _i64, _i64, None, None, _i64]))
+        return tuple(launch.kernels(dev, src, [
+            ("compact_count", [None, _i64, _i64, _i64, None, _i64], 256),
+            ("compact_write", [None, _i64, _i64, _i64, None, None, _i64], 256)]))
     return launch.get_kernel(dev, ("compact", dtype), make)
 
 

@@ -13,14 +13,16 @@ layout, and, for strided operands, the collapsed dimensions per shape/stride sig
 then only checks layouts, fills the argument list and enqueues.
 """
 import os
+import warnings
 
 import numpy as _np
 import pyopencl as cl
 
 from .. import dtypes as dt
+from ..base import KernelBuildError, KernelFallbackWarning
 from ..codegen import render as R
 from ..ndarray import ndarray
-from ..runtime import build_program
+from ..runtime import build_program, group_size, vector_width
 
 _WGI = cl.kernel_work_group_info
 
@@ -45,21 +47,25 @@ class Kernel:
     """A built kernel with its scalar-argument layout set and its work-group size chosen.
 
     ``local`` is the largest power of two within the compiled kernel's CL_KERNEL_WORK_GROUP_SIZE,
-    the device's limit and ``local_cap``; ``limit`` is the compiled kernel's own limit.
+    the device's limit and ``local_cap``; ``limit`` is the compiled kernel's own limit. A
+    program new to the device is launched once in the sandbox first (``build_program``'s
+    ``trial``); ``KernelBuildError`` when it fails to build, is rejected, or lacks the kernel.
     """
 
     __slots__ = ("kernel", "local", "name", "limit", "queue", "lock")
 
-    def __init__(self, device, source, name, arg_dtypes, local_cap=256):
-        prog = build_program(device, source)
-        k = cl.Kernel(prog, name)
+    def __init__(self, device, source, name, arg_dtypes, local_cap=256, program=None):
+        prog = program if program is not None else build_program(
+            device, source, trial=((name, tuple(arg_dtypes), local_cap),))
+        try:
+            k = cl.Kernel(prog, name)
+        except cl.Error as e:
+            raise KernelBuildError(f"kernel {name} cannot be created on {device} "
+                                   f"({device.name}): {e}", device_name=device.name) from None
         k.set_scalar_arg_dtypes(arg_dtypes)
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)
-        cap = min(self.limit, local_cap)
-        local = 1
-        while local * 2 <= cap:
-            local *= 2
+        local = group_size(limit, device.caps.max_wg, local_cap)
         self.kernel = k
         self.local = local
         self.name = name
@@ -76,6 +82,31 @@ class Kernel:
     def launch(self, device, global_size, local_size, *args):
         with self.lock:
             self.kernel(self.queue, global_size, local_size, *args)
+
+
+def kernels(device, source, specs):
+    """Several ``Kernel`` objects of one program: ``specs`` are (name, argument dtypes, group
+    size cap); the sandbox's trial launches every one of them before this process builds it."""
+    specs = [(name, tuple(dts), cap) for name, dts, cap in specs]
+    prog = build_program(device, source, trial=specs)
+    return [Kernel(device, source, name, dts, cap, program=prog) for name, dts, cap in specs]
+
+
+_FELL_BACK = set()
+
+
+def fall_back(device, family, error):
+    """Note that a speed variant of kernel ``family`` failed on ``device`` (``error``): one
+    warning per family and device. The failure itself is remembered by the program cache (the
+    variant is not built again); the caller then takes its family's plain variant."""
+    key = (family, device)
+    if key in _FELL_BACK:
+        return
+    _FELL_BACK.add(key)
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    warnings.warn(f"clgrad: a {family} kernel variant failed on {device} ({device.name}); the "
+                  f"plain {family} kernels run instead. {first}", KernelFallbackWarning,
+                  stacklevel=3)
 
 
 def items_local(device, kernel, items, work=1):
@@ -186,7 +217,8 @@ class EwPlan:
     (collapsed shape and strides, launch geometry) are kept per shape/stride signature.
     """
 
-    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok")
+    __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok",
+                 "classes")
 
     def __init__(self, name, expr, out_dtype, sig, helpers):
         self.name = name
@@ -200,6 +232,8 @@ class EwPlan:
         self.vec_ok = name in VECTOR_SAFE and out_dtype in _VEC_DTYPES and \
             "gid" not in expr and all(c == out_dtype and (not a or d == out_dtype)
                                       for a, d, c in sig)
+        # what the expression does to vectors decides how wide they may be on a device
+        self.classes = R.vector_classes(expr + helpers) if self.vec_ok else None
 
     def reset(self):
         """Forget the kernels and layouts chosen so far (the next call looks them up anew)."""
@@ -223,11 +257,18 @@ class EwPlan:
         bucket = 0 if n < 65536 else 1 if n < 4194304 else 2
         got = self.flat.get((device, bucket, idx))
         if got is None:
-            ept, vw, layout, ls = _stream(device, self.out_dtype, n, self.vec_ok)
+            ept, vw, layout, ls = _stream(device, self.out_dtype, n, self.classes)
             if not self.vec_ok:
                 vw = 1
-            got = self.flat[(device, bucket, idx)] = (
-                self.kernel(device, 0, idx, "", (ept, vw, layout, ls)), ept)
+            stream = (ept, vw, layout, ls)
+            try:
+                k = self.kernel(device, 0, idx, "", stream)
+            except KernelBuildError as e:
+                if stream == _SCALAR_STREAM:
+                    raise
+                fall_back(device, "elementwise", e)
+                k, ept = self.kernel(device, 0, idx, "", _SCALAR_STREAM), 1
+            got = self.flat[(device, bucket, idx)] = (k, ept)
         return got
 
     def run(self, out, inputs):
@@ -312,10 +353,17 @@ class _Layout:
             "0" if st[-1] == 0 else "1" if st[-1] == 1 else "s" for st in cstrides)
         ept, stream = 1, _SCALAR_STREAM
         if ndim and _row_vectors(plan, device, inner_cls, cshape[-1]):
-            ept, vw = cpu_vectors(device, plan.out_dtype)
+            ept, vw = cpu_vectors(device, plan.out_dtype, plan.classes)
             stream = (ept, vw, "interleaved", 256)
+        try:
+            self.kernel_int = plan.kernel(device, ndim, "int", inner_cls, stream)
+        except KernelBuildError as e:
+            if stream == _SCALAR_STREAM:
+                raise
+            fall_back(device, "elementwise", e)
+            ept, stream = 1, _SCALAR_STREAM
+            self.kernel_int = plan.kernel(device, ndim, "int", inner_cls, stream)
         self.vw = stream[1]     # vector width along rows (1: one element per work-item)
-        self.kernel_int = plan.kernel(device, ndim, "int", inner_cls, stream)
         self.kernel_long = _Lazy(plan, device, ndim, inner_cls, stream)
         self.dim_args = []
         self.glob = self.local = None
@@ -346,8 +394,11 @@ def _row_vectors(plan, device, inner_cls, inner):
     implicit vectorisation of one element per work-item reached about 80% of the streaming
     kernel on a broadcast add, four interleaved 16-wide vectors per work-item about 95%.
     """
-    return (plan.vec_ok and launch_profile(device) == "cpu" and inner_cls[0] == "1"
-            and "s" not in inner_cls and inner >= cpu_vectors(device, plan.out_dtype)[0])
+    if not (plan.vec_ok and launch_profile(device) == "cpu" and inner_cls[0] == "1"
+            and "s" not in inner_cls):
+        return False
+    ept, vw = cpu_vectors(device, plan.out_dtype, plan.classes)
+    return vw > 1 and inner >= ept
 
 
 def strided_geometry(profile, inner, rows, local, limit, max_y, compute_units):
@@ -408,12 +459,14 @@ _VEC_DTYPES = (_np.dtype(_np.float32), _np.dtype(_np.float64))
 _VW_OK = (1, 2, 4, 8, 16)
 
 
-def _stream(device, dtype, n, vectors=False):
+def _stream(device, dtype, n, classes=None):
     """(elements per work-item, vector width, layout, group size) of the flat path.
 
     Stream parameters measured on this very device (``python -m clgrad.tune``) or set by
-    ``db.override`` are used as given. Otherwise, on a CPU, expressions valid on vector types
-    (``vectors``) run on vectors (``cpu_vectors``): PoCL's implicit vectorisation across a group
+    ``db.override`` are used as given, if their vector width verified on the device for what
+    the expression does (``classes``: its ``vector_classes``, None for an expression not valid on
+    vector types). Otherwise, on a CPU, expressions valid on vector types run on vectors
+    (``cpu_vectors``): PoCL's implicit vectorisation across a group
     leaves bodies that call builtins or select scalar (exp and relu 7x slower than on 8-wide
     vectors), and even plain arithmetic streams faster so (``a * b``: 101-108% of the streaming
     kernel against 84-94% one element per work-item). Everything else, and every GPU, runs one
@@ -427,34 +480,34 @@ def _stream(device, dtype, n, vectors=False):
         except (KeyError, TypeError, ValueError):
             ept = 0
         if vw in _VW_OK and 1 <= ept <= 64 and ept % vw == 0 and ls >= 1 and \
-                layout in ("blocked", "interleaved"):
+                layout in ("blocked", "interleaved") and \
+                vw <= vector_width(device, dtype, classes or (), want=16):
             return ept, vw, layout, ls
-    return builtin_stream(device, dtype, vectors)
+    return builtin_stream(device, dtype, classes)
 
 
-def builtin_stream(device, dtype, vectors=False):
+def builtin_stream(device, dtype, classes=None):
     """The flat path's (elements per work-item, vector width, layout, group size) when nothing
-    is tuned: vectors on CPUs (``cpu_vectors``) for expressions valid on vector types, else one
-    element per work-item. The tuner measures it first, so a short run never stores a slower
-    winner."""
-    if vectors and launch_profile(device) == "cpu":
-        ept, vw = cpu_vectors(device, dtype)
+    is tuned: vectors on CPUs (``cpu_vectors``) for expressions valid on vector types (their
+    ``classes``; None: not valid), else one element per work-item. The tuner measures it first,
+    so a short run never stores a slower winner."""
+    if classes is not None and launch_profile(device) == "cpu":
+        ept, vw = cpu_vectors(device, dtype, classes)
         return ept, vw, "interleaved", 256
     return _SCALAR_STREAM
 
 
-def cpu_vectors(device, dtype):
+def cpu_vectors(device, dtype, classes=("math",)):
     """(elements per work-item, vector width) of the vector layouts on a CPU: four vectors of
-    the device's preferred width (8 or 16 lanes: one AVX-512 register of floats, 8 doubles),
-    the four runs of a work-item strided by the global size.
+    the device's preferred width (one AVX-512 register: 16 floats, 8 doubles), narrowed to what
+    the device self-check verified for the operations used (``classes``), the four runs of a
+    work-item strided by the global size.
 
     Measured on PoCL (2 cores, AVX-512), exp on 16M floats: 8-wide, one vector per work-item 55%
     of the streaming kernel; 16-wide 70-75%; four 16-wide vectors side by side 83-90% (more
     reads in flight; eight measured 50-60%). 16 doubles measured 1.6x slower than 8.
     """
-    caps = device.caps
-    pref = caps.pref_vec_double if dtype == dt.float64 else caps.pref_vec_float
-    vw = 16 if pref >= 16 else 8
+    vw = vector_width(device, dtype, classes)
     return 4 * vw, vw
 
 

@@ -135,6 +135,10 @@ def param_problem(params, device=None, dtype=dt.float32):
         lm = local_mem_bytes(p, _compute_dtype(dt.as_dtype(dtype)).itemsize)
         if lm > caps.local_mem:
             return f"needs {lm} bytes of local memory; the device has {caps.local_mem}"
+        vw = vector_width(device, dt.as_dtype(dtype), 16)
+        if p["VW"] > vw:
+            return (f"vector width {p['VW']} did not pass the device self-check for "
+                    f"{dt.as_dtype(dtype)} (at most {vw})")
     return None
 
 
@@ -165,9 +169,7 @@ def default_params(device, dtype, nt=False, size=None, panel=False):
             p["KC"] = p["MC"] = 0
         caps = device.caps
         pref = caps.pref_vec_double if dtype == dt.float64 else caps.pref_vec_float
-        vw = 1
-        while vw * 2 <= _b.min(_b.max(pref, 4), 16):
-            vw *= 2
+        vw = vector_width(device, dtype, _b.max(pref, 4))
         # keep the register block the same size in vectors when the width changes
         p["NWG"] = p["NWG"] // p["VW"] * vw
         p["KWG"] = _b.max(p["KWG"] // p["VW"] * vw, vw)
@@ -177,9 +179,20 @@ def default_params(device, dtype, nt=False, size=None, panel=False):
         p["VW"] = vw
         if p["KC"] % p["KWG"]:
             p["KC"] = 0
-    elif dtype == dt.float64:
-        p["VW"] = _b.max(1, p["VW"] // 2)
+    else:
+        p["VW"] = vector_width(device, dtype, p["VW"] // 2 if dtype == dt.float64 else p["VW"])
     return p
+
+
+def vector_width(device, dtype, want):
+    """The widest vector (at most ``want``) the tiled kernel may use for ``dtype`` on
+    ``device``: what the device self-check verified for arithmetic on its compute type, and
+    for vload_halfN / vstore_halfN when ``dtype`` is stored as half."""
+    from ..runtime import vector_width as verified_width
+    w = verified_width(device, _compute_dtype(dtype), want=want)
+    if dtype == dt.float16:
+        w = _b.min(w, verified_width(device, dtype, ("loadstore",), want=want))
+    return w
 
 
 def _make_operands(M, N, K, dtype, device, nt=False):
@@ -590,7 +603,7 @@ def _plan_for(dev, dtype, a, b, out, p, panel):
 
 def _new_tiled_plan(dev, dtype, a, b, out, params, panel):
     """(plan, B as it reads it) for ``params``, or for the first fallback that runs on the
-    device."""
+    device; when no tiled configuration runs, the simple kernel (the family's plain variant)."""
     tried = []
     for p in (params,) + FALLBACK_PARAMS:
         why = _cached_problem(p)
@@ -600,7 +613,13 @@ def _new_tiled_plan(dev, dtype, a, b, out, params, panel):
         try:
             return _plan_for(dev, dtype, a, b, out, full_params(p), panel)
         except (_NoFit, KernelBuildError) as e:
+            if isinstance(e, KernelBuildError):
+                launch.fall_back(dev, "matmul", e)
             tried.append(str(e))
+    try:
+        return _simple_plan(dev, dtype, _Problem(a, b, out)), b
+    except KernelBuildError as e:
+        tried.append(str(e))
     raise MXNetError("matmul: no kernel configuration runs on this device:\n" + "\n".join(tried))
 
 

@@ -15,8 +15,9 @@ import numpy as _np
 
 from .. import dtypes as dt
 from ..autograd import state as _state
-from ..base import DTypeError, MXNetError, ShapeError
+from ..base import DTypeError, KernelBuildError, MXNetError, ShapeError
 from ..codegen import render as R
+from ..runtime import vector_width
 from ..ndarray import ndarray
 from . import launch
 from .core import array, assign, broadcast_shapes, copy_raw, same_device
@@ -423,7 +424,7 @@ def _heuristic_rows(dev, M, K, acc, vector_rows):
     # 16 floats measured 1.3x faster than 8 on AVX-512)
     vw = launch.cpu_vectors(dev, acc)[1] if wg == 1 and cpu and vector_rows and \
         K >= 2 * _ROW_UNROLL else 0
-    return wg, vw
+    return wg, vw if vw > 1 else 0     # one lane is the scalar layout
 
 
 def _tuned_rows(dev, dtype, K):
@@ -490,19 +491,28 @@ def _rows(kind, src, g, length, out, axis, inv_t):
     else:
         wg = _fit_rows_wg(tuned["wg"], dev.caps, acc)
         vw = tuned.get("vw", 0) if wg == 1 and vector_rows else 0
+        if vw > vector_width(dev, acc, ("math",), want=16):
+            vw = _heuristic_rows(dev, M, K, acc, vector_rows)[1] if wg == 1 else 0
     gdt = g.dtype if g is not None else None
     ldt = length.dtype if length is not None else None
 
-    def kernel(wg):
+    def kernel(wg, vw, plain=False):
         # a row per work-item without vectors keeps several scalar accumulators on CPUs
-        unroll = 1 if vw or wg > 1 else _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
+        unroll = 1 if vw or wg > 1 or plain else \
+            _ROW_UNROLL if cpu and K >= 2 * _ROW_UNROLL else 1
         return _row_kernel(dev, kind, "group" if wg > 1 else "serial", wg, src.dtype, gdt,
                            out.dtype, ldt, len(oshape), acc, unroll, vw)
-    k = kernel(wg)
-    if k.local < wg:
-        # the compiled kernel allows fewer lanes than asked for: render it for that many
-        wg = k.local
-        k = kernel(wg)
+    try:
+        k = kernel(wg, vw)
+        if k.local < wg:
+            # the compiled kernel allows fewer lanes than asked for: render it for that many
+            wg = k.local
+            k = kernel(wg, vw)
+    except KernelBuildError as e:
+        # the layout chosen for speed failed on this device: a row per work-item, scalars
+        launch.fall_back(dev, "softmax", e)
+        wg, vw = 1, 0
+        k = kernel(wg, vw, plain=True)
     mode = "group" if wg > 1 else "serial"
     args = [src._storage.buffer, src._offset, src._strides[axis]]
     if g is not None:

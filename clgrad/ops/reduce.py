@@ -27,7 +27,7 @@ import numpy as _np
 
 from .. import dtypes as dt
 from ..autograd import state as _state
-from ..base import MXNetError
+from ..base import KernelBuildError, MXNetError
 from ..codegen import render as R
 from ..ndarray import ndarray
 from . import launch
@@ -384,7 +384,12 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
            ov if type(ov) is tuple else tuple(ov), id(_db._doc))
     plan = _RPLANS.get(key)
     if plan is None:
-        plan = _make_plan(kind, a, axes, out_dtype, keepdims, ddof)
+        try:
+            plan = _make_plan(kind, a, axes, out_dtype, keepdims, ddof)
+        except KernelBuildError as e:
+            # the layout chosen for speed failed on this device: one work-item per output
+            launch.fall_back(dev, "reduce", e)
+            plan = _make_plan(kind, a, axes, out_dtype, keepdims, ddof, plain=True)
         if plan.steps is not None:
             if len(_RPLANS) > 1024:
                 _RPLANS.clear()
@@ -392,7 +397,7 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     return plan.run(a)
 
 
-def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
+def _make_plan(kind, a, axes, out_dtype, keepdims, ddof, plain=False):
     spec = _KINDS[kind]
     dev = a.device
     acc = acc_dtype(kind, a.dtype, out_dtype)
@@ -424,8 +429,8 @@ def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
     t = dt.compute_ctype(acc)
     asize = _acc_size(kind, t)
     inner_contig = not istr or istr[-1] == 1
-    mode, wg, parts = _plan(dev, a.dtype, M, K, inner_contig, asize,
-                            layout=(oshape, ostr, ishape, istr))
+    mode, wg, parts = ("serial", 1, 1) if plain else _plan(
+        dev, a.dtype, M, K, inner_contig, asize, layout=(oshape, ostr, ishape, istr))
     steps = plan.steps
     chunk = (K + parts - 1) // parts
     src_dtype = a.dtype
@@ -447,7 +452,7 @@ def _make_plan(kind, a, axes, out_dtype, keepdims, ddof):
 
     if mode == "serial":
         unroll = _CPU_UNROLL if launch.launch_profile(dev) == "cpu" and len(ishape) <= 1 \
-            else 1
+            and not plain else 1
         final = parts == 1
         k = _kernel(dev, kind, src_dtype, acc, out_dtype if final else None, "serial", 1,
                     len(oshape), len(ishape), final, False, ddof, unroll, unit)[0]
@@ -589,6 +594,15 @@ def scan_raw(kind, a, axis, out_dtype=None):
                                           [out._strides[d] for d in other]])
     ks, kd = a._strides[axis], out._strides[axis]
     mode, wg, parts = _plan(dev, a.dtype, M, K, ks == 1, acc.itemsize, "scan")
+    if mode != "serial":
+        try:
+            _scan_kernel(dev, kind, a.dtype, acc, out_dtype, "group", wg, len(oshape))
+            if parts > 1:
+                _kernel(dev, rkind, a.dtype, acc, None, "group", wg, len(oshape), 1, False,
+                        False)
+        except KernelBuildError as e:    # the group layout failed here: one row per work-item
+            launch.fall_back(dev, "scan", e)
+            mode = "serial"
     if mode == "serial":
         k = _scan_kernel(dev, kind, a.dtype, acc, out_dtype, "serial", 1, len(oshape))[0]
         k(dev, M, *_scan_args(a._storage.buffer, a._offset, out, 0, out, 0, M, K, K, 1, oshape,

@@ -41,13 +41,12 @@ class _SortKernels:
         src = R.render("sort.cl.mako", prelude=R.prelude(dtype == dt.float64), kernels="sort",
                        key_t=key_t, is_float=dtype.kind == "f", descending=descending,
                        src=R.Operand(True, dtype), pnd=pnd, wg=_WG)
-        self.init = launch.Kernel(dev, src, "sort_init", [None, None, None, _i64, _i64] +
-                                  [_i64] * (2 * pnd) + [_i64, _i64, _i64])
-        self.step = launch.Kernel(dev, src, "sort_step",
-                                  [None, None, _np.int32, _i64, _i64, _i64, _i64])
-        self.local = launch.Kernel(dev, src, "sort_local",
-                                   [None, None, _np.int32, _i64, _i64, _i64, _i64], local_cap=_WG)
-        self.finish = launch.Kernel(dev, src, "sort_finish", [None] * 4 + [_i64, _i64, _i64])
+        self.init, self.step, self.local, self.finish = launch.kernels(dev, src, [
+            ("sort_init", [None, None, None, _i64, _i64] + [_i64] * (2 * pnd) +
+             [_i64, _i64, _i64], 256),
+            ("sort_step", [None, None, _np.int32, _i64, _i64, _i64, _i64], 256),
+            ("sort_local", [None, None, _np.int32, _i64, _i64, _i64, _i64], _WG),
+            ("sort_finish", [None] * 4 + [_i64, _i64, _i64], 256)])
         self.key_dtype = _KEY_NP[key_t]
 
 

@@ -1,7 +1,9 @@
 """Device capabilities, read once per device.
 
-``CLGRAD_DEVICE_LIMITS`` (e.g. ``fp64=0,local_mem=16384,max_wg=64``) makes the runtime act as on a
-smaller device, so the fallbacks for such devices are exercised on any machine.
+What a driver reports is a claim (``read_caps(dev, limits=False)``); the device self-check
+(``selfcheck``) verifies the claims the kernels depend on, and ``Device.caps`` is what survives.
+``CLGRAD_DEVICE_LIMITS`` (e.g. ``fp64=0,local_mem=16384,max_wg=64,vector_width=4``) makes the
+runtime act as on a smaller device, so the fallbacks for such devices are exercised on any machine.
 """
 import os
 from dataclasses import dataclass, replace
@@ -35,6 +37,10 @@ class DeviceCaps:
     pref_vec_double: int
     pref_vec_int: int
     extensions: tuple
+    max_vector_width: int = 16  # the widest vector any kernel may use (CLGRAD_DEVICE_LIMITS)
+    # (storage kind, operation class, width) triples the device self-check verified; None when
+    # it did not run (every width the driver prefers is trusted)
+    verified_vectors: frozenset = None
 
     @property
     def key(self):
@@ -59,18 +65,25 @@ def parse_limits(text):
             raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS entry {part!r} is not key=value")
         k, v = part.split("=", 1)
         k = k.strip()
-        if k not in ("fp64", "fp16", "local_mem", "max_wg", "max_alloc"):
+        if k not in _LIMIT_KEYS:
             raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS: unknown key {k!r} "
-                                    "(known: fp64, fp16, local_mem, max_wg, max_alloc)")
+                                    f"(known: {', '.join(_LIMIT_KEYS)})")
         try:
             out[k] = int(v)
         except ValueError:
             raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS: {k}={v.strip()!r} is not an "
                                     "integer") from None
+        if k == "vector_width" and out[k] not in (1, 2, 4, 8, 16):
+            raise DeviceLimitsError(f"CLGRAD_DEVICE_LIMITS: vector_width={out[k]} is not one "
+                                    "of 1, 2, 4, 8, 16")
     return out
 
 
-def read_caps(dev):
+_LIMIT_KEYS = ("fp64", "fp16", "local_mem", "max_wg", "max_alloc", "vector_width")
+
+
+def read_caps(dev, limits=True):
+    """The driver's claims about ``dev``, lowered by ``CLGRAD_DEVICE_LIMITS`` when ``limits``."""
     exts = tuple(dev.extensions.split())
     platform = dev.platform.name.strip()
     local = dev.local_mem_size
@@ -89,15 +102,25 @@ def read_caps(dev):
         global_mem=dev.global_mem_size, pref_vec_float=dev.preferred_vector_width_float,
         pref_vec_double=dev.preferred_vector_width_double,
         pref_vec_int=dev.preferred_vector_width_int, extensions=exts)
+    return apply_limits(caps) if limits else caps
+
+
+def apply_limits(caps):
+    """``caps`` lowered by ``CLGRAD_DEVICE_LIMITS`` (unchanged when it is not set)."""
     lim = parse_limits(os.environ.get("CLGRAD_DEVICE_LIMITS", ""))
-    if lim:
-        changes = {}
-        if "fp64" in lim:
-            changes["fp64"] = caps.fp64 and bool(lim["fp64"])
-        if "fp16" in lim:
-            changes["fp16"] = caps.fp16 and bool(lim["fp16"])
-        for k in ("local_mem", "max_wg", "max_alloc"):
-            if k in lim:
-                changes[k] = min(getattr(caps, k), lim[k])
-        caps = replace(caps, **changes)
-    return caps
+    if not lim:
+        return caps
+    changes = {}
+    if "fp64" in lim:
+        changes["fp64"] = caps.fp64 and bool(lim["fp64"])
+    if "fp16" in lim:
+        changes["fp16"] = caps.fp16 and bool(lim["fp16"])
+    for k in ("local_mem", "max_wg", "max_alloc"):
+        if k in lim:
+            changes[k] = min(getattr(caps, k), lim[k])
+    if "vector_width" in lim:
+        w = min(caps.max_vector_width, lim["vector_width"])
+        changes.update(max_vector_width=w, pref_vec_float=min(caps.pref_vec_float, w),
+                       pref_vec_double=min(caps.pref_vec_double, w),
+                       pref_vec_int=min(caps.pref_vec_int, w))
+    return replace(caps, **changes)

@@ -11,7 +11,7 @@ import pyopencl as cl
 import pyopencl.tools as cl_tools
 
 from ..base import MXNetError, OutOfMemoryError
-from .caps import read_caps
+from .caps import apply_limits, read_caps
 
 _SIMULATORS = ("oclgrind",)
 
@@ -26,6 +26,9 @@ class Device:
         self.device_type = device_type
         self.device_id = device_id
         self._caps = None
+        self._claims = None
+        self._selfcheck = None
+        self._caps_lock = threading.Lock()
         self._context = None
         self._queue = None
         self._pool = None
@@ -77,10 +80,44 @@ class Device:
 
     # --- lazily created OpenCL state ---------------------------------------------------------
     @property
+    def claims(self):
+        """What the driver reports about the device (``DeviceCaps``), before any check."""
+        if self._claims is None:
+            self._claims = read_caps(self.cl_device, limits=False)
+        return self._claims
+
+    @property
     def caps(self):
+        """The capabilities kernels may rely on: the driver's claims that the device self-check
+        verified (run in a child process on the first use of a device and driver, then read
+        from the cache), lowered by ``CLGRAD_DEVICE_LIMITS``."""
         if self._caps is None:
-            self._caps = read_caps(self.cl_device)
+            with self._caps_lock:
+                if self._caps is None:
+                    from . import selfcheck
+                    claims = self.claims
+                    result = selfcheck.check(self, claims)
+                    self._selfcheck = result
+                    self._caps = apply_limits(selfcheck.verified_caps(claims, result))
         return self._caps
+
+    @property
+    def selfcheck(self):
+        """The device self-check's result (``selfcheck.SelfCheck``)."""
+        if self._selfcheck is None:
+            self.caps       # noqa: B018  (runs or reads the check)
+        return self._selfcheck
+
+    def recheck(self):
+        """Run the device self-check again and forget the kernels it rejected before."""
+        from . import program_cache, selfcheck
+        with self._caps_lock:
+            selfcheck.forget(self.claims)
+            program_cache.forget_rejections(self)
+            result = selfcheck.check(self, self.claims, recheck=True)
+            self._selfcheck = result
+            self._caps = apply_limits(selfcheck.verified_caps(self.claims, result))
+        return result
 
     def _ensure(self):
         if self._queue is None:

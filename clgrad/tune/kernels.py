@@ -301,8 +301,16 @@ class StreamTunable(Tunable):
         from ..ops import launch
         dtype = np.dtype(dtype or "float32")
         ept, vw, layout, ls = launch.builtin_stream(getattr(device, "base", device), dtype,
-                                                    dtype in launch._VEC_DTYPES)
+                                                    ("arith",) if dtype in (dt.float32,
+                                                                            dt.float64) else None)
         return {"LS": ls, "EPT": ept, "VW": vw, "LAYOUT": layout}
+
+    def fits(self, params, caps, dtype):
+        why = super().fits(params, caps, dtype)
+        if why is None and params.get("VW", 1) > _stream_width(caps, dtype):
+            why = (f"vector width {params['VW']} did not pass the device self-check for "
+                   f"{np.dtype(dtype)} (at most {_stream_width(caps, dtype)})")
+        return why
 
     def parse_size(self, text):
         return (parse_count(text),)
@@ -347,7 +355,8 @@ class StreamTunable(Tunable):
     def compile(self, problem, params):
         from ..runtime import build_program
         src = render_stream(problem.dtype, params)
-        prog = build_program(problem.device, src)
+        prog = build_program(problem.device, src, trial=(
+            ("tune_stream", _stream_arg_dtypes(problem.dtype), params["LS"]),))
         k = cl.Kernel(prog, "tune_stream")
         k.set_scalar_arg_dtypes(_stream_arg_dtypes(problem.dtype))
         return k
@@ -387,7 +396,17 @@ class StreamTunable(Tunable):
 
 
 def _stream_fits(params, caps, dtype_name):
-    return params.get("LS", 1) <= caps.max_wg and params.get("EPT", 1) % params.get("VW", 1) == 0
+    return params.get("LS", 1) <= caps.max_wg and \
+        params.get("EPT", 1) % params.get("VW", 1) == 0 and \
+        params.get("VW", 1) <= _stream_width(caps, dtype_name)
+
+
+def _stream_width(caps, dtype):
+    """The widest vector the streaming kernel may use for ``dtype`` on a device with ``caps``
+    (half storage reads and writes through vload_halfN / vstore_halfN)."""
+    from ..runtime import vector_width
+    dtype = np.dtype(dtype)
+    return vector_width(caps, dtype, ("loadstore",) if dtype == dt.float16 else (), want=16)
 
 
 def stream_params(device, dtype, n):

@@ -66,6 +66,7 @@ class TuneReport:
 def device_info(caps):
     d = dataclasses.asdict(caps)
     d.pop("extensions", None)
+    d.pop("verified_vectors", None)     # the device self-check's table (python -m clgrad info)
     d["max_work_item_sizes"] = list(d["max_work_item_sizes"])
     d["key"] = caps.key
     d["vendor_type"] = db.vendor_type(caps)

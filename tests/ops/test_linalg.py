@@ -337,6 +337,13 @@ PARAM_SETS = [
 
 @pytest.mark.parametrize("params", PARAM_SETS, ids=["local", "chunked-sb", "direct"])
 def test_matmul_with_params(params):
+    if params["VW"] > L.vector_width(_dev(), F32, 16):
+        # vectors this wide did not pass the device self-check (or CLGRAD_DEVICE_LIMITS caps
+        # them): the set is refused with the reason, before anything is built
+        assert "device self-check" in L.param_problem(params, _dev(), F32)
+        with pytest.raises(MXNetError, match="device self-check"):
+            L.matmul_with_params(np.ones((4, 4)), np.ones((4, 4)), params)
+        return
     assert L.param_problem(params, _dev(), F32) is None
     A, B = _data((33, 17), seed=1), _data((17, 65), seed=2)
     for name, a, b, ha, hb in _layouts(A, B)[:3]:
@@ -386,8 +393,9 @@ def test_tunable_declaration():
         assert L.param_problem(p, dev, F32) is None
         for c in space["constraints"]:
             assert eval(c, {}, dict(p))
-    for p in L.FALLBACK_PARAMS:
-        assert L.param_problem(p, dev, F32) is None
+    for p in L.FALLBACK_PARAMS:       # each fits, unless its vectors are wider than verified
+        assert L.param_problem(p, dev, F32) is None or p["VW"] > L.vector_width(dev, F32, 16)
+    assert L.param_problem(L.FALLBACK_PARAMS[-1], dev, F32) is None
     assert L.local_mem_bytes(PARAM_SETS[0], 4) == 4 * 8 * (16 + 16)
     assert L.size_key(8, 8, 8) == "small" and L.size_key(2048, 2048, 2048) == "large"
     a, b = L.TUNABLES["matmul_nt"]["make_operands"](5, 6, 7, "float32", dev)
@@ -396,7 +404,9 @@ def test_tunable_declaration():
 
 def test_tuned_parameters_are_used(monkeypatch):
     from clgrad.tune import db
-    chosen = dict(PARAM_SETS[2])
+    # the widest set this device's verified vectors allow
+    chosen = dict(next(p for p in reversed(PARAM_SETS)
+                       if p["VW"] <= L.vector_width(_dev(), F32, 16)))
     seen = []
 
     def params_for(device, kernel, dtype, size_key, default):
