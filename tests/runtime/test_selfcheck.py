@@ -107,7 +107,9 @@ def test_injected_failures_are_excluded_with_their_reason(tmp_path):
     # a failure is pinned on its class: the other classes of the same kernel still pass
     assert 8 in got["widths"]["float"]["arith"] and 4 in got["widths"]["double"]["arith"]
     assert 2 in got["widths"]["int"]["arith"]
-    assert got["math"] <= 4 and got["math"] in got["widths"]["float"]["math"]
+    # the runtime takes the widest width that verified (16 where it did: the check does not
+    # assume that a failing width fails every wider one)
+    assert got["math"] != 8 and got["math"] in got["widths"]["float"]["math"] + [1]
     assert got["stats"]["started"] >= 3        # the crash and the hang cost a child each
 
 
