@@ -498,8 +498,12 @@ def _simple_plan(dev, dtype, q):
     args = q.args(q.sam, q.sak, q.sbk, q.sbn) + [outputs]
     info = dict(path="simple", form="group" if group else "serial")
     if group:
-        k = _simple_kernel(dev, dtype, "group", wg, bnd)
-        return _Plan(k, (wg,), q, [((outputs * wg,), args)], False, info)
+        try:
+            k = _simple_kernel(dev, dtype, "group", wg, bnd)
+            return _Plan(k, (wg,), q, [((outputs * wg,), args)], False, info)
+        except KernelBuildError as e:     # a work-group per output failed here: one work-item
+            launch.fall_back(dev, "matmul", e)
+            info["form"] = "serial"
     k = _simple_kernel(dev, dtype, "serial", 1, bnd)
     return _Plan(k, None, q, [(outputs, args)], False, info)
 
