@@ -22,7 +22,7 @@ from .. import dtypes as dt
 from ..base import KernelBuildError, KernelFallbackWarning
 from ..codegen import render as R
 from ..ndarray import ndarray
-from ..runtime import build_program, group_size, vector_width
+from ..runtime import build_program, group_size, tuning, vector_width
 
 _WGI = cl.kernel_work_group_info
 
@@ -463,7 +463,7 @@ def _stream(device, dtype, n, classes=None):
     """(elements per work-item, vector width, layout, group size) of the flat path.
 
     Stream parameters measured on this very device (``python -m clgrad.tune``) or set by
-    ``db.override`` are used as given, if their vector width verified on the device for what
+    ``tuning.override`` are used as given, if their vector width verified on the device for what
     the expression does (``classes``: its ``vector_classes``, None for an expression not valid on
     vector types). Otherwise, on a CPU, expressions valid on vector types run on vectors
     (``cpu_vectors``): PoCL's implicit vectorisation across a group
@@ -514,23 +514,33 @@ def cpu_vectors(device, dtype, classes=("math",)):
 def _tuned_stream(device, dtype, n):
     """This device's own tuned elementwise entry for ``n`` elements of ``dtype`` (or an active
     override), else None."""
-    try:
-        from ..tune import db
-        from ..tune.kernels import stream_size_key
-        size_key = stream_size_key(n)
-        for o in reversed(db._local.overrides):
-            if o.kernel == "elementwise" and o.matches(dtype, size_key):
-                o.consulted = True
-                return o.params
-        own = db._document()["devices"].get(device.caps.key)
-        if own:
-            e = db._entry_in(own.get("kernels", {}), "elementwise", db.dtype_name(dtype),
-                             size_key)
-            if e is not None:
-                return e["params"]
-    except Exception:   # a damaged tuning database must not break elementwise ops
-        return None
-    return None
+    return tuning.own_entry(device, "elementwise", dtype, stream_size_key(n))
+
+
+def stream_size_key(n):
+    """The size bucket of a streaming problem of ``n`` elements (the tuner's too)."""
+    if n < (1 << 16):
+        return "small"
+    if n < (1 << 22):
+        return "medium"
+    return "large"
+
+
+def stream_width(caps, dtype):
+    """The widest vector a tuned streaming layout may use for ``dtype`` on a device with
+    ``caps`` (half storage reads and writes through vload_halfN / vstore_halfN)."""
+    dtype = _np.dtype(dtype)
+    return vector_width(caps, dtype, ("loadstore",) if dtype == dt.float16 else (), want=16)
+
+
+def stream_fits(params, caps, dtype_name):
+    """Whether stream parameters (tuned for another device, or shipped) fit this one."""
+    return params.get("LS", 1) <= caps.max_wg and \
+        params.get("EPT", 1) % params.get("VW", 1) == 0 and \
+        params.get("VW", 1) <= stream_width(caps, dtype_name)
+
+
+tuning.register_fit_check("elementwise", stream_fits)
 
 
 def ew_plan(name, expr, out_dtype, sig, helpers=""):

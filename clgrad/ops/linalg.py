@@ -4,7 +4,7 @@
 
 * the tiled, register-blocked kernel for floating-point problems of some size, with tile sizes,
   work-group shape, vector width and local-memory staging as parameters (``DEFAULT_PARAMS`` per
-  device type, overridden by the tuning database through ``clgrad.tune.db.params_for``);
+  device type, overridden by the tuning database through ``runtime.tuning.params_for``);
 * a simple kernel for tiny, skinny (matrix-vector, dot product) and integer problems.
 
 Both read every operand through its strides, so transposed and other strided views are consumed
@@ -24,6 +24,7 @@ from ..autograd import state as _state
 from ..base import DTypeError, KernelBuildError, MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
+from ..runtime import tuning
 from . import launch
 from .core import array, assign, broadcast_shapes, copy_raw, eye, fill, same_device
 from .registry import invoke, register
@@ -549,8 +550,7 @@ def _run(a, b, out):
     default = _DEFAULTS.get(dkey)
     if default is None:
         default = _DEFAULTS[dkey] = default_params(dev, dtype, nt, size, panel)
-    from ..tune import db
-    params = db.params_for(dev, "matmul_nt" if nt else "matmul", dtype, size, default)
+    params = tuning.params_for(dev, "matmul_nt" if nt else "matmul", dtype, size, default)
     pkey = key + tuple(params.values()) + (panel,)
     plan = _PLANS.get(pkey)
     if plan is None:
@@ -700,6 +700,8 @@ def matmul_with_params(a, b, params, out=None):
 
 
 TUNABLES = {"matmul": _tunable("matmul", False), "matmul_nt": _tunable("matmul_nt", True)}
+for _spec in TUNABLES.values():
+    tuning.declare(_spec)       # how an entry tuned elsewhere is checked against this device
 #: The search space of the tiled matmul kernel, for clgrad.tune.
 TUNABLE = TUNABLES["matmul"]
 

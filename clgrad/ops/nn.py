@@ -17,7 +17,7 @@ from .. import dtypes as dt
 from ..autograd import state as _state
 from ..base import DTypeError, KernelBuildError, MXNetError, ShapeError
 from ..codegen import render as R
-from ..runtime import vector_width
+from ..runtime import tuning, vector_width
 from ..ndarray import ndarray
 from . import launch
 from .core import array, assign, broadcast_shapes, copy_raw, same_device
@@ -429,9 +429,8 @@ def _heuristic_rows(dev, M, K, acc, vector_rows):
 
 def _tuned_rows(dev, dtype, K):
     """The tuning database's (or an active override's) {"wg", "vw"} for these rows, or None."""
-    from ..tune import db
     try:
-        got = db.params_for(dev, "softmax", dtype, _rows_size_key(K), {})
+        got = tuning.params_for(dev, "softmax", dtype, _rows_size_key(K), {})
     except Exception:       # a damaged tuning entry must not break a softmax
         return None
     if not isinstance(got, dict):
@@ -464,6 +463,7 @@ TUNABLE = {
     "local_mem": "wg * 8",
     "size_key": lambda m, k: _rows_size_key(k),
 }
+tuning.declare(TUNABLE)     # how an entry tuned elsewhere is checked against this device
 
 
 def _rows(kind, src, g, length, out, axis, inv_t):

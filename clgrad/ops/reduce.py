@@ -12,7 +12,7 @@ Dtypes follow NumPy, with MXNet's float32 for the mean (and var/std/logsumexp) o
 float16 accumulates in float32; integer and bool sums and products accumulate in and return
 int64 (NumPy returns uint64 for unsigned inputs: clgrad has no uint64).
 
-The work-group size and the layout thresholds come from ``clgrad.tune.db.params_for(device,
+The work-group size and the layout thresholds come from ``runtime.tuning.params_for(device,
 "reduce" | "scan", src_dtype, size_key, defaults)``; ``size_key`` is ``"small"`` (k < 1024),
 ``"medium"`` (k < 65536) or ``"large"``, k being the length of one reduction. Parameters:
 ``wg`` (power of two), ``min_group_k`` (shorter reductions run one work-item per output),
@@ -30,8 +30,8 @@ from ..autograd import state as _state
 from ..base import KernelBuildError, MXNetError
 from ..codegen import render as R
 from ..ndarray import ndarray
+from ..runtime import tuning
 from . import launch
-from ..tune import db as _db
 from .core import array
 from .registry import invoke, register
 
@@ -274,14 +274,14 @@ TUNABLE = {
     "local_size": "wg",
     "size_key": lambda m, k: _size_key(k),
 }
+tuning.declare(TUNABLE)     # how an entry tuned elsewhere is checked against this device
 
 
 def _params(family, dev, src_dtype, K):
-    from ..tune import db
     cpu = launch.launch_profile(dev) == "cpu"
     p = dict(_CPU_DEFAULTS if cpu else _DEFAULTS)
     try:
-        got = db.params_for(dev, family, src_dtype, _size_key(K), {})
+        got = tuning.params_for(dev, family, src_dtype, _size_key(K), {})
     except Exception:       # a damaged tuning entry must not break a reduction
         got = None
     if isinstance(got, dict) and got:
@@ -379,9 +379,8 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     dev = a._storage.device
     # launch parameters come from _params and the tuning database: a plan made under other
     # parameters (an override, a reloaded database) is not reused
-    ov = _db._local.overrides
     key = (kind, a.dtype, a.shape, a._strides, axes, out_dtype, keepdims, ddof, dev, _params,
-           ov if type(ov) is tuple else tuple(ov), id(_db._doc))
+           tuning.generation())
     plan = _RPLANS.get(key)
     if plan is None:
         try:

@@ -1,8 +1,7 @@
-"""Kernel tuning: search kernel parameters per device and keep the winners in a database.
-
-The runtime needs only ``params_for`` (``clgrad.tune.db``), which is light to import; the tuner
-itself (``tune``, the families in ``clgrad.tune.kernels``, the CLI ``python -m clgrad.tune``) is
-imported on first use, so op modules can import ``params_for`` without pulling it in.
+"""Kernel tuning: search kernel parameters per device and keep the winners in the store of tuned
+parameters that the runtime reads (``clgrad.runtime.tuning``, also reachable as
+``clgrad.tune.db``). The tuner itself (``tune``, the families in ``clgrad.tune.kernels``, the CLI
+``python -m clgrad.tune``) is imported on first use.
 """
 from .db import params_for  # noqa: F401
 

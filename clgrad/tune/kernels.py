@@ -38,27 +38,13 @@ import pyopencl as cl
 
 from .. import dtypes as dt
 from ..base import MXNetError
+from ..ops.launch import stream_fits, stream_size_key, stream_width  # noqa: F401
 from . import db
 from .space import SearchSpace, SearchSpaceError
 
 
 class TunableUnavailable(MXNetError):
     """A kernel family cannot be tuned (yet) on this installation or device."""
-
-
-def _expr_or_call(spec, params, **extra):
-    """Evaluate a spec entry that is a callable(params, **extra) or an expression string."""
-    if spec is None:
-        return None
-    if callable(spec):
-        try:
-            return spec(params, **extra) if extra else spec(params)
-        except TypeError:
-            return spec(params)
-    env = dict(params)
-    env.update({k.upper(): v for k, v in extra.items()})
-    return eval(compile(str(spec), "<tunable>", "eval"), {"__builtins__": {"min": min,
-                                                                             "max": max}}, env)
 
 
 def parse_count(text):
@@ -173,21 +159,7 @@ class Tunable:
 
     def fits(self, params, caps, dtype):
         """None if ``params`` fit the device's limits, else the reason they do not."""
-        wg = self.work_group(params)
-        if wg is not None:
-            dims = tuple(wg) if isinstance(wg, (tuple, list)) else (int(wg),)
-            total = math.prod(dims)
-            if total > caps.max_wg:
-                return (f"a work-group of {total} work-items exceeds the device's maximum of "
-                        f"{caps.max_wg}")
-            for d, (n, lim) in enumerate(zip(dims, caps.max_work_item_sizes)):
-                if n > lim:
-                    return f"work-group size {n} in dimension {d} exceeds the device's {lim}"
-        lm = self.local_mem(params, dtype)
-        if lm and lm > caps.local_mem:
-            return (f"needs {lm} bytes of local memory; the device has {caps.local_mem} "
-                    "usable per work-group")
-        return None
+        return db.limits_problem(caps, self.work_group(params), self.local_mem(params, dtype))
 
     # running
     def setup(self, device, dtype, size, seed):
@@ -234,15 +206,6 @@ def _rel_l2(out, ref):
 # --- elementwise: a streaming kernel, fully implemented here -------------------------------------
 STREAM_DEFAULT = {"LS": 64, "EPT": 4, "VW": 1, "LAYOUT": "interleaved"}
 _CANARY = 64   # elements after the output that a correct kernel never touches
-
-
-def stream_size_key(n):
-    """Size bucket of a streaming problem of ``n`` elements (shared by tuner and runtime)."""
-    if n < (1 << 16):
-        return "small"
-    if n < (1 << 22):
-        return "medium"
-    return "large"
 
 
 def render_stream(dtype, params, name="tune_stream"):
@@ -307,9 +270,9 @@ class StreamTunable(Tunable):
 
     def fits(self, params, caps, dtype):
         why = super().fits(params, caps, dtype)
-        if why is None and params.get("VW", 1) > _stream_width(caps, dtype):
+        if why is None and params.get("VW", 1) > stream_width(caps, dtype):
             why = (f"vector width {params['VW']} did not pass the device self-check for "
-                   f"{np.dtype(dtype)} (at most {_stream_width(caps, dtype)})")
+                   f"{np.dtype(dtype)} (at most {stream_width(caps, dtype)})")
         return why
 
     def parse_size(self, text):
@@ -393,20 +356,6 @@ class StreamTunable(Tunable):
 
     def metric(self, size, dtype, seconds):
         return {"gbs": 3 * size[0] * np.dtype(dtype).itemsize / seconds / 1e9}
-
-
-def _stream_fits(params, caps, dtype_name):
-    return params.get("LS", 1) <= caps.max_wg and \
-        params.get("EPT", 1) % params.get("VW", 1) == 0 and \
-        params.get("VW", 1) <= _stream_width(caps, dtype_name)
-
-
-def _stream_width(caps, dtype):
-    """The widest vector the streaming kernel may use for ``dtype`` on a device with ``caps``
-    (half storage reads and writes through vload_halfN / vstore_halfN)."""
-    from ..runtime import vector_width
-    dtype = np.dtype(dtype)
-    return vector_width(caps, dtype, ("loadstore",) if dtype == dt.float16 else (), want=16)
 
 
 def stream_params(device, dtype, n):
@@ -500,17 +449,6 @@ def _get(spec, key, *alts):
         elif hasattr(spec, k):
             return getattr(spec, k)
     return None
-
-
-class _CapsDevice:
-    """Stands in for a device where a spec hook wants one but only capabilities are known."""
-
-    def __init__(self, caps):
-        self.caps = caps
-        self.name = caps.name
-
-    def __repr__(self):
-        return self.caps.name
 
 
 class _OpTunable(Tunable):
@@ -617,17 +555,16 @@ class _OpTunable(Tunable):
         return str(fn(*size)) if callable(fn) else "default"
 
     def work_group(self, params):
-        return _expr_or_call(_get(self._spec(), "local_size", "work_group"), params)
+        return db.evaluate(_get(self._spec(), "local_size", "work_group"), params)
 
     def local_mem(self, params, dtype):
-        return _expr_or_call(_get(self._spec(), "local_mem"), params,
+        return db.evaluate(_get(self._spec(), "local_mem"), params,
                              itemsize=np.dtype(dtype).itemsize) or 0
 
     def fits(self, params, caps, dtype):
-        hook = _get(self._spec(), "problem")
-        if callable(hook):   # the module knows its own limits best (compute types, shapes)
-            return hook(params, _CapsDevice(caps), np.dtype(dtype))
-        return super().fits(params, caps, dtype)
+        # the module's own hook (it knows its compute types and shapes), else its declared
+        # work-group and local memory: the check the runtime makes of borrowed entries
+        return db.declared_problem(self._spec(), params, caps, dtype)
 
     def setup(self, device, dtype, size, seed):
         from ..ops.core import array
@@ -826,22 +763,9 @@ def get_tunable(name, **kwargs):
     return cls(**kwargs)
 
 
-def _op_fit_check(cls):
-    inst = []
-
-    def fit(params, caps, dtype_name):
-        if not inst:
-            inst.append(cls())
-        return inst[0].fits(params, caps, dtype_name) is None
-    return fit
-
-
 register(StreamTunable)
 register(MatmulTunable)
 register(MatmulNTTunable)
 register(ReduceTunable)
 register(SoftmaxTunable)
 
-db.register_fit_check("elementwise", _stream_fits)
-for _cls in (MatmulTunable, MatmulNTTunable, ReduceTunable, SoftmaxTunable):
-    db.register_fit_check(_cls.kernels[0], _op_fit_check(_cls))

@@ -403,7 +403,7 @@ def test_tunable_declaration():
 
 
 def test_tuned_parameters_are_used(monkeypatch):
-    from clgrad.tune import db
+    from clgrad.runtime import tuning
     # the widest set this device's verified vectors allow
     chosen = dict(next(p for p in reversed(PARAM_SETS)
                        if p["VW"] <= L.vector_width(_dev(), F32, 16)))
@@ -413,7 +413,7 @@ def test_tuned_parameters_are_used(monkeypatch):
         seen.append((kernel, onp.dtype(dtype), size_key))
         return dict(chosen)
 
-    monkeypatch.setattr(db, "params_for", params_for)
+    monkeypatch.setattr(tuning, "params_for", params_for)
     A, B = _data((33, 17), seed=1), _data((17, 65), seed=2)
     _check(np.array(A) @ np.array(B), _ref_matmul(A, B), F32, 17)
     assert seen == [("matmul", F32, "small")]
@@ -421,9 +421,9 @@ def test_tuned_parameters_are_used(monkeypatch):
 
 
 def test_unfit_parameters_fall_back(monkeypatch):
-    from clgrad.tune import db
+    from clgrad.runtime import tuning
     too_big = dict(PARAM_SETS[0], MDIMC=128, NDIMC=64, MWG=128, NWG=64)
-    monkeypatch.setattr(db, "params_for", lambda *a: dict(too_big))
+    monkeypatch.setattr(tuning, "params_for", lambda *a: dict(too_big))
     A, B = _data((33, 17), seed=1), _data((17, 65), seed=2)
     _check(np.array(A) @ np.array(B), _ref_matmul(A, B), F32, 17)
     assert L.LAST_PLAN["params"] == L.full_params(L.FALLBACK_PARAMS[0])

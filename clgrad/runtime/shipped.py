@@ -1,6 +1,6 @@
 """Shipped kernel parameters: what the runtime uses on a device nobody has tuned yet.
 
-Keyed ``"<vendor>/<type>"`` (vendor as ``db.normalize_vendor`` spells it, type cpu/gpu/
+Keyed ``"<vendor>/<type>"`` (vendor as ``tuning.normalize_vendor`` spells it, type cpu/gpu/
 accelerator), then ``"*/<type>"``, then ``"*/*"``; below that kernel -> dtype (or ``"*"``) ->
 size bucket (or ``"default"``) -> ``{"params": {...}}``, the same layout as a device's table in the
 user database. Values are deliberately conservative: they must be good, not best, and every one is

@@ -1,4 +1,5 @@
-"""The tuning database: lookup order, corruption handling, memoisation, atomic concurrent writes
+"""The store of tuned parameters (``clgrad.runtime.tuning``, which the tuning tool reaches as
+``clgrad.tune.db``): lookup order, corruption handling, memoisation, atomic concurrent writes
 (no device needed: devices are described by fake capabilities)."""
 import json
 import multiprocessing
@@ -8,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from clgrad.tune import db
-from clgrad.tune.defaults import SHIPPED
-
-from _tune_probe import fake_caps
+from clgrad.runtime import tuning as db
+from clgrad.runtime.shipped import SHIPPED
+from fakes import fake_caps
 
 DEFAULT = {"TS": 1, "VW": 1}
 
@@ -70,7 +70,7 @@ def test_borrowed_entries_must_fit_this_device(tuning_db, shipped):
         # too large for the small device: skipped, the caller's default is used
         assert db.params_for(small, "tk2", "float32", "x", DEFAULT) == DEFAULT
     finally:
-        db._fit_checks.pop("tk2", None)
+        db.register_fit_check("tk2", None)
 
 
 def test_answer_has_exactly_the_callers_keys(tuning_db):
@@ -111,7 +111,7 @@ def test_reload_sees_changes_made_by_another_process(tuning_db):
         "platform": me.platform, "name": me.name, "driver": me.driver_version,
         "vendor": "NVIDIA", "type": "gpu",
         "kernels": {"tk": {"float32": {"default": {"params": {"TS": 4}}}}}}}}
-    db._write_atomic(tuning_db, doc)
+    db.write_document(tuning_db, doc)
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == DEFAULT   # memoised
     db.reload()
     assert db.params_for(me, "tk", "float32", "s", DEFAULT) == {"TS": 4, "VW": 1}
@@ -135,7 +135,7 @@ def test_corrupted_database_is_ignored_with_a_warning(tuning_db, damage):
     else:
         d = json.loads(text)
         d["devices"][me.key]["kernels"]["tk"]["float32"]["default"]["params"]["TS"] = [1, 2]
-        d["checksum"] = db._checksum(d["devices"])
+        d["checksum"] = db.checksum(d["devices"])
         tuning_db.write_text(json.dumps(d))
     db.reload()
     with pytest.warns(db.TuningDatabaseWarning, match="ignoring it"):
