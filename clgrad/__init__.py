@@ -1,5 +1,5 @@
 """clgrad: MXNet's NumPy-style arrays and autograd on any OpenCL device."""
-from . import autograd, ops  # noqa: F401
+from . import array_api, autograd, ops  # noqa: F401  (array_api: the arrays' namespace hooks)
 from . import numpy as np  # noqa: F401
 from . import npx  # noqa: F401
 from .base import (AutogradError, DeviceCapabilityError, DeviceMismatchError, DTypeError,  # noqa: F401

@@ -535,12 +535,12 @@ def repeat(x, repeats, /, *, axis=None):
 
 def reshape(x, /, shape, *, copy=None):
     """``x`` in ``shape``; ``copy=False`` raises when a view cannot express it."""
-    from ..ops.shape import _nocopy_strides, _resolve_shape
+    from ..ops.shape import nocopy_strides, resolve_shape
     x = _arr(x)
     if copy is True:
         return _ops.reshape(_ops.copy(x), shape)
     if copy is False and not x._is_c_contiguous() and x.size and \
-            _nocopy_strides(x.shape, x._strides, _resolve_shape(shape, x.size)) is None:
+            nocopy_strides(x.shape, x._strides, resolve_shape(shape, x.size)) is None:
         raise CopyError(f"reshape: copy=False, but this view of shape {x.shape} cannot be "
                         f"reshaped to {tuple(shape)} without a copy")
     return _ops.reshape(x, shape)
@@ -750,3 +750,18 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
 __all__ = sorted(n for n in list(globals()) if not n.startswith("_") and n not in (
     "CopyError", "NotProvidedError", "UniqueAllResult", "UniqueCountsResult",
     "UniqueInverseResult")) + ["__array_api_version__", "__array_namespace_info__"]
+
+
+# --- the array's hooks into this namespace ---------------------------------------------------
+def _array_namespace(self, *, api_version=None):
+    return _namespace(api_version)
+
+
+def _dlpack_export(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    return _dlpack.export(self, stream=stream, max_version=max_version, dl_device=dl_device,
+                          copy=copy)
+
+
+_ndarray.__array_namespace__ = _array_namespace
+_ndarray.__dlpack__ = _dlpack_export
+_ndarray.__dlpack_device__ = _dlpack.device_of

@@ -5,7 +5,8 @@ the user's ``backward`` (itself run without recording: like MXNet, a custom Func
 differentiable once).
 """
 from ..base import MXNetError
-from . import state, tape
+from ..ndarray import ndarray
+from . import graph
 
 
 class Function:
@@ -28,14 +29,13 @@ class Function:
         raise NotImplementedError
 
     def __call__(self, *inputs):
-        from ..ndarray import ndarray
         if getattr(self, "_used", False):
             raise MXNetError("Each Function instance can only be called once. Please create "
                              "another instance.")
         if not hasattr(self, "_used"):
             raise MXNetError(f"{type(self).__name__}.__init__ must call super().__init__()")
         self._used = True
-        with state.pause(train_mode=state.is_training()):
+        with graph.pause(train_mode=graph.is_training()):
             outputs = self.forward(*inputs)
         single = not isinstance(outputs, (tuple, list))
         outs = (outputs,) if single else tuple(outputs)
@@ -52,24 +52,20 @@ class Function:
                 o = o._view(o.shape, o._strides, o._offset)
             fixed.append(o)
         outs = tuple(fixed)
-        if state.is_recording() and any(tape.requires_grad(x) for x in inputs):
+        if graph.is_recording() and any(graph.requires_grad(x) for x in inputs):
             self._input_meta = tuple((x.shape, x.dtype) if isinstance(x, ndarray) else None
                                      for x in inputs)
-            tape.record_node(type(self).__name__, _function_backward, self, inputs, outs)
+            graph.record_node(type(self).__name__, _function_backward, self, inputs, outs)
         return outs[0] if single else outs
 
-    # the tape checks saved arrays through this hook before calling backward
+    # the backward pass checks saved arrays through this hook before calling backward
     def check_versions(self, op_name):
-        for a, v in zip(self.saved_tensors, self._saved_versions):
-            st = getattr(a, "_storage", None)
-            if st is not None and st.version != v:
-                raise MXNetError(tape._MODIFIED.format(op=op_name, now=st.version, then=v))
+        graph.check_saved(op_name, self.saved_tensors, self._saved_versions)
 
 
 def _function_backward(fn, *out_grads):
-    from ..ndarray import ndarray
     name = type(fn).__name__
-    with state.pause(train_mode=state.is_training()):
+    with graph.pause(train_mode=graph.is_training()):
         grads = fn.backward(*out_grads)
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)

@@ -1,9 +1,8 @@
-"""The tape: graph nodes recorded by ops, and the backward pass over them.
-
-Every marked variable has a ``LeafNode`` (its gradient buffer and grad_req); every recorded op
-has an ``OpNode`` holding its backward function, what its forward saved (``ctx``) and, for each
-input, the node and output slot that produced it *at record time*. Attaching a gradient again
-gives an array a new leaf and so detaches it from the graph that produced it, as MXNet does.
+"""The backward pass over the graph the ops recorded (``autograd.graph``), and the variables it
+writes: ``attach_grad``, ``mark_variables``, ``backward``, ``grad``. It sits above the ops, since
+vjps are ops. Attaching a gradient again gives an array a new leaf and so detaches it from the
+graph that produced it, as MXNet does; this module also gives arrays their autograd methods
+(``attach_grad``, ``grad``, ``grad_req``, ``backward``).
 
 Backward walks the nodes reachable from the heads in reverse recording order (every node is
 numbered when it is recorded, after the nodes of its inputs, so that order is topological and
@@ -16,87 +15,18 @@ graph error, as a second backward without ``retain_graph`` does. A vjp returns N
 for an input that gets no gradient; a 'write' leaf reached only by such zeros is written with
 zeros, as MXNet does.
 """
-import itertools
-from operator import attrgetter
-
-from ..base import AutogradError, MXNetError
-from . import state
-
-# Recording order: a node is numbered after the nodes of its inputs (they exist before it), so
-# sorting by this number, newest first, is a reverse topological order of any graph.
-_next_seq = itertools.count().__next__
-_by_seq = attrgetter("seq")
-
-_NOT_IN_GRAPH = (
-    "Cannot differentiate node because it is not in a computational graph. You need to set "
-    "is_recording to true or use autograd.record() to save computational graphs for backward, "
-    "and call attach_grad() on the inputs you want gradients for.")
-
-_FREED = (
-    "Trying to backward through the graph a second time: the graph of op '{op}' was freed by an "
-    "earlier backward(). Pass retain_graph=True to the first backward() (or autograd.grad()) if "
-    "you need to backward through the graph again.")
-
-_MODIFIED = (
-    "An array needed for the gradient of op '{op}' was modified in place after it was recorded "
-    "(its version is {now}, expected {then}). Use an out-of-place op, or .copy() the array "
-    "before modifying it.")
-
-GRAD_REQS = ("write", "add", "null")
-
-
-class LeafNode:
-    """A variable marked with attach_grad: where its gradient is written."""
-
-    __slots__ = ("grad", "grad_req", "__weakref__")
-
-    def __init__(self, grad, grad_req):
-        self.grad = grad
-        self.grad_req = grad_req
-
-
-class OpNode:
-    """One recorded op: its backward, saved state, and the producers of its inputs."""
-
-    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "seq",
-                 "scale", "__weakref__")
-
-    def __init__(self, name, backward, ctx, parents, out_meta):
-        self.name = name
-        self.backward = backward
-        self.ctx = ctx
-        self.parents = parents          # per input: (node, slot) or None
-        self.nout = len(out_meta)
-        self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
-        self.freed = False
-        self.seq = _next_seq()
-        # set when the op is its one array input times a constant (see _Scaled)
-        self.scale = None
-
-    def free(self):
-        self.ctx = None
-        self.parents = ()
-        self.freed = True
-
-
-def requires_grad(x):
-    node = getattr(x, "_ag_node", None)
-    if node is None:
-        return False
-    return not (type(node) is LeafNode and node.grad_req == "null")
-
-
-def parent_of(x):
-    if requires_grad(x):
-        return (x._ag_node, x._ag_index)
-    return None
+from .. import ops
+from ..base import AutogradError, DeviceMismatchError, DTypeError, MXNetError, ShapeError
+from ..ndarray import ndarray
+from . import graph
+from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpNode, by_seq,  # noqa: F401
+                    record_node, requires_grad)
 
 
 # --- leaves ----------------------------------------------------------------------------------
 def attach_grad(x, grad_req="write"):
     if grad_req not in GRAD_REQS:
         raise MXNetError(f"unknown grad_req {grad_req!r}: expected one of {GRAD_REQS}")
-    from .. import ops
     # MXNet allocates the buffer for 'null' too: x.grad reads as zeros that backward never writes
     grad = ops.zeros_like(x)
     x._ag_node = LeafNode(grad, grad_req)
@@ -115,7 +45,6 @@ def get_grad_req(x):
 
 def mark_variables(variables, gradients, grad_reqs="write"):
     """Mark arrays as variables whose gradients go into the given buffers."""
-    from ..ndarray import ndarray
     if isinstance(variables, ndarray):
         variables, gradients = [variables], [gradients]
     if isinstance(grad_reqs, str):
@@ -130,46 +59,6 @@ def mark_variables(variables, gradients, grad_reqs="write"):
                              f"the variable's {v.shape}")
         v._ag_node = LeafNode(g, r)
         v._ag_index = 0
-
-
-# --- recording -------------------------------------------------------------------------------
-def record_node(name, backward, ctx, inputs, outputs, needs=None, parents=None):
-    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not).
-
-    ``needs`` (per input: does it require a gradient) or ``parents`` (per input: its
-    (node, slot) or None), when the caller already knows them.
-    """
-    if parents is None:
-        parents = tuple([parent_of(x) for x in inputs] if needs is None else
-                        [(x._ag_node, x._ag_index) if n else None
-                         for x, n in zip(inputs, needs)])
-    if len(outputs) == 1:       # the common case, without the loops
-        o = outputs[0]
-        node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))
-        o._ag_node = node
-        o._ag_index = 0
-        if hasattr(backward, "scale_of"):
-            node.scale = scale_for(backward, inputs, o)
-        return node
-    meta = tuple([(o.shape, o.dtype, o._storage.device) for o in outputs])
-    node = OpNode(name, backward, ctx, parents, meta)
-    for k, o in enumerate(outputs):
-        o._ag_node = node
-        o._ag_index = k
-    return node
-
-
-def scale_for(backward, inputs, out):
-    """The constant ``s`` when ``backward`` (a vjp with ``scale_of``) is ``g * s`` for this call,
-    else None. Only for floating outputs whose array inputs have the output's dtype, so that the
-    deferred product (``_Scaled``) gives the cotangent the dtype the vjp would have."""
-    if out.dtype.kind != "f":
-        return None
-    for x in inputs:
-        d = getattr(x, "dtype", None)
-        if d is not None and d != out.dtype:
-            return None
-    return backward.scale_of(inputs)
 
 
 # --- backward --------------------------------------------------------------------------------
@@ -194,7 +83,7 @@ def _reachable(roots):
 
 def _topo_order(roots):
     """OpNodes reachable from ``roots``, consumers before producers (newest first)."""
-    return sorted(_reachable(roots), key=_by_seq, reverse=True)
+    return sorted(_reachable(roots), key=by_seq, reverse=True)
 
 
 class _Scaled:
@@ -215,8 +104,7 @@ class _Scaled:
 def _real(c):
     """The cotangent ``c`` as an array (a deferred scaling applied)."""
     if type(c) is _Scaled:
-        from .. import ops
-        return ops.multiply(c.g, c.s)
+            return ops.multiply(c.g, c.s)
     return c
 
 
@@ -226,21 +114,16 @@ def _sum(a, b):
         return b
     if b is None:
         return a
-    from .. import ops
     return ops.add(_real(a), _real(b))
 
 
 def _as_list(x):
-    from ..ndarray import ndarray
     if isinstance(x, ndarray):
         return [x]
     return list(x)
 
 
 def _check_heads(heads, head_grads):
-    from .. import ops
-    from ..base import DeviceMismatchError, ShapeError
-    from ..ndarray import ndarray
     if head_grads is None:
         head_grads = [None] * len(heads)
     else:
@@ -253,9 +136,9 @@ def _check_heads(heads, head_grads):
             raise MXNetError(f"backward heads must be arrays, got {type(h).__name__}")
         node = h._ag_node
         if node is None or (type(node) is LeafNode and node.grad_req == "null"):
-            raise AutogradError(_NOT_IN_GRAPH)
+            raise AutogradError(NOT_IN_GRAPH)
         if type(node) is OpNode and node.freed:
-            raise AutogradError(_FREED.format(op=node.name))
+            raise AutogradError(FREED.format(op=node.name))
     out = []
     for h, g in zip(heads, head_grads):
         if g is not None:
@@ -278,13 +161,12 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     its total gradient (None when only zero gradients reached it); ``captured`` maps id(OpNode)
     of each non-leaf variable to its cotangents.
     """
-    from .. import ops
 
     heads = _as_list(heads)
     head_grads = _check_heads(heads, head_grads)
 
-    prev_rec = state.set_recording(create_graph)
-    prev_train = state.set_training(train_mode)
+    prev_rec = graph.set_recording(create_graph)
+    prev_train = graph.set_training(train_mode)
     try:
         add = _sum
         defer = not create_graph    # a recorded backward needs every product as an op
@@ -312,7 +194,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
         order = _topo_order([h._ag_node for h in heads])
         for node in order:
             if node.freed:
-                raise AutogradError(_FREED.format(op=node.name))
+                raise AutogradError(FREED.format(op=node.name))
         captured = {}
         for node in order:
             outs = slots.pop(node, None)
@@ -371,13 +253,12 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
             outs[:] = [_real(o) for o in outs]
         return leaves, captured
     finally:
-        state.set_recording(prev_rec)
-        state.set_training(prev_train)
+        graph.set_recording(prev_rec)
+        graph.set_training(prev_train)
 
 
 def _fill_zero_cotangents(node, outs):
     """Zeros for the outputs of ``node`` that no gradient reached."""
-    from .. import ops
     for k, g in enumerate(outs):
         if g is None:
             shape, dtype, dev = node.out_meta[k]
@@ -390,9 +271,8 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     Every gradient is computed before any ``.grad`` is written, so an error (or an interrupt)
     during the pass leaves all of them as they were.
     """
-    from .. import ops
     leaves, _ = _run(heads, head_grads, None, retain_graph, train_mode, False)
-    prev = state.set_recording(False)
+    prev = graph.set_recording(False)
     try:
         writes = []
         for leaf, total in leaves.items():
@@ -411,7 +291,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
             else:
                 ops.assign(buf, _real(value))
     finally:
-        state.set_recording(prev)
+        graph.set_recording(prev)
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
@@ -421,8 +301,6 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     With ``create_graph`` the backward pass is itself recorded, so the returned gradients can
     be differentiated again; ``retain_graph`` then defaults to True.
     """
-    from .. import ops
-    from ..ndarray import ndarray
     variables = _as_list(variables)
     for i, v in enumerate(variables):
         if not isinstance(v, ndarray) or not requires_grad(v):
@@ -433,7 +311,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         retain_graph = create_graph
     leaves, captured = _run(heads, head_grads, variables, retain_graph, train_mode,
                             create_graph)
-    prev = state.set_recording(create_graph)
+    prev = graph.set_recording(create_graph)
     try:
         out = []
         for v in variables:
@@ -448,5 +326,25 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
                 total = total.astype(v.dtype)
             out.append(total)
     finally:
-        state.set_recording(prev)
+        graph.set_recording(prev)
     return out
+
+
+# --- the array's autograd methods --------------------------------------------------------------
+def _attach_grad(self, grad_req="write", stype=None):
+    """Give the array a gradient buffer (``grad_req``: 'write', 'add' or 'null')."""
+    if self.dtype.kind == "c":
+        raise DTypeError("attach_grad: autograd does not support complex arrays")
+    attach_grad(self, grad_req)
+
+
+def _backward(self, out_grad=None, retain_graph=False, train_mode=True):
+    """The gradients of this array with respect to the variables it was computed from."""
+    backward([self], None if out_grad is None else [out_grad], retain_graph=retain_graph,
+             train_mode=train_mode)
+
+
+ndarray.attach_grad = _attach_grad
+ndarray.grad = property(get_grad, doc="The gradient buffer (None without attach_grad).")
+ndarray.grad_req = property(get_grad_req, doc="'write', 'add' or 'null'.")
+ndarray.backward = _backward

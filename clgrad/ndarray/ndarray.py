@@ -2,7 +2,10 @@
 
 Views (reshape of contiguous data, transpose, slicing, broadcast_to, expand_dims, squeeze) share
 the buffer and copy nothing. Nothing here waits for the device except reading values back
-(``asnumpy``, ``item``, ``repr``, ``bool`` ...). Arithmetic dispatches to ``clgrad.ops``.
+(``asnumpy``, ``item``, ``repr``, ``bool`` ...). The array knows no op and no tape: its operators
+and methods call the op table ``_ops`` that ``clgrad.ops`` fills when it is imported, and the
+layers above add their own methods (``clgrad.autograd``: attach_grad, grad, backward;
+``clgrad.array_api``: __array_namespace__, __dlpack__).
 """
 import numbers
 import operator
@@ -20,7 +23,7 @@ class ConversionError(MXNetError, TypeError):
     """A conversion NumPy refuses with TypeError (``float`` of a long array, ``len`` of 0-d)."""
 
 
-def _c_strides(shape):
+def c_strides(shape):
     st, acc = [], 1
     for n in reversed(shape):
         st.append(acc)
@@ -37,7 +40,7 @@ def _layout(shape):
     size = 1
     for n in norm:
         size *= n
-    lay = (norm, _c_strides(norm), size)
+    lay = (norm, c_strides(norm), size)
     if len(_LAYOUTS) > 4096:
         _LAYOUTS.clear()
     try:
@@ -307,34 +310,12 @@ class ndarray:
     def __setitem__(self, key, value):
         _ops.setitem(self, key, value)
 
-    # --- autograd ----------------------------------------------------------------------------
-    def attach_grad(self, grad_req="write", stype=None):
-        from ..autograd import tape
-        if self.dtype.kind == "c":
-            from ..base import DTypeError
-            raise DTypeError("attach_grad: autograd does not support complex arrays")
-        tape.attach_grad(self, grad_req)
-
-    @property
-    def grad(self):
-        from ..autograd import tape
-        return tape.get_grad(self)
-
+    # --- autograd (attach_grad, grad, grad_req and backward come from clgrad.autograd) ---
     def drop_grad(self):
         self._ag_node = None
 
-    @property
-    def grad_req(self):
-        from ..autograd import tape
-        return tape.get_grad_req(self)
-
     def detach(self):
         return self._view(self.shape, self._strides, self._offset)
-
-    def backward(self, out_grad=None, retain_graph=False, train_mode=True):
-        from ..autograd import tape
-        tape.backward([self], None if out_grad is None else [out_grad],
-                      retain_graph=retain_graph, train_mode=train_mode)
 
     # --- reductions and other methods -------------------------------------------------------
     def sum(self, axis=None, dtype=None, keepdims=False):
@@ -376,20 +357,8 @@ class ndarray:
     def cumprod(self, axis=None, dtype=None, out=None):
         return _ops.cumprod(self, axis=axis, dtype=dtype, out=out)
 
-    # --- the Python Array API standard (clgrad.array_api) ------------------------------------
-    def __array_namespace__(self, *, api_version=None):
-        from .. import array_api
-        return array_api._namespace(api_version)
-
-    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        from ..array_api import _dlpack
-        return _dlpack.export(self, stream=stream, max_version=max_version,
-                              dl_device=dl_device, copy=copy)
-
-    def __dlpack_device__(self):
-        from ..array_api import _dlpack
-        return _dlpack.device_of(self)
-
+    # --- the Python Array API standard: __array_namespace__, __dlpack__ and __dlpack_device__
+    # come from clgrad.array_api
     @property
     def mT(self):
         """The matrix transpose of a stack of matrices (swaps the last two axes)."""

@@ -17,20 +17,20 @@ _NOT_PROVIDED = ("cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh"
 
 def vector_norm(x, axis=None, keepdims=False, ord=2):
     """The array API's vector norm: over all elements when ``axis`` is None."""
-    from ..ops.linalg import _float_input, _vector_norm
+    from ..ops.linalg import as_float_input, vector_norm_over
     from ..ops.reduce import normalize_axes
-    x = _float_input(x)
-    return _vector_norm(x, ord, normalize_axes(axis, x.ndim), keepdims)
+    x = as_float_input(x)
+    return vector_norm_over(x, ord, normalize_axes(axis, x.ndim), keepdims)
 
 
 def matrix_norm(x, keepdims=False, ord="fro"):
     """The array API's matrix norm over the last two axes."""
     from ..base import ShapeError
-    from ..ops.linalg import _float_input, _matrix_norm
-    x = _float_input(x)
+    from ..ops.linalg import as_float_input, matrix_norm_over
+    x = as_float_input(x)
     if x.ndim < 2:
         raise ShapeError(f"matrix_norm: needs at least 2 dimensions, got shape {x.shape}")
-    return _matrix_norm(x, ord, (x.ndim - 2, x.ndim - 1), keepdims)
+    return matrix_norm_over(x, ord, (x.ndim - 2, x.ndim - 1), keepdims)
 
 
 def matrix_transpose(x):

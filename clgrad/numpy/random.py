@@ -53,14 +53,14 @@ def choice(a, size=None, replace=True, p=None, device=None, ctx=None, out=None):
     uniformly or with probabilities ``p``. Indices are int64."""
     from ..ndarray import ndarray
     from ..ops import asarray
-    from ..ops.indexing import _take_raw
+    from ..ops.indexing import take_raw
     from ..ops.random import RandomParameterError, choice_indices
     if isinstance(a, ndarray) or not isinstance(a, (int, _onp.integer)):
         pop = asarray(a, device=device or ctx)
         if pop.ndim != 1:
             raise RandomParameterError("a must be 1-dimensional")
         idx = choice_indices(pop.shape[0], size, replace, p, pop.device)
-        res = _take_raw(pop, [idx], 0)
+        res = take_raw(pop, [idx], 0)
     else:
         res = choice_indices(int(a), size, replace, p, device or ctx)
     return _into(res, out)
@@ -86,11 +86,11 @@ def shuffle(x):
     """Shuffle the array ``x`` in place along its first axis."""
     from ..ndarray import ndarray
     from ..ops import assign
-    from ..ops.indexing import _take_raw
+    from ..ops.indexing import take_raw
     from ..ops.random import RandomParameterError, permutation_indices
     if not isinstance(x, ndarray):
         raise TypeError(f"shuffle: x must be a clgrad array, got {type(x).__name__}")
     if x.ndim == 0:
         raise RandomParameterError("shuffle: x must be at least 1-d")
     if x.shape[0] > 1:
-        assign(x, _take_raw(x, [permutation_indices(x.shape[0], x.device)], 0))
+        assign(x, take_raw(x, [permutation_indices(x.shape[0], x.device)], 0))

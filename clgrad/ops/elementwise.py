@@ -10,16 +10,17 @@ import numbers
 import numpy as _np
 
 from .. import dtypes as dt
-from ..autograd import state as _state
-from ..autograd.state import _tls
-from ..autograd.tape import LeafNode as _Leaf
-from ..autograd.tape import record_node as _record_node
+from ..autograd import graph as _state
+from ..autograd.graph import LeafNode as _Leaf
+from ..autograd.graph import OpContext
+from ..autograd.graph import flags as _flags
+from ..autograd.graph import record_node as _record_node
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source
 from ..ndarray import ndarray
 from . import launch
 from .core import array, broadcast_shapes, same_device, zeros_like
-from .registry import OpContext, invoke, register
+from .registry import invoke, register
 
 _INT_HELPERS = {}
 
@@ -314,7 +315,7 @@ def _make(spec, vjp):
                 dev = False
                 break
         if dev and out is None:
-            recording = getattr(_tls, "recording", False)
+            recording = _flags.recording
             if flat:
                 plan = plans.get(tuple(sig))
                 if plan is not None and (not plan.fp64 or dev in plan.checked) and \
@@ -338,7 +339,7 @@ def _make(spec, vjp):
             args[0] = array(args[0], device=default_device(),
                             dtype=dt.result_type(*args) if spec.nin > 1 else None)
         if out is not None:
-            from ..autograd.tape import requires_grad
+            from ..autograd.graph import requires_grad
             if _state.is_recording() and any(requires_grad(a) for a in args):
                 raise MXNetError(f"{spec.name}: out= is not supported while recording "
                                  "gradients")
@@ -418,7 +419,7 @@ def _save_operands(ctx, operands, vjp):
         sa = a if ka and ta else None
         sb = b if kb and tb else None
         ctx.saved = (sa, sb)
-        ctx._versions = (None if sa is None else sa._storage.version,
+        ctx.versions = (None if sa is None else sa._storage.version,
                          None if sb is None else sb._storage.version)
         ctx.scalars = (None if ta else a, None if tb else b)
         ctx.shapes = (a.shape if ta else None, b.shape if tb else None)
@@ -443,7 +444,7 @@ def _save_operands(ctx, operands, vjp):
             scalars.append(o)
             shapes.append(None)
     ctx.saved = tuple(saved)
-    ctx._versions = tuple(versions)
+    ctx.versions = tuple(versions)
     ctx.scalars = tuple(scalars)
     ctx.shapes = tuple(shapes)
 
@@ -870,7 +871,7 @@ around = round_ = round
 # --- in place --------------------------------------------------------------------------------
 def inplace(fn, x, other):
     """``x op= other``: writes into ``x`` and, when recording, rebinds ``x`` to the new node."""
-    from ..autograd.tape import LeafNode, requires_grad
+    from ..autograd.graph import LeafNode, requires_grad
     from .core import assign
     recording = _state.is_recording() and (requires_grad(x) or requires_grad(other))
     if recording:

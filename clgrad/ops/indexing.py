@@ -17,12 +17,12 @@ import numbers
 import numpy as _np
 
 from .. import dtypes as dt
-from ..autograd import state as _state
-from ..autograd.tape import requires_grad
+from ..autograd import graph as _state
+from ..autograd.graph import requires_grad
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
-from ..ndarray.ndarray import _c_strides
+from ..ndarray.ndarray import c_strides
 from ..ndarray.indexing import IndexOutOfRange, basic_view
 from . import launch
 from .core import array, assign, broadcast_shapes, copy_raw, fill, from_host, same_device
@@ -173,7 +173,7 @@ def compact_raw(a):
 
 def _unravel(flat, shape, out_views):
     """Write the coordinates of flat C-order positions ``flat`` into ``out_views`` (one per dim)."""
-    cs = _c_strides(shape)
+    cs = c_strides(shape)
     for d, view in enumerate(out_views):
         launch.elementwise("unravel", view, [flat, cs[d], shape[d]], "(v0 / v1) % v2",
                            [dt.int64, dt.int64, dt.int64])
@@ -299,7 +299,7 @@ def _bcast_view(x, shape):
 
 
 # --- gathers along consecutive axes ("take" pattern) -------------------------------------------
-def _take_raw(src, idxs, axis):
+def take_raw(src, idxs, axis):
     """src[..., idxs[0], ..., idxs[K-1], ...] with the K indexed axes starting at ``axis``.
 
     The index arrays broadcast to a shape B that replaces those axes: pre + B + post.
@@ -315,13 +315,13 @@ def _take_raw(src, idxs, axis):
     out = ndarray._empty(shape, src.dtype, src.device)
     ist = [0] * len(pre) + launch.broadcast_strides(idx, B) + [0] * len(post)
     sst = list(src._strides[:axis]) + [0] * len(B) + list(src._strides[axis + K:])
-    _index_launch("gather", shape, out, 0, _c_strides(shape), src, src._offset, sst, idx, ist,
+    _index_launch("gather", shape, out, 0, c_strides(shape), src, src._offset, sst, idx, ist,
                   ax)
     return out
 
 
 def _take_grad_raw(g, idxs, axis, shape):
-    """The vjp of ``_take_raw``: zeros of ``shape`` plus g summed into the indexed places."""
+    """The vjp of ``take_raw``: zeros of ``shape`` plus g summed into the indexed places."""
     K = len(idxs)
     out = ndarray._empty(shape, g.dtype, g.device)
     fill(out, 0)
@@ -330,7 +330,7 @@ def _take_grad_raw(g, idxs, axis, shape):
     pre, post = tuple(shape[:axis]), tuple(shape[axis + K:])
     if J == 0 or out.size == 0:
         return out
-    cs = _c_strides(shape)
+    cs = c_strides(shape)
     if K == 1:
         keys, dst_ax = idxs[0], cs[axis]
     else:
@@ -347,7 +347,7 @@ def _take_grad_raw(g, idxs, axis, shape):
 def _take_fwd(ctx, src, *idxs, axis):
     ctx.save(*idxs)
     ctx.axis, ctx.shape = axis, src.shape
-    return _take_raw(src, idxs, axis)
+    return take_raw(src, idxs, axis)
 
 
 def _take_bwd(ctx, g):
@@ -373,7 +373,7 @@ _take_grad_op = register("take_backward", _take_grad_fwd, _take_grad_bwd)
 
 def gather_raw(src, idx):
     """``src[idx]`` for a 1-D ``src`` and a normalised int64 ``idx`` (not recorded)."""
-    return _take_raw(src, [idx], 0)
+    return take_raw(src, [idx], 0)
 
 
 # --- gathers with an index per position ("along" pattern) ----------------------------------------
@@ -385,7 +385,7 @@ def _along_raw(src, idx, axis):
     out = ndarray._empty(shape, src.dtype, src.device)
     sst = list(src._strides)
     ax, sst[axis] = sst[axis], 0
-    _index_launch("gather", shape, out, 0, _c_strides(shape), src, src._offset, sst, idx,
+    _index_launch("gather", shape, out, 0, c_strides(shape), src, src._offset, sst, idx,
                   launch.broadcast_strides(idx, shape), ax)
     return out
 
@@ -415,11 +415,11 @@ def _along_grad_raw(g, idx, axis, shape, unique):
         return out
     if unique:      # no two positions of a fibre gather the same element: a plain scatter
         return put_along_axis_raw(out, _bcast_view(idx, g.shape), g, axis)
-    cs = _c_strides(shape)
+    cs = c_strides(shape)
     pos_st = list(cs)
     ax, pos_st[axis] = pos_st[axis], 0
     pos = ndarray._empty(g.shape, dt.int64, g.device)
-    _index_launch("offsets", g.shape, pos, 0, _c_strides(g.shape), idx, 0, pos_st, idx,
+    _index_launch("offsets", g.shape, pos, 0, c_strides(g.shape), idx, 0, pos_st, idx,
                   launch.broadcast_strides(idx, g.shape), ax)
     skeys, perm = _sorted_keys(pos.reshape(-1))
     gf = _flat(g)
@@ -733,7 +733,7 @@ def _plan_set_raw(x, plan, value):
 
 def _plan_winners(plan, shape):
     """Bool array, broadcastable to ``plan.rshape``: which written element is the one kept."""
-    _, st, _ = _plan_layout(shape, _c_strides(shape), 0, plan)
+    _, st, _ = _plan_layout(shape, c_strides(shape), 0, plan)
     keys, _ = _plan_keys(plan, st)
     skeys, perm = _sorted_keys(keys)
     win = ndarray._empty((skeys.size,), dt.bool_, skeys.device)
@@ -772,7 +772,7 @@ _advset_op = register("advanced_setitem", _advset_fwd, _advset_bwd)
 
 def advanced_setitem(a, key, value):
     """``a[key] = value`` for advanced keys; repeated indices: the last assignment wins."""
-    from ..autograd.tape import LeafNode
+    from ..autograd.graph import LeafNode
     plan = _plan(a, key)
     if isinstance(value, ndarray):
         same_device([a, value], "assignment")

@@ -20,7 +20,7 @@ import numpy as _np
 import pyopencl as cl
 
 from .. import dtypes as dt
-from ..autograd import state as _state
+from ..autograd import graph as _state
 from ..base import DTypeError, KernelBuildError, MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
@@ -1190,7 +1190,7 @@ def _vnorm_bwd(ctx, g):
 _vnorm_op = register("norm", _vnorm_fwd, _vnorm_bwd)
 
 
-def _float_input(x):
+def as_float_input(x):
     from .core import asarray, astype
     x = x if isinstance(x, ndarray) else asarray(x)
     if x.dtype.kind != "f":
@@ -1198,7 +1198,7 @@ def _float_input(x):
     return x
 
 
-def _vector_norm(x, ord, axes, keepdims):
+def vector_norm_over(x, ord, axes, keepdims):
     from .elementwise import abs as _abs
     from .elementwise import not_equal, power
     from .reduce import sum as _sum
@@ -1219,7 +1219,7 @@ def _vector_norm(x, ord, axes, keepdims):
     return power(_sum(power(_abs(x), p), axis=axes, keepdims=keepdims), 1.0 / p)
 
 
-def _matrix_norm(x, ord, axes, keepdims):
+def matrix_norm_over(x, ord, axes, keepdims):
     from .reduce import max as _max
     from .reduce import min as _min
     from .shape import reshape
@@ -1247,27 +1247,27 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms (NumPy's ``linalg.norm``): ord None/'fro', 1, -1, 2 (vectors),
     inf, -inf, 0 and other p for vectors; 'fro', 1, -1, inf, -inf for matrices."""
     from .reduce import normalize_axes
-    x = _float_input(x)
+    x = as_float_input(x)
     if axis is None:
         if ord is None:
             return invoke(_vnorm_op, [x], axes=tuple(range(x.ndim)), keepdims=keepdims,
                           kind="2")
         if x.ndim == 1:
-            return _vector_norm(x, ord, (0,), keepdims)
+            return vector_norm_over(x, ord, (0,), keepdims)
         if x.ndim == 2:
-            return _matrix_norm(x, ord, (0, 1), keepdims)
+            return matrix_norm_over(x, ord, (0, 1), keepdims)
         raise ShapeError(f"norm: improper number of dimensions to norm ({x.ndim}) for ord="
                          f"{ord!r}; give axis")
     if isinstance(axis, numbers.Integral):
         axes = normalize_axes(axis, x.ndim)
-        return _vector_norm(x, ord, axes, keepdims)
+        return vector_norm_over(x, ord, axes, keepdims)
     axis = tuple(axis)
     if len(axis) == 1:
-        return _vector_norm(x, ord, normalize_axes(axis, x.ndim), keepdims)
+        return vector_norm_over(x, ord, normalize_axes(axis, x.ndim), keepdims)
     if len(axis) == 2:
         r = normalize_axes(axis[0], x.ndim)[0]
         c = normalize_axes(axis[1], x.ndim)[0]
         if r == c:
             raise MXNetError("norm: duplicate axes given")
-        return _matrix_norm(x, ord, (r, c), keepdims)
+        return matrix_norm_over(x, ord, (r, c), keepdims)
     raise ShapeError(f"norm: improper number of dimensions to norm (axis={axis})")

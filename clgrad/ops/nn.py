@@ -14,7 +14,7 @@ import numbers
 import numpy as _np
 
 from .. import dtypes as dt
-from ..autograd import state as _state
+from ..autograd import graph as _state
 from ..base import DTypeError, KernelBuildError, MXNetError, ShapeError
 from ..codegen import render as R
 from ..runtime import tuning, vector_width

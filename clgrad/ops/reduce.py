@@ -26,7 +26,7 @@ import numbers
 import numpy as _np
 
 from .. import dtypes as dt
-from ..autograd import state as _state
+from ..autograd import graph as _state
 from ..base import KernelBuildError, MXNetError
 from ..codegen import render as R
 from ..ndarray import ndarray

@@ -4,37 +4,12 @@
 (with recording paused, so composite forwards record nothing inside), and, when recording and
 an input needs a gradient, records one node whose backward is the op's vjp.
 """
-from ..autograd import tape as _tape
-from ..autograd.state import _tls
-from ..base import AutogradError
+from ..autograd.graph import LeafNode as _Leaf
+from ..autograd.graph import OpContext, record_node
+from ..autograd.graph import flags as _flags
 from ..ndarray import ndarray
 
-_Leaf = _tape.LeafNode
-
 REGISTRY = {}
-
-
-class OpContext:
-    """What a forward keeps for its vjp: saved arrays (version-checked) and plain attributes.
-
-    The defaults are class attributes, so making a context (once per op call) costs nothing
-    beyond the object itself.
-    """
-
-    saved = ()
-    _versions = ()
-    needs = None        # per input: does it need a gradient (None when not recording)
-
-    def save(self, *arrays):
-        """Keep ``arrays`` (or None) for the vjp; a later in-place write to one is an error."""
-        self.saved = arrays
-        self._versions = tuple([a._storage.version if a is not None else None for a in arrays])
-
-    def check_versions(self, op_name):
-        for a, v in zip(self.saved, self._versions):
-            if a is not None and a._storage.version != v:
-                raise AutogradError(_tape._MODIFIED.format(op=op_name, now=a._storage.version,
-                                                           then=v))
 
 
 class OpDef:
@@ -59,7 +34,7 @@ def invoke(op, inputs, **attrs):
     vjp needs is what the forward put in ``ctx``.
     """
     ctx = OpContext()
-    if op.backward is None or not getattr(_tls, "recording", False):
+    if op.backward is None or not _flags.recording:
         return op.forward(ctx, *inputs, **attrs)
     needs = []
     any_need = False
@@ -76,11 +51,11 @@ def invoke(op, inputs, **attrs):
         return op.forward(ctx, *inputs, **attrs)
     needs = tuple(needs)
     ctx.needs = needs
-    _tls.recording = False      # composite forwards record nothing inside
+    _flags.recording = False    # composite forwards record nothing inside
     try:
         out = op.forward(ctx, *inputs, **attrs)
     finally:
-        _tls.recording = True
+        _flags.recording = True
     single = not isinstance(out, tuple)
     outs = (out,) if single else out
     # A forward may return an input unchanged (a no-op view); give the output its own
@@ -95,5 +70,5 @@ def invoke(op, inputs, **attrs):
                 break
     if fixed is not None:
         outs = tuple(fixed)
-    _tape.record_node(op.name, op.backward, ctx, inputs, outs, needs)
+    record_node(op.name, op.backward, ctx, inputs, outs, needs)
     return outs[0] if single else outs

@@ -4,11 +4,11 @@ import numbers
 
 import numpy as _np
 
-from ..autograd import state as _state
-from ..autograd.tape import requires_grad
+from ..autograd import graph as _state
+from ..autograd.graph import requires_grad
 from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
-from ..ndarray.ndarray import _c_strides
+from ..ndarray.ndarray import c_strides
 from ..ndarray.indexing import basic_view, is_basic
 from .core import array, assign, broadcast_shapes, copy_raw, zeros
 from .reduce import AxisError, normalize_axes
@@ -16,7 +16,7 @@ from .registry import invoke, register
 
 
 # --- reshape ---------------------------------------------------------------------------------
-def _resolve_shape(shape, size):
+def resolve_shape(shape, size):
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
     shape = [int(n) for n in shape]
@@ -38,7 +38,7 @@ def _resolve_shape(shape, size):
     return tuple(shape)
 
 
-def _nocopy_strides(old_shape, old_strides, new_shape):
+def nocopy_strides(old_shape, old_strides, new_shape):
     """Strides that view ``old`` as ``new_shape`` without a copy, or None (NumPy's algorithm)."""
     olds = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
     new_strides = [0] * len(new_shape)
@@ -72,13 +72,13 @@ def _nocopy_strides(old_shape, old_strides, new_shape):
 
 
 def reshape_raw(a, shape):
-    shape = _resolve_shape(shape, a.size)
+    shape = resolve_shape(shape, a.size)
     if a._is_c_contiguous():
-        return a._view(shape, _c_strides(shape), a._offset)
-    st = _nocopy_strides(a.shape, a._strides, shape) if a.size else _c_strides(shape)
+        return a._view(shape, c_strides(shape), a._offset)
+    st = nocopy_strides(a.shape, a._strides, shape) if a.size else c_strides(shape)
     if st is None:
         c = copy_raw(a)
-        return c._view(shape, _c_strides(shape), c._offset)
+        return c._view(shape, c_strides(shape), c._offset)
     return a._view(shape, st, a._offset)
 
 
@@ -287,7 +287,7 @@ _setitem_op = register("setitem", _setitem_fwd, _setitem_bwd)
 
 def setitem(a, key, value):
     """``a[key] = value`` with NumPy broadcasting of ``value``; bumps ``a``'s version."""
-    from ..autograd.tape import LeafNode
+    from ..autograd.graph import LeafNode
     if not isinstance(value, ndarray):
         if isinstance(value, (_np.ndarray, list, tuple)):
             value = array(_np.asarray(value), dtype=a.dtype, device=a.device)

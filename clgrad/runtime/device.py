@@ -236,7 +236,7 @@ def all_devices():
     return _devices
 
 
-def _match(spec, devices, what):
+def match_device(spec, devices, what):
     spec = spec.strip()
     if ":" in spec and all(p.strip().isdigit() for p in spec.split(":", 1) if p.strip()):
         p, _, d = spec.partition(":")
@@ -282,7 +282,7 @@ def choose_default():
     for var in ("CLGRAD_DEVICE", "PYOPENCL_CTX"):
         spec = os.environ.get(var)
         if spec:
-            return _match(spec, devices, var)
+            return match_device(spec, devices, var)
     real = [d for d in devices if not d.is_simulator]
     for kind in ("gpu", "cpu"):
         for d in real:

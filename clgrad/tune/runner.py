@@ -78,8 +78,8 @@ def resolve_device(device):
     if device is None:
         return default_device()
     if isinstance(device, str):
-        from ..runtime.device import _match
-        return _match(device, all_devices(), "--device")
+        from ..runtime.device import match_device
+        return match_device(device, all_devices(), "--device")
     return getattr(device, "base", device)
 
 

@@ -1,0 +1,241 @@
+"""The autograd graph, below the ops that record it: recording state, nodes, what a forward
+saved for its vjp (with the version counters that guard it), and ``record_node``.
+
+Every marked variable has a ``LeafNode`` (its gradient buffer and grad_req); every recorded op
+has an ``OpNode`` holding its backward function, what its forward saved (an ``OpContext``) and,
+for each input, the node and output slot that produced it *at record time*. Nodes are numbered
+as they are recorded, after the nodes of their inputs, so that order is topological and
+deterministic; the backward pass (``autograd.tape``, above the ops, since vjps are ops) walks
+them newest first.
+
+The recording and training flags are thread-local (``flags``), as in MXNet: the default is not
+recording and predict mode, and every scope restores the previous values on exit, also when its
+body raises (KeyboardInterrupt included).
+"""
+import itertools
+import threading
+from operator import attrgetter
+
+from ..base import AutogradError
+
+# Recording order: a node is numbered after the nodes of its inputs (they exist before it), so
+# sorting by this number, newest first, is a reverse topological order of any graph.
+_next_seq = itertools.count().__next__
+by_seq = attrgetter("seq")
+
+NOT_IN_GRAPH = (
+    "Cannot differentiate node because it is not in a computational graph. You need to set "
+    "is_recording to true or use autograd.record() to save computational graphs for backward, "
+    "and call attach_grad() on the inputs you want gradients for.")
+
+FREED = (
+    "Trying to backward through the graph a second time: the graph of op '{op}' was freed by an "
+    "earlier backward(). Pass retain_graph=True to the first backward() (or autograd.grad()) if "
+    "you need to backward through the graph again.")
+
+MODIFIED = (
+    "An array needed for the gradient of op '{op}' was modified in place after it was recorded "
+    "(its version is {now}, expected {then}). Use an out-of-place op, or .copy() the array "
+    "before modifying it.")
+
+GRAD_REQS = ("write", "add", "null")
+
+
+
+
+# --- recording state ---------------------------------------------------------------------------
+class _Flags(threading.local):
+    """This thread's flags; class defaults, so reading one never needs a fallback."""
+
+    recording = False
+    training = False
+
+
+#: This thread's ``recording`` and ``training`` flags (read by the ops on every call).
+flags = _Flags()
+
+
+def is_recording():
+    return flags.recording
+
+
+def is_training():
+    return flags.training
+
+
+def set_recording(is_recording):
+    """Set the recording flag; returns the previous value."""
+    prev = flags.recording
+    flags.recording = bool(is_recording)
+    return prev
+
+
+def set_training(train_mode):
+    """Set the training flag; returns the previous value."""
+    prev = flags.training
+    flags.training = bool(train_mode)
+    return prev
+class _RecordingStateScope:
+    """Sets whichever of the two flags is not None, and restores both on exit."""
+
+    __slots__ = ("_enter_record", "_enter_train", "_prev_record", "_prev_train")
+
+    def __init__(self, is_record, train_mode):
+        self._enter_record = is_record
+        self._enter_train = train_mode
+        self._prev_record = None
+        self._prev_train = None
+
+    def __enter__(self):
+        self._prev_record = is_recording()
+        self._prev_train = is_training()
+        if self._enter_record is not None:
+            set_recording(self._enter_record)
+        if self._enter_train is not None:
+            set_training(self._enter_train)
+        return self
+
+    def __exit__(self, *exc):
+        flags.recording = self._prev_record
+        flags.training = self._prev_train
+        return False
+
+
+def record(train_mode=True):
+    """Record the operations in this scope for backward; ``train_mode`` sets the training flag."""
+    return _RecordingStateScope(True, train_mode)
+
+
+def pause(train_mode=False):
+    """Stop recording inside this scope (for updates and metrics inside a ``record`` block)."""
+    return _RecordingStateScope(False, train_mode)
+
+
+def train_mode():
+    """Training behaviour (dropout, batch statistics) without touching the recording flag."""
+    return _RecordingStateScope(None, True)
+
+
+def predict_mode():
+    """Prediction behaviour without touching the recording flag."""
+    return _RecordingStateScope(None, False)
+
+
+# --- nodes -------------------------------------------------------------------------------------
+class LeafNode:
+    """A variable marked with attach_grad: where its gradient is written."""
+
+    __slots__ = ("grad", "grad_req", "__weakref__")
+
+    def __init__(self, grad, grad_req):
+        self.grad = grad
+        self.grad_req = grad_req
+
+
+class OpNode:
+    """One recorded op: its backward, saved state, and the producers of its inputs."""
+
+    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "seq",
+                 "scale", "__weakref__")
+
+    def __init__(self, name, backward, ctx, parents, out_meta):
+        self.name = name
+        self.backward = backward
+        self.ctx = ctx
+        self.parents = parents          # per input: (node, slot) or None
+        self.nout = len(out_meta)
+        self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
+        self.freed = False
+        self.seq = _next_seq()
+        # set when the op is its one array input times a constant (see _Scaled)
+        self.scale = None
+
+    def free(self):
+        self.ctx = None
+        self.parents = ()
+        self.freed = True
+
+
+
+class OpContext:
+    """What a forward keeps for its vjp: saved arrays (version-checked) and plain attributes.
+
+    The defaults are class attributes, so making a context (once per op call) costs nothing
+    beyond the object itself.
+    """
+
+    saved = ()
+    versions = ()
+    needs = None        # per input: does it need a gradient (None when not recording)
+
+    def save(self, *arrays):
+        """Keep ``arrays`` (or None) for the vjp; a later in-place write to one is an error."""
+        self.saved = arrays
+        self.versions = tuple([None if a is None else a._storage.version for a in arrays])
+
+    def check_versions(self, op_name):
+        check_saved(op_name, self.saved, self.versions)
+
+
+def check_saved(op_name, arrays, versions):
+    """Raise ``AutogradError`` if an array saved for the vjp of ``op_name`` was written in place
+    since (its storage's version moved on): the one check that guards saved arrays."""
+    for a, v in zip(arrays, versions):
+        st = getattr(a, "_storage", None)
+        if st is not None and v is not None and st.version != v:
+            raise AutogradError(MODIFIED.format(op=op_name, now=st.version, then=v))
+
+
+def requires_grad(x):
+    node = getattr(x, "_ag_node", None)
+    if node is None:
+        return False
+    return not (type(node) is LeafNode and node.grad_req == "null")
+
+
+def parent_of(x):
+    if requires_grad(x):
+        return (x._ag_node, x._ag_index)
+    return None
+
+
+# --- recording -------------------------------------------------------------------------------
+def record_node(name, backward, ctx, inputs, outputs, needs=None, parents=None):
+    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not).
+
+    ``needs`` (per input: does it require a gradient) or ``parents`` (per input: its
+    (node, slot) or None), when the caller already knows them.
+    """
+    if parents is None:
+        parents = tuple([parent_of(x) for x in inputs] if needs is None else
+                        [(x._ag_node, x._ag_index) if n else None
+                         for x, n in zip(inputs, needs)])
+    if len(outputs) == 1:       # the common case, without the loops
+        o = outputs[0]
+        node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))
+        o._ag_node = node
+        o._ag_index = 0
+        if hasattr(backward, "scale_of"):
+            node.scale = scale_for(backward, inputs, o)
+        return node
+    meta = tuple([(o.shape, o.dtype, o._storage.device) for o in outputs])
+    node = OpNode(name, backward, ctx, parents, meta)
+    for k, o in enumerate(outputs):
+        o._ag_node = node
+        o._ag_index = k
+    return node
+
+
+def scale_for(backward, inputs, out):
+    """The constant ``s`` when ``backward`` (a vjp with ``scale_of``) is ``g * s`` for this call,
+    else None. Only for floating outputs whose array inputs have the output's dtype, so that the
+    deferred product (``_Scaled``) gives the cotangent the dtype the vjp would have."""
+    if out.dtype.kind != "f":
+        return None
+    for x in inputs:
+        d = getattr(x, "dtype", None)
+        if d is not None and d != out.dtype:
+            return None
+    return backward.scale_of(inputs)
+
+
