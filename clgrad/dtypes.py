@@ -64,10 +64,6 @@ def is_float(dt):
     return dt.kind == "f"
 
 
-def is_int(dt):
-    return dt.kind in "iu"
-
-
 def real_of(dt):
     """The real dtype of a complex dtype's parts (complex64 -> float32); others unchanged."""
     return float32 if dt == complex64 else float64 if dt == complex128 else dt

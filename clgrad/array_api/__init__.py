@@ -54,10 +54,6 @@ class CopyError(_MXNetError, ValueError):
     """``copy=False`` asked for an array that can only be produced by copying."""
 
 
-class NotProvidedError(_MXNetError, NotImplementedError):
-    """A standard function whose clgrad op does not exist (yet)."""
-
-
 def _namespace(api_version=None):
     if api_version is not None and api_version not in _VERSIONS:
         raise ValueError(f"clgrad.array_api implements the Array API standard "
@@ -94,12 +90,6 @@ def _arr(x, name="x"):
         raise TypeError(f"{name} must be a clgrad array, not {type(x).__name__} (use asarray)")
     return x
 
-
-def _op(name):
-    f = getattr(_ops, name, None)
-    if f is None:
-        raise NotProvidedError(f"{name} is not available in clgrad.ops yet")
-    return f
 
 
 def _scalar_dtype(value, device):
@@ -255,11 +245,11 @@ def meshgrid(*arrays, indexing="xy"):
 
 
 def tril(x, /, *, k=0):
-    return _op("tril")(_arr(x), k=k)
+    return _ops.tril(_arr(x), k=k)
 
 
 def triu(x, /, *, k=0):
-    return _op("triu")(_arr(x), k=k)
+    return _ops.triu(_arr(x), k=k)
 
 
 def from_dlpack(x, /, *, device=None, copy=None):
@@ -353,7 +343,7 @@ def iinfo(type, /):  # noqa: A002
 # --- element-wise functions: the standard's names for clgrad's ops --------------------------------
 def _alias(std_name, op_name):
     def fn(*args, **kw):
-        return _op(op_name)(*args, **kw)
+        return getattr(_ops, op_name)(*args, **kw)
     fn.__name__ = fn.__qualname__ = std_name
     fn.__doc__ = f"The Array API's ``{std_name}``: clgrad's ``{op_name}``."
     return fn
@@ -463,7 +453,7 @@ def imag(x, /):
 
 # --- linear algebra ----------------------------------------------------------------------------
 def matmul(x1, x2, /):
-    return _op("matmul")(x1, x2)
+    return _ops.matmul(x1, x2)
 
 
 def matrix_transpose(x, /):
@@ -474,7 +464,7 @@ def matrix_transpose(x, /):
 
 
 def tensordot(x1, x2, /, *, axes=2):
-    return _op("tensordot")(x1, x2, axes=axes)
+    return _ops.tensordot(x1, x2, axes=axes)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
@@ -506,7 +496,7 @@ def concat(arrays, /, *, axis=0):
     if axis is None:
         arrays = [_ops.reshape(a, (-1,)) for a in arrays]
         axis = 0
-    return _op("concatenate")(arrays, axis=axis)
+    return _ops.concatenate(arrays, axis=axis)
 
 
 def expand_dims(x, /, *, axis=0):
@@ -516,7 +506,7 @@ def expand_dims(x, /, *, axis=0):
 
 
 def flip(x, /, *, axis=None):
-    return _op("flip")(_arr(x), axis=axis)
+    return _ops.flip(_arr(x), axis=axis)
 
 
 def moveaxis(x, source, destination, /):
@@ -530,7 +520,7 @@ def permute_dims(x, /, axes):
 def repeat(x, repeats, /, *, axis=None):
     if isinstance(repeats, _ndarray):
         repeats = repeats.tolist()
-    return _op("repeat")(_arr(x), repeats, axis=axis)
+    return _ops.repeat(_arr(x), repeats, axis=axis)
 
 
 def reshape(x, /, shape, *, copy=None):
@@ -547,7 +537,7 @@ def reshape(x, /, shape, *, copy=None):
 
 
 def roll(x, /, shift, *, axis=None):
-    return _op("roll")(_arr(x), shift, axis=axis)
+    return _ops.roll(_arr(x), shift, axis=axis)
 
 
 def squeeze(x, /, axis):
@@ -555,11 +545,11 @@ def squeeze(x, /, axis):
 
 
 def stack(arrays, /, *, axis=0):
-    return _op("stack")([_arr(a, "arrays") for a in arrays], axis=axis)
+    return _ops.stack([_arr(a, "arrays") for a in arrays], axis=axis)
 
 
 def tile(x, repetitions, /):
-    return _op("tile")(_arr(x), tuple(repetitions))
+    return _ops.tile(_arr(x), tuple(repetitions))
 
 
 def unstack(x, /, *, axis=0):
@@ -576,11 +566,11 @@ def take(x, indices, /, *, axis=None):
     x = _arr(x)
     if axis is None and x.ndim != 1:
         raise _ShapeError("take: axis is required for arrays with more than one dimension")
-    return _op("take")(x, indices, axis=0 if axis is None else axis)
+    return _ops.take(x, indices, axis=0 if axis is None else axis)
 
 
 def take_along_axis(x, indices, /, *, axis=-1):
-    return _op("take_along_axis")(_arr(x), indices, axis)
+    return _ops.take_along_axis(_arr(x), indices, axis)
 
 
 def argmax(x, /, *, axis=None, keepdims=False):
@@ -600,11 +590,11 @@ def nonzero(x, /):
     x = _arr(x)
     if x.ndim == 0:
         raise _ShapeError("nonzero: 0-d arrays are not accepted (the standard forbids them)")
-    return tuple(_op("nonzero")(x))
+    return tuple(_ops.nonzero(x))
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
-    return _op("searchsorted")(_arr(x1, "x1"), x2, side=side, sorter=sorter)
+    return _ops.searchsorted(_arr(x1, "x1"), x2, side=side, sorter=sorter)
 
 
 def where(condition, x1, x2, /):
@@ -619,9 +609,9 @@ UniqueInverseResult = _namedtuple("UniqueInverseResult", "values inverse_indices
 def _unique(x, **kw):
     x = _arr(x)
     try:
-        return _op("unique")(x, equal_nan=False, **kw)
+        return _ops.unique(x, equal_nan=False, **kw)
     except TypeError:       # an op without equal_nan
-        return _op("unique")(x, **kw)
+        return _ops.unique(x, **kw)
 
 
 def unique_all(x, /):
@@ -644,11 +634,11 @@ def unique_values(x, /):
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    return _op("argsort")(_arr(x), axis=axis, descending=descending, stable=stable)
+    return _ops.argsort(_arr(x), axis=axis, descending=descending, stable=stable)
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
-    return _op("sort")(_arr(x), axis=axis, descending=descending, stable=stable)
+    return _ops.sort(_arr(x), axis=axis, descending=descending, stable=stable)
 
 
 # --- statistics and utilities ------------------------------------------------------------------
@@ -712,7 +702,7 @@ def _cumulative(fn, identity, x, axis, dtype, include_initial):
         shape = list(r.shape)
         shape[ax] = 1
         first = _ops.full(tuple(shape), identity, dtype=r.dtype, device=r.device)
-        r = _op("concatenate")([first, r], axis=ax)
+        r = _ops.concatenate([first, r], axis=ax)
     return r
 
 
@@ -738,7 +728,7 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
         parts = [p if isinstance(p, _ndarray) else
                  full(tuple(1 if d == ax else s for d, s in enumerate(x.shape)), p,
                       dtype=x.dtype, device=x.device) for p in parts]
-        x = _op("concatenate")(parts, axis=ax)
+        x = _ops.concatenate(parts, axis=ax)
     for _ in range(n):
         hi = (slice(None),) * ax + (slice(1, None),)
         lo = (slice(None),) * ax + (slice(None, -1),)
@@ -748,7 +738,7 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
 
 
 __all__ = sorted(n for n in list(globals()) if not n.startswith("_") and n not in (
-    "CopyError", "NotProvidedError", "UniqueAllResult", "UniqueCountsResult",
+    "CopyError", "UniqueAllResult", "UniqueCountsResult",
     "UniqueInverseResult")) + ["__array_api_version__", "__array_namespace_info__"]
 
 

@@ -142,6 +142,17 @@ def vector_classes(expr):
     return tuple(sorted(found))
 
 
+_T = re.compile(r"(?<![A-Za-z0-9])T(?![A-Za-z0-9])")
+
+
+@functools.lru_cache(maxsize=4096)
+def typed(expr, ctype):
+    """``expr`` with its type placeholder ``T`` written as ``ctype``: ``(T)1``, ``sizeof(T)`` and
+    helper names such as ``cmul_T`` or ``floordiv_T``; never inside another identifier
+    (``INFINITY``, ``MAXFLOAT`` and ``T1`` stay as they are)."""
+    return _T.sub(ctype, expr)
+
+
 def prelude(uses_fp64):
     return ("#define CLGRAD_FP64\n" if uses_fp64 else "") + cl_source("prelude.cl")
 

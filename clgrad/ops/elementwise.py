@@ -16,7 +16,7 @@ from ..autograd.graph import OpContext
 from ..autograd.graph import flags as _flags
 from ..autograd.graph import record_node as _record_node
 from ..base import DTypeError, MXNetError, ShapeError
-from ..codegen.render import cl_source
+from ..codegen.render import cl_source, typed
 from ..ndarray import ndarray
 from . import launch
 from .core import array, broadcast_shapes, same_device, zeros_like
@@ -151,7 +151,7 @@ class EwSpec:
             text = e.get(k) or e.get("i" if k == "b" else k)
             if text is None:
                 raise DTypeError(f"{self.name} is not supported for {compute} arrays")
-        return text.replace("T", dt.compute_ctype(compute)) if "T" in text else text
+        return typed(text, dt.compute_ctype(compute))
 
 
 class _Plan:

@@ -67,7 +67,8 @@ def _scalar(v, compute):
 def _map(name, expr, inputs, out_dtype, compute, shape=None):
     """A new array of ``expr`` over ``inputs`` (arrays broadcast together, or scalars).
 
-    ``expr`` is OpenCL C over v0, v1, ... in the compute type; ``{T}`` names that type.
+    ``expr`` is OpenCL C over v0, v1, ... in the compute type; ``T`` names that type (as in
+    the elementwise table: ``render.typed``). The kernel is the elementwise family's.
     """
     arrays = [x for x in inputs if isinstance(x, ndarray)]
     dev = same_device(arrays, name)
@@ -81,14 +82,11 @@ def _map(name, expr, inputs, out_dtype, compute, shape=None):
         _CHECKED.add((dev, out_dtype, compute))
     out = ndarray._empty(shape, out_dtype, dev)
     ops_ = [x if isinstance(x, ndarray) else _scalar(x, compute) for x in inputs]
-    texpr = _EXPRS.get((expr, compute))
-    if texpr is None:
-        texpr = _EXPRS[(expr, compute)] = expr.replace("{T}", dt.compute_ctype(compute))
-    launch.elementwise(name, out, ops_, texpr, [compute] * len(inputs))
+    launch.elementwise(name, out, ops_, R.typed(expr, dt.compute_ctype(compute)),
+                       [compute] * len(inputs))
     return out
 
 
-_EXPRS = {}         # (expression, compute dtype) -> the expression in that C type
 _CHECKED = set()    # (device, dtype, dtype) pairs that passed dt.check_device
 
 
@@ -179,13 +177,13 @@ _INV_SQRT_2PI = 0.3989422804014327
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 
-_relu_d = _Deriv("relu_backward", "(v1 > 0) ? v0 : ({T})0")
-_relu = _Activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : ({T})0", _relu_d,
-                    int_expr="(v0 > 0) ? v0 : ({T})0")
+_relu_d = _Deriv("relu_backward", "(v1 > 0) ? v0 : (T)0")
+_relu = _Activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : (T)0", _relu_d,
+                    int_expr="(v0 > 0) ? v0 : (T)0")
 
-_sigmoid_d = _Deriv("sigmoid_backward", "v0 * v1 * (({T})1 - v1)",
+_sigmoid_d = _Deriv("sigmoid_backward", "v0 * v1 * ((T)1 - v1)",
                     lambda gg, g, y: multiply(multiply(gg, g), subtract(1, multiply(y, 2))))
-_sigmoid = _Activation("sigmoid", "({T})1 / (({T})1 + exp(-v0))", _sigmoid_d, uses="y")
+_sigmoid = _Activation("sigmoid", "(T)1 / ((T)1 + exp(-v0))", _sigmoid_d, uses="y")
 
 
 def _sig_slope(x):
@@ -193,13 +191,13 @@ def _sig_slope(x):
     return multiply(s, subtract(1, s))
 
 
-_softrelu_d = _Deriv("softrelu_backward", "v0 / (({T})1 + exp(-v1))",
+_softrelu_d = _Deriv("softrelu_backward", "v0 / ((T)1 + exp(-v1))",
                      lambda gg, g, x: multiply(multiply(gg, g), _sig_slope(x)))
-_softrelu = _Activation("softrelu", "fmax(v0, ({T})0) + log1p(exp(-fabs(v0)))", _softrelu_d)
+_softrelu = _Activation("softrelu", "fmax(v0, (T)0) + log1p(exp(-fabs(v0)))", _softrelu_d)
 
-_log_sigmoid_d = _Deriv("log_sigmoid_backward", "v0 / (({T})1 + exp(v1))",
+_log_sigmoid_d = _Deriv("log_sigmoid_backward", "v0 / ((T)1 + exp(v1))",
                         lambda gg, g, x: negative(multiply(multiply(gg, g), _sig_slope(x))))
-_log_sigmoid = _Activation("log_sigmoid", "-(fmax(-v0, ({T})0) + log1p(exp(-fabs(v0))))",
+_log_sigmoid = _Activation("log_sigmoid", "-(fmax(-v0, (T)0) + log1p(exp(-fabs(v0))))",
                            _log_sigmoid_d)
 
 
@@ -208,9 +206,9 @@ def _softsign_d2(gg, g, x):
     return multiply(multiply(gg, g), true_divide(multiply(sign(x), -2), multiply(den, square(den))))
 
 
-_softsign_d = _Deriv("softsign_backward", "v0 / ((({T})1 + fabs(v1)) * (({T})1 + fabs(v1)))",
+_softsign_d = _Deriv("softsign_backward", "v0 / (((T)1 + fabs(v1)) * ((T)1 + fabs(v1)))",
                      _softsign_d2)
-_softsign = _Activation("softsign", "v0 / (({T})1 + fabs(v0))", _softsign_d)
+_softsign = _Activation("softsign", "v0 / ((T)1 + fabs(v0))", _softsign_d)
 
 
 def _gelu_d2(gg, g, x):
@@ -221,9 +219,9 @@ def _gelu_d2(gg, g, x):
 
 
 _gelu_d = _Deriv("gelu_backward",
-                 f"v0 * (({{T}})0.5 * (({{T}})1 + erf(v1 * ({{T}}){_SQRT1_2})) + "
-                 f"v1 * exp(({{T}})-0.5 * v1 * v1) * ({{T}}){_INV_SQRT_2PI})", _gelu_d2)
-_gelu = _Activation("gelu", f"({{T}})0.5 * v0 * (({{T}})1 + erf(v0 * ({{T}}){_SQRT1_2}))",
+                 f"v0 * ((T)0.5 * ((T)1 + erf(v1 * (T){_SQRT1_2})) + "
+                 f"v1 * exp((T)-0.5 * v1 * v1) * (T){_INV_SQRT_2PI})", _gelu_d2)
+_gelu = _Activation("gelu", f"(T)0.5 * v0 * ((T)1 + erf(v0 * (T){_SQRT1_2}))",
                     _gelu_d)
 
 _leaky_d = _Deriv("leaky_backward", "(v1 > 0) ? v0 : v2 * v0")
@@ -245,10 +243,10 @@ def _selu_d2(gg, g, x):
 
 
 _selu_d = _Deriv("selu_backward",
-                 f"v0 * ((v1 > 0) ? ({{T}}){_SELU_LAMBDA} : "
-                 f"({{T}}){_SELU_LAMBDA * _SELU_ALPHA} * exp(v1))", _selu_d2)
-_selu = _Activation("selu", f"(v0 > 0) ? ({{T}}){_SELU_LAMBDA} * v0 : "
-                            f"({{T}}){_SELU_LAMBDA * _SELU_ALPHA} * expm1(v0)", _selu_d)
+                 f"v0 * ((v1 > 0) ? (T){_SELU_LAMBDA} : "
+                 f"(T){_SELU_LAMBDA * _SELU_ALPHA} * exp(v1))", _selu_d2)
+_selu = _Activation("selu", f"(v0 > 0) ? (T){_SELU_LAMBDA} * v0 : "
+                            f"(T){_SELU_LAMBDA * _SELU_ALPHA} * expm1(v0)", _selu_d)
 
 
 # the activations' and their derivatives' expressions are valid on vector types (see launch)
@@ -774,7 +772,7 @@ def _moments(x, axes, eps):
     mu = reduce_raw("mean", x, axes, acc, keepdims=True)
     xc = _map("center", "v0 - v1", [x, mu], acc, acc)
     ss = reduce_raw("sumsq", xc, axes, acc, keepdims=True)
-    rstd = _map("rstd", "({T})1 / sqrt(v0 / ({T})v1 + v2)", [ss, K, float(eps)], acc, acc)
+    rstd = _map("rstd", "(T)1 / sqrt(v0 / (T)v1 + v2)", [ss, K, float(eps)], acc, acc)
     return xc, mu, rstd, ss
 
 
@@ -860,7 +858,7 @@ def layer_norm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False):
     if not output_mean_var:
         return out
     # MXNet returns the mean and the standard deviation sqrt(var + eps), keeping the axis
-    std = _map("std", "({T})1 / v0", [sink["rstd"]], x.dtype, sink["rstd"].dtype)
+    std = _map("std", "(T)1 / v0", [sink["rstd"]], x.dtype, sink["rstd"].dtype)
     return out, sink["mean"].astype(x.dtype), std
 
 
@@ -872,13 +870,13 @@ def _batch_norm_fwd(ctx, x, gamma, beta, rmean, rvar, axis, eps, fix_gamma, batc
         xhat = _map("xhat", "v0 * v1", [xc, rstd], comp, comp)
         count = x.size // x.shape[axis]
         sink["mean"] = reshape(mu, (x.shape[axis],))
-        sink["var"] = reshape(_map("var", "v0 / ({T})v1", [ss, count], comp, comp),
+        sink["var"] = reshape(_map("var", "v0 / (T)v1", [ss, count], comp, comp),
                               (x.shape[axis],))
         ctx.save(x, gamma, None, None)    # the running statistics change after this forward
     else:
         rm = _param_view(rmean, x.ndim, axis)
         rv = _param_view(rvar, x.ndim, axis)
-        rstd = _map("rstd", "({T})1 / sqrt(v0 + v1)", [rv, float(eps)], comp, comp)
+        rstd = _map("rstd", "(T)1 / sqrt(v0 + v1)", [rv, float(eps)], comp, comp)
         xhat = _map("xhat_running", "(v0 - v1) * v2", [x, rm, rstd], comp, comp)
         ctx.save(x, gamma, rmean, rvar)
     bb = _param_view(beta, x.ndim, axis)

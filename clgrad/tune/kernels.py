@@ -679,12 +679,6 @@ class ReduceTunable(_OpTunable):
     metric_unit = "GB/s"
     dtypes = ("float32", "float64", "float16", "int32")
     default_sizes = ("1x1M", "4096x256")
-    # The parameters clgrad.ops.reduce reads through params_for("reduce", ...), used when the
-    # module does not declare its own TUNABLE: the work-group size and how many groups per
-    # compute unit to aim for before one reduction is split in parts.
-    fallback_spec = {"kernel": "reduce",
-                     "params": {"wg": [16, 32, 64, 128, 256, 512, 1024], "waves": [1, 2, 4, 8]},
-                     "default": {"wg": 256, "waves": 4}, "local_size": "wg"}
 
     def parse_size(self, text):
         return parse_dims(text, 2, lambda n: (1, n))

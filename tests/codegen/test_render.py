@@ -220,3 +220,19 @@ __kernel void k(__global const float *x, __global float *y, const int off) {{
     want = onp.zeros_like(host)
     want[3:3 + 4 * n] = host[3:3 + 4 * n] * 2 + 1
     onp.testing.assert_array_equal(y.asnumpy(), want)
+
+
+def test_typed_writes_the_type_placeholder_only():
+    from clgrad.codegen.render import typed
+    got = typed("(T)1 + cmul_T(v0, v1) * sizeof(T) + INFINITY + MAXFLOAT + T1 + vT", "double")
+    assert got == ("(double)1 + cmul_double(v0, v1) * sizeof(double) + INFINITY + MAXFLOAT + "
+                   "T1 + vT")
+
+
+def test_vector_classes_of_expressions():
+    from clgrad.codegen.render import vector_classes
+    assert vector_classes("v0 * v1 + (v0 > v1 ? v0 : v1)") == ("arith",)
+    assert vector_classes("exp(v0) + fmax(v0, v1)") == ("arith", "math", "minmax")
+    assert vector_classes("isnan(v0) ? convert_float(v1) : v0") == \
+        ("arith", "convert", "relational")
+    assert vector_classes("sizeof(v0) + helper_T(v0)") == ("arith", "math")    # unknown: math
