@@ -17,6 +17,7 @@ import threading
 from operator import attrgetter
 
 from ..base import AutogradError
+from ..ndarray import ndarray
 
 # Recording order: a node is numbered after the nodes of its inputs (they exist before it), so
 # sorting by this number, newest first, is a reverse topological order of any graph.
@@ -186,30 +187,47 @@ def check_saved(op_name, arrays, versions):
             raise AutogradError(MODIFIED.format(op=op_name, now=st.version, then=v))
 
 
+def parents_of(inputs):
+    """(parents, needs) of an op call's inputs: per input, the (node, output slot) it was
+    computed by and True when it needs a gradient, else None and False; (None, None) when no
+    input needs one. This is the one place that decides whether an input takes part in the
+    graph: it has a node, and that node is not a leaf with grad_req 'null'."""
+    parents = []
+    needs = []
+    found = False
+    for x in inputs:
+        if type(x) is ndarray:
+            node = x._ag_node
+        elif x is None or type(x) in _PLAIN:
+            node = None
+        else:
+            node = getattr(x, "_ag_node", None)
+        if node is not None and (type(node) is not LeafNode or node.grad_req != "null"):
+            parents.append((node, x._ag_index))
+            needs.append(True)
+            found = True
+        else:
+            parents.append(None)
+            needs.append(False)
+    if not found:
+        return None, None
+    return tuple(parents), tuple(needs)
+
+
+_PLAIN = (float, int, bool, complex)
+
+
 def requires_grad(x):
-    node = getattr(x, "_ag_node", None)
-    if node is None:
-        return False
-    return not (type(node) is LeafNode and node.grad_req == "null")
+    """Whether ``x`` takes part in the graph (see ``parents_of``)."""
+    return parents_of((x,))[0] is not None
 
 
-def parent_of(x):
-    if requires_grad(x):
-        return (x._ag_node, x._ag_index)
-    return None
-
-
-# --- recording -------------------------------------------------------------------------------
-def record_node(name, backward, ctx, inputs, outputs, needs=None, parents=None):
-    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not).
-
-    ``needs`` (per input: does it require a gradient) or ``parents`` (per input: its
-    (node, slot) or None), when the caller already knows them.
-    """
+# --- recording ---------------------------------------------------------------------------------
+def record_node(name, backward, ctx, inputs, outputs, parents=None):
+    """Attach a new node to ``outputs``; ``inputs`` are the op's arguments (arrays or not), and
+    ``parents`` their ``parents_of`` (worked out here when the caller has not)."""
     if parents is None:
-        parents = tuple([parent_of(x) for x in inputs] if needs is None else
-                        [(x._ag_node, x._ag_index) if n else None
-                         for x, n in zip(inputs, needs)])
+        parents = parents_of(inputs)[0] or (None,) * len(inputs)
     if len(outputs) == 1:       # the common case, without the loops
         o = outputs[0]
         node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))

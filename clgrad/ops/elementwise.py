@@ -11,16 +11,16 @@ import numpy as _np
 
 from .. import dtypes as dt
 from ..autograd import graph as _state
-from ..autograd.graph import LeafNode as _Leaf
 from ..autograd.graph import OpContext
 from ..autograd.graph import flags as _flags
+from ..autograd.graph import parents_of as _parents_of
 from ..autograd.graph import record_node as _record_node
 from ..base import DTypeError, MXNetError, ShapeError
 from ..codegen.render import cl_source, typed
 from ..ndarray import ndarray
 from . import launch
 from .core import array, broadcast_shapes, same_device, zeros_like
-from .registry import invoke, register
+from .registry import Call, invoke, register
 
 _INT_HELPERS = {}
 
@@ -76,18 +76,6 @@ def _prepare(args, name):
         dev = dev or default_device()
         args = [array(a, device=dev) if isinstance(a, _np.ndarray) else a for a in args]
     return args
-
-
-def _same_device_arrays(args):
-    dev = None
-    for a in args:
-        if type(a) is ndarray:
-            d = a._storage.device
-            if dev is None:
-                dev = d
-            elif d is not dev:
-                return False
-    return True
 
 
 def _dtype_of(x):
@@ -188,65 +176,66 @@ class _Plan:
 _PY_TYPE_OF_KIND = {"f": float, "c": complex}
 
 
-_PY_SCALARS = (bool, int, float)
+_PY_SCALARS = launch.PY_SCALARS
 
 
-def _run(spec, operands, out=None):
-    """Forward of an elementwise op: promote, broadcast, allocate, launch."""
-    if len(operands) == 2:
-        a, b = operands
-        sig = (a.dtype if type(a) is ndarray else type(a),
-               b.dtype if type(b) is ndarray else type(b))
-    else:
-        sig = tuple([o.dtype if type(o) is ndarray else type(o) for o in operands])
+def _dispatch(spec, args, out=None):
+    """The ``Call`` of ``spec(*args)``: one pass over the operands (``launch.operands``: device,
+    shape, the flat decision, dtype signature), the op's plan for that signature and, when
+    recording, each operand's place in the graph. Operands that are not clgrad arrays or Python
+    scalars (NumPy arrays, lists) are uploaded first; arrays on different devices raise."""
+    dev, shape, flat, sig = launch.operands(args)
+    if dev is None:
+        if not any(type(a) is ndarray for a in args) and \
+                all(type(a) in _PY_SCALARS for a in args):
+            # scalars only: the first becomes an array on the default device
+            from ..runtime import default_device
+            args = list(args)
+            args[0] = array(args[0], device=default_device(),
+                            dtype=dt.result_type(*args) if spec.nin > 1 else None)
+        else:
+            args = _prepare(args, spec.name)        # uploads; raises for mixed devices
+        return _dispatch(spec, args, out)
     plan = spec.plans.get(sig)
     if plan is None:
-        plan = spec.plans[sig] = _Plan(spec, operands)
-    elif out is None:
-        # the hot path: same-shaped C-contiguous arrays (and scalars) on a device already used
-        shape = None
-        for o in operands:
-            if type(o) is ndarray:
-                if shape is None:
-                    shape, dev = o.shape, o._storage.device
-                elif o.shape != shape:
-                    break
-                if not (o._contig if o._contig is not None else o._is_c_contiguous()):
-                    break
-        else:
-            if not plan.fp64 or dev in plan.checked:
-                out = ndarray._empty(shape, plan.out_dtype, dev)
-                n = out.size
-                if n == 0:
-                    return out
-                if plan.convert:
-                    operands = _converted(operands, plan.compute)
-                return plan.ew.run_flat(out, operands, n)
-    shape = None
-    dev = None
-    for o in operands:
-        if type(o) is ndarray:
-            if shape is None:
-                shape, dev = o.shape, o._storage.device
-            elif o.shape != shape:
-                shape = broadcast_shapes(*[x.shape for x in operands if type(x) is ndarray])
-                break
+        plan = spec.plans[sig] = _Plan(spec, args)
     if plan.fp64 and dev not in plan.checked:
         dt.check_device(dt.float64, dev)
         plan.checked.add(dev)
-    if out is None:
-        out = ndarray._empty(shape, plan.out_dtype, dev)
-    else:
-        if out.shape != shape:
-            raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
-                             f"broadcast shape {shape} of the operands")
-        _check_cast(spec.name, plan.out_dtype, out.dtype)
+    if shape is None:
+        shape = broadcast_shapes(*[a.shape for a in args if type(a) is ndarray])
+    if out is not None:
+        same_device(list(args) + [out], spec.name)
+        flat = flat and out.shape == shape and out._is_c_contiguous()
+    return Call(spec.op, args, dev, _parents_of(args) if _flags.recording else _UNRECORDED,
+                shape, flat, sig, plan)
+
+
+_UNRECORDED = (None, None)
+
+
+def _run(spec, operands, out=None, call=None):
+    """Forward of an elementwise op (not recorded): promote, allocate, launch. ``call``: the
+    op call's record when the caller made one (``_dispatch``)."""
+    if call is None:
+        call = _dispatch(spec, operands, out)
+    plan = call.plan
+    operands = call.inputs
     if plan.convert:
         operands = _converted(operands, plan.compute)
+    if out is None:
+        out, n = ndarray._empty_n(call.shape, plan.out_dtype, call.device)
+        if call.flat:
+            return plan.ew.run_flat(out, operands, n) if n else out
+        return plan.ew.run(out, operands, False)
+    if out.shape != call.shape:
+        raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
+                         f"broadcast shape {call.shape} of the operands")
+    _check_cast(spec.name, plan.out_dtype, out.dtype)
     ew = plan.ew
-    if out.dtype != plan.out_dtype:     # out= of another dtype: the kernel stores in its type
+    if out.dtype != plan.out_dtype:     # out= of another dtype: stored in its type
         ew = launch.ew_plan(spec.name, plan.expr, out.dtype, ew.sig, plan.helpers)
-    return ew.run(out, operands)
+    return ew.run(out, operands, call.flat)
 
 
 def _check_cast(name, result, target):
@@ -279,101 +268,33 @@ def _make(spec, vjp):
         return _run(spec, operands, out)
 
     spec.op = register(spec.name, forward, vjp)
-
     nin = spec.nin
-    op = spec.op
-    plans = spec.plans
-    empty = ndarray._empty_n
 
     def fn(*args, out=None, **kw):
         if len(args) != nin:
             raise TypeError(f"{spec.name}() takes {nin} positional argument(s) "
                             f"but {len(args)} were given")
-        # The common case first, in one pass: arrays on one device and Python scalars, no
-        # out=. Same-shaped C-contiguous operands of a known signature go straight to the
-        # flat kernel; everything else takes the general path.
-        dev = shape = None
-        flat = True
-        sig = []
-        for a in args:
-            t = type(a)
-            if t is ndarray:
-                d = a._storage.device
-                if dev is None:
-                    dev, shape = d, a.shape
-                elif d is not dev:
-                    dev = False
-                    break
-                elif a.shape != shape:
-                    flat = False
-                if flat and not (a._contig or (a._contig is None and a._is_c_contiguous())):
-                    flat = False
-                sig.append(a.dtype)
-            elif t is float or t is int or t is bool:
-                sig.append(t)
-            else:
-                dev = False
-                break
-        if dev and out is None:
-            recording = _flags.recording
-            if flat:
-                plan = plans.get(tuple(sig))
-                if plan is not None and (not plan.fp64 or dev in plan.checked) and \
-                        (not recording or not plan.is_complex):
-                    res, n = empty(shape, plan.out_dtype, dev)
-                    if n:
-                        plan.ew.run_flat(res, _converted(args, plan.compute) if plan.convert
-                                         else args, n)
-                    if recording and vjp is not None:
-                        _record(spec.name, vjp, args, res)
-                    return res
-            if recording:
-                return invoke(op, args)
-            return _run(spec, args)     # not recording: the forward needs no context
-        if not all(type(a) is ndarray or type(a) in _PY_SCALARS for a in args) or \
-                not _same_device_arrays(args):
-            args = _prepare(args, spec.name)
-        if not any(type(a) is ndarray for a in args):
-            from ..runtime import default_device
-            args = list(args)
-            args[0] = array(args[0], device=default_device(),
-                            dtype=dt.result_type(*args) if spec.nin > 1 else None)
-        if out is not None:
-            from ..autograd.graph import requires_grad
-            if _state.is_recording() and any(requires_grad(a) for a in args):
-                raise MXNetError(f"{spec.name}: out= is not supported while recording "
-                                 "gradients")
-            same_device(list(args) + [out], spec.name)
-            res = _run(spec, args, out)
-            out._storage.version += 1
+        call = _dispatch(spec, args, out)
+        if call.parents is None or vjp is None:
+            res = _run(spec, call.inputs, out, call)
+            if out is not None:
+                out._storage.version += 1
             return res
-        return invoke(spec.op, args)
+        if out is not None:
+            raise MXNetError(f"{spec.name}: out= is not supported while recording gradients")
+        if call.plan.is_complex:        # (a complex operand makes the compute type complex)
+            _no_complex_grad(spec.name, call.inputs)
+        ctx = OpContext()
+        ctx.needs = call.needs
+        _save_operands(ctx, call.inputs, vjp)
+        res = _run(spec, call.inputs, None, call)
+        _record_node(spec.name, vjp, ctx, call.inputs, (res,), call.parents)
+        return res
 
     fn.__name__ = spec.name
     fn.__qualname__ = spec.name
     fn.__doc__ = f"Elementwise ``{spec.name}`` with NumPy broadcasting and promotion."
     return fn
-
-
-def _record(name, vjp, args, res):
-    """Record ``res = name(*args)`` as ``invoke`` would, for the flat fast path (which ran the
-    forward itself): one pass over the inputs, the operands the vjp reads saved, one node."""
-    parents = []
-    needs = []
-    for x in args:
-        if type(x) is ndarray:
-            node = x._ag_node
-            if node is not None and (type(node) is not _Leaf or node.grad_req != "null"):
-                parents.append((node, x._ag_index))
-                needs.append(True)
-                continue
-        parents.append(None)
-        needs.append(False)
-    if True in needs:
-        ctx = OpContext()
-        ctx.needs = tuple(needs)
-        _save_operands(ctx, args, vjp)
-        _record_node(name, vjp, ctx, args, (res,), parents=tuple(parents))
 
 
 def _no_complex_grad(name, operands):

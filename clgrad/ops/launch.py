@@ -209,6 +209,47 @@ _PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
 _LAYOUT_CACHE_MAX = 512
 
 
+PY_SCALARS = (bool, int, float, complex)
+
+
+def operands(args):
+    """One pass over the operands of an elementwise call: (device, shape, flat, signature).
+
+    ``device`` is None when an operand is neither a clgrad array nor a Python scalar, or the
+    arrays are on different devices (the caller prepares the operands and asks again), or there
+    is no array. ``shape`` is the arrays' common shape, None when they differ (broadcasting).
+    ``flat`` tells whether they all have that shape and are C-contiguous: the condition of the
+    flat (one index) path, decided here, once per op call. The signature is each operand's dtype
+    or Python type.
+    """
+    dev = shape = None
+    flat = True
+    sig = []
+    for a in args:
+        t = type(a)
+        if t is ndarray:
+            d = a._storage.device
+            if dev is None:
+                dev, shape = d, a.shape
+            elif d is not dev:
+                return None, None, False, None
+            elif a.shape != shape:
+                shape = _MIXED
+            if flat and not (a._contig if a._contig is not None else a._is_c_contiguous()):
+                flat = False
+            sig.append(a.dtype)
+        elif t in PY_SCALARS:
+            sig.append(t)
+        else:
+            return None, None, False, None
+    if shape is _MIXED:
+        return dev, None, False, tuple(sig)
+    return dev, shape, flat, tuple(sig)
+
+
+_MIXED = object()
+
+
 class EwPlan:
     """One elementwise expression over one operand signature: its kernels and launch layouts.
 
@@ -271,21 +312,14 @@ class EwPlan:
             got = self.flat[(device, bucket, idx)] = (k, ept)
         return got
 
-    def run(self, out, inputs):
-        """Write the expression of ``inputs`` into ``out`` (checks layouts; any views)."""
-        shape = out.shape
+    def run(self, out, inputs, flat):
+        """Write the expression of ``inputs`` into ``out`` (any views); ``flat``: every operand,
+        ``out`` included, has ``out``'s shape and is C-contiguous (``operands``)."""
         n = 1
-        for d in shape:
+        for d in out.shape:
             n *= d
         if n == 0:
             return out
-        flat = out._contig if out._contig is not None else out._is_c_contiguous()
-        if flat:
-            for x in inputs:
-                if type(x) is ndarray and (x.shape != shape or not (
-                        x._contig if x._contig is not None else x._is_c_contiguous())):
-                    flat = False
-                    break
         if flat:
             return self.run_flat(out, inputs, n)
         return self._run_strided(out, inputs, n)
@@ -566,7 +600,8 @@ def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
             sig.append((True, x.dtype, c))
         else:
             sig.append((False, None, c))
-    return ew_plan(name, expr, out.dtype, tuple(sig), helpers).run(out, inputs)
+    _, shape, flat, _ = operands([out] + list(inputs))
+    return ew_plan(name, expr, out.dtype, tuple(sig), helpers).run(out, inputs, flat)
 
 
 def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, inner_cls,

@@ -1,13 +1,17 @@
-"""The op registry: every differentiable op is a forward launch plus a vjp written in clgrad ops.
+"""The op registry and the record of one op call.
 
-``invoke`` is the one path from the namespaces to the device and the tape: it runs the forward
-(with recording paused, so composite forwards record nothing inside), and, when recording and
-an input needs a gradient, records one node whose backward is the op's vjp.
+Every differentiable op is registered as a forward launch plus a vjp written in clgrad ops
+(``register``). An op call is worked out once into a ``Call``: the op, its inputs, the device,
+and, when recording, each input's place in the graph (``graph.parents_of``); elementwise ops add
+the output's shape, whether every operand is laid out like it (the flat path), and the operand
+dtypes. The launch reads it, and so does the graph node: nothing downstream decides these again.
+
+``invoke`` is the path of the ops that are not elementwise: it runs the forward (with recording
+paused, so composite forwards record nothing inside) and, when an input needs a gradient,
+records one node whose backward is the op's vjp.
 """
-from ..autograd.graph import LeafNode as _Leaf
-from ..autograd.graph import OpContext, record_node
+from ..autograd.graph import OpContext, parents_of, record_node
 from ..autograd.graph import flags as _flags
-from ..ndarray import ndarray
 
 REGISTRY = {}
 
@@ -27,6 +31,33 @@ def register(name, forward, backward=None):
     return op
 
 
+class Call:
+    """One op call, worked out once (see the module's docstring). ``parents`` and ``needs`` (per
+    input: does it need a gradient) are None when the call is not recorded (not recording, or
+    no input needs a gradient); ``plan`` is the op's launch plan for the operand signature."""
+
+    __slots__ = ("op", "inputs", "device", "parents", "needs", "shape", "flat", "sig", "plan")
+
+    def __init__(self, op, inputs, device, links, shape=None, flat=False, sig=None, plan=None):
+        self.op = op
+        self.inputs = inputs
+        self.device = device
+        self.parents, self.needs = links    # graph.parents_of(inputs), or (None, None)
+        self.shape = shape
+        self.flat = flat
+        self.sig = sig
+        self.plan = plan
+
+
+_UNRECORDED = (None, None)
+
+
+def record(call, ctx, outputs):
+    """Record ``call`` (whose ``parents`` are known) as one graph node over ``outputs``."""
+    op = call.op
+    return record_node(op.name, op.backward, ctx, call.inputs, outputs, call.parents)
+
+
 def invoke(op, inputs, **attrs):
     """Run ``op`` on ``inputs`` (positional, arrays or not); record it if needed.
 
@@ -34,23 +65,12 @@ def invoke(op, inputs, **attrs):
     vjp needs is what the forward put in ``ctx``.
     """
     ctx = OpContext()
-    if op.backward is None or not _flags.recording:
+    links = parents_of(inputs) if op.backward is not None and _flags.recording else \
+        _UNRECORDED
+    if links[0] is None:
         return op.forward(ctx, *inputs, **attrs)
-    needs = []
-    any_need = False
-    for x in inputs:
-        t = type(x)
-        if t is float or t is int or t is bool or x is None:
-            needs.append(False)
-            continue
-        node = x._ag_node if t is ndarray else getattr(x, "_ag_node", None)
-        n = node is not None and not (type(node) is _Leaf and node.grad_req == "null")
-        needs.append(n)
-        any_need = any_need or n
-    if not any_need:
-        return op.forward(ctx, *inputs, **attrs)
-    needs = tuple(needs)
-    ctx.needs = needs
+    call = Call(op, inputs, None, links)
+    ctx.needs = call.needs
     _flags.recording = False    # composite forwards record nothing inside
     try:
         out = op.forward(ctx, *inputs, **attrs)
@@ -70,5 +90,5 @@ def invoke(op, inputs, **attrs):
                 break
     if fixed is not None:
         outs = tuple(fixed)
-    record_node(op.name, op.backward, ctx, inputs, outs, needs)
+    record(call, ctx, outs)
     return outs[0] if single else outs
