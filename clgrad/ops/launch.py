@@ -127,6 +127,23 @@ def items_local(device, kernel, items, work=1):
     return 1
 
 
+_CACHES = []
+
+
+def register_cache(clear):
+    """Declare a cache of launch plans (``clear()`` empties it) for ``clear_caches``."""
+    _CACHES.append(clear)
+    return clear
+
+
+def clear_caches():
+    """Forget every launch plan the kernel families worked out (layouts, chosen kernels,
+    parameters); the next call of each op plans anew. Built programs stay (they depend only on
+    their source). After changing what plans depend on: the launch profile, a device limit."""
+    for clear in _CACHES:
+        clear()
+
+
 def get_kernel(device, key, make):
     """The kernel cached under ``key`` on ``device``, created by ``make()`` on first use."""
     k = device.kernels.get(key)
@@ -575,6 +592,12 @@ def stream_fits(params, caps, dtype_name):
 
 
 tuning.register_fit_check("elementwise", stream_fits)
+
+
+@register_cache
+def _reset_plans():
+    for p in _PLANS.values():   # (the op modules hold on to their plans: reset, not dropped)
+        p.reset()
 
 
 def ew_plan(name, expr, out_dtype, sig, helpers=""):

@@ -517,6 +517,13 @@ def _use_simple(dtype, M, N, K):
 #: (a workload of ever new shapes), like a cache, never trusted beyond its key.
 _PLANS = {}
 _DEFAULTS = {}
+launch.register_cache(_PLANS.clear)
+launch.register_cache(_DEFAULTS.clear)
+
+
+def plan_count():
+    """How many matmul launch plans are kept (one per device, dtype, shapes and strides)."""
+    return len(_PLANS)
 
 
 def _run(a, b, out):

@@ -346,6 +346,7 @@ def _serial_local(dev, k, items, work=1):
 
 # --- the reduction kernel family -----------------------------------------------------------
 _RPLANS = {}
+launch.register_cache(_RPLANS.clear)
 
 
 class _RPlan:

@@ -17,9 +17,7 @@ from clgrad.tune import db
 
 
 def _clear_plans():
-    R._RPLANS.clear()
-    for p in launch._PLANS.values():
-        p.reset()
+    launch.clear_caches()
 
 
 @pytest.fixture(params=["cpu", "gpu"])
