@@ -249,7 +249,7 @@ def test_softmax_with_lengths(profile):
 
 
 def test_softmax_rows_use_a_stored_winner(tuning_db, launches):
-    from clgrad.ops import nn
+    from clgrad.ops.nn import rows as nn
     dev = npx.current_device()
     rng = onp.random.default_rng(8)
     x = rng.standard_normal((8, 200)).astype(onp.float32)

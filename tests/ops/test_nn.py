@@ -8,6 +8,8 @@ import pytest
 from clgrad import MXNetError, autograd, np, npx
 from clgrad.autograd.tape import requires_grad
 from clgrad.ops import nn as nnops
+from clgrad.ops.nn import conv as nnconv
+from clgrad.ops.nn import rows as nnsoftmax
 from gradcheck import check_grad
 
 RNG = onp.random.default_rng(1234)
@@ -244,7 +246,7 @@ def test_softmax_stable_views_temperature_long_rows(kind):
     onp.testing.assert_allclose(fn(x, temperature=2.5).asnumpy(),
                                 ref(xh.astype(onp.float64), t=2.5), rtol=1e-5, atol=1e-6)
     # rows long enough for the one-work-group-per-row kernel, along a strided axis too
-    lh = RNG.standard_normal((3, nnops.GROUP_ROW_MIN + 77)).astype(onp.float32)
+    lh = RNG.standard_normal((3, nnsoftmax.GROUP_ROW_MIN + 77)).astype(onp.float32)
     lx = np.array(lh)
     onp.testing.assert_allclose(fn(lx).asnumpy(), ref(lh.astype(onp.float64)), rtol=1e-5,
                                 atol=1e-6)
@@ -262,8 +264,8 @@ def test_softmax_length(kind):
                                                                 length=ln)), rtol=1e-5,
                                 atol=1e-6)
     # length along axis 0, int32 lengths, long rows
-    lh = RNG.standard_normal((nnops.GROUP_ROW_MIN + 3, 2)).astype(onp.float32)
-    l2 = onp.array([nnops.GROUP_ROW_MIN + 1, 7], dtype=onp.int32)
+    lh = RNG.standard_normal((nnsoftmax.GROUP_ROW_MIN + 3, 2)).astype(onp.float32)
+    l2 = onp.array([nnsoftmax.GROUP_ROW_MIN + 1, 7], dtype=onp.int32)
     y2 = fn(np.array(lh), axis=0, length=np.array(l2), use_length=True)
     onp.testing.assert_allclose(y2.asnumpy(), ref(lh.astype(onp.float64), 0, length=l2),
                                 rtol=1e-5, atol=1e-6)
@@ -703,7 +705,7 @@ def _np_conv(x, w, b, stride, pad, dilate, groups):
 def test_im2col_and_col2im_are_adjoint():
     xh = RNG.standard_normal((2, 3, 5, 4))
     geo = (3, 5, 4, 3, 2, 2, 3, 2, 1, 1, 0, 1, 1)     # C H W OH OW KH KW SH SW PH PW DH DW
-    cols = nnops.invoke(nnops._im2col_op, [np.array(xh)], geo=geo)
+    cols = nnconv.invoke(nnconv._im2col_op, [np.array(xh)], geo=geo)
     ch = cols.asnumpy()
     assert ch.shape == (2, 3 * 2 * 3, 3 * 2)
     xp = onp.pad(xh, ((0, 0), (0, 0), (1, 1), (0, 0)))
@@ -716,9 +718,9 @@ def test_im2col_and_col2im_are_adjoint():
     r = RNG.standard_normal(ch.shape)
     # the columns as a transposed (non-contiguous) view
     r_view = np.array(onp.ascontiguousarray(r.transpose(0, 2, 1))).transpose(0, 2, 1)
-    back = nnops.invoke(nnops._col2im_op, [r_view], geo=geo, xshape=xh.shape).asnumpy()
+    back = nnconv.invoke(nnconv._col2im_op, [r_view], geo=geo, xshape=xh.shape).asnumpy()
     onp.testing.assert_allclose((ch * r).sum(), (xh * back).sum(), rtol=1e-12)
-    check_grad(lambda x: nnops.invoke(nnops._im2col_op, [x], geo=geo), xh)
+    check_grad(lambda x: nnconv.invoke(nnconv._im2col_op, [x], geo=geo), xh)
 
 
 def _has_matmul():

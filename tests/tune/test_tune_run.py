@@ -250,7 +250,7 @@ def test_softmax_family_tunes_through_params_for(tuning_db, tmp_path):
                                                 for w in (1, 16, 32, 64, 128, 256)
                                                 for v in (0, 4, 8, 16)]
     # the default measured first is the runtime's own layout for that problem
-    from clgrad.ops import nn
+    from clgrad.ops.nn import rows as nn
     for m, k in ((2, 1024), (1024, 1024), (64, 40)):
         d = t.default_for(dev, "float32", (m, k))
         assert (d["wg"], d["vw"]) == nn._heuristic_rows(dev, m, k, np.dtype(np.float32), True)
