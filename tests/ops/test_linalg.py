@@ -12,6 +12,7 @@ import pytest
 from clgrad import MXNetError, ShapeError, autograd, np
 from clgrad.ops import launch
 from clgrad.ops import linalg as L
+from clgrad.ops.linalg import plans as LP
 from clgrad.tune import db
 from gradcheck import check_grad
 
@@ -265,7 +266,7 @@ def test_large_products_pack_b_in_panels_on_cpus(profile, monkeypatch):
     # the large size bucket, forced for small problems: on CPUs B is copied into zero-padded
     # panels (any layout, ragged N, offsets), on GPUs it is read in place
     monkeypatch.setattr(_dev(), "_launch_profile", profile, raising=False)
-    monkeypatch.setattr(L, "size_key", lambda M, N, K: "large")
+    monkeypatch.setattr(LP, "size_key", lambda M, N, K: "large")
     launch.clear_caches()
     for (M, N, K) in ((33, 65, 17), (9, 20, 40), (40, 32, 5)):
         A, B = _data((M + 2, K + 1), seed=M), _data((K + 1, N + 3), seed=N)
