@@ -147,6 +147,7 @@ SCENARIOS = {
     # --- reductions: serial, one group per output, two stages, arg-reductions, statistics -------
     "reduce_variants": Scenario("""
         from clgrad.ops import reduce as R
+        from clgrad.ops.reduce import kernels as RK
         a = rng.standard_normal((5, 40)).astype('float32'); x = np.array(a)
         close(x.sum(axis=1), a.sum(1), 1e-4)                        # one group per row
         close(x.sum(axis=0), a.sum(0), 1e-4)                        # rows of 5: serial
@@ -582,7 +583,8 @@ SCENARIOS = {
         import os
         os.environ["CLGRAD_LAUNCH_PROFILE"] = "cpu"
         from clgrad.ops import reduce as R
-        R._CPU_MIN_CHUNK, R._CPU_COLS_MIN, R._CPU_COLS_WIDTH = 16, 16, 8
+        from clgrad.ops.reduce import kernels as RK
+        RK._CPU_MIN_CHUNK, RK._CPU_COLS_MIN, RK._CPU_COLS_WIDTH = 16, 16, 8
         a = rng.standard_normal((6, 70)).astype('float32'); x = np.array(a)
         close(x.sum(), a.sum(), 1e-4)                          # accumulators, parts, stage 2
         close(x.sum(axis=1), a.sum(1), 1e-4); same(x.argmax(axis=1), a.argmax(1))

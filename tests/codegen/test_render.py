@@ -12,7 +12,7 @@ from clgrad.codegen import render as R
 from clgrad.ops import elementwise as ew
 from clgrad.ops import launch
 from clgrad.ops import random as rnd
-from clgrad.ops import reduce as red
+from clgrad.ops.reduce import kernels as red
 from clgrad.runtime import default_device
 from ops._rules import DTYPES, assert_matches, ids
 

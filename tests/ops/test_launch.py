@@ -12,6 +12,7 @@ from clgrad import autograd, np, npx
 from clgrad.codegen.render import vector_classes
 from clgrad.ops import launch
 from clgrad.ops import reduce as R
+from clgrad.ops.reduce import kernels as RK
 from clgrad.runtime import vector_width
 from clgrad.tune import db
 
@@ -56,9 +57,9 @@ def launches(monkeypatch):
 
 @pytest.fixture
 def small_thresholds(monkeypatch):
-    monkeypatch.setattr(R, "_CPU_MIN_CHUNK", 16)
-    monkeypatch.setattr(R, "_CPU_COLS_MIN", 16)
-    monkeypatch.setattr(R, "_CPU_COLS_WIDTH", 8)
+    monkeypatch.setattr(RK, "_CPU_MIN_CHUNK", 16)
+    monkeypatch.setattr(RK, "_CPU_COLS_MIN", 16)
+    monkeypatch.setattr(RK, "_CPU_COLS_WIDTH", 8)
 
 
 def _fp64():
@@ -113,11 +114,11 @@ def test_reduction_layouts_match_numpy(kind, profile, small_thresholds, launches
 def test_cpu_layout_choices(small_thresholds):
     dev = npx.current_device()
     M, K = 1, 100000
-    assert R._cpu_plan(dev, M, K, None)[0] == "serial" and R._cpu_plan(dev, M, K, None)[2] > 1
+    assert RK._cpu_plan(dev, M, K, None)[0] == "serial" and RK._cpu_plan(dev, M, K, None)[2] > 1
     # a leading-axis reduction of unit-stride outputs takes the row layout
-    assert R._cpu_plan(dev, 70, 6, ([70], [1], [6], [70]))[0] == "cols"
+    assert RK._cpu_plan(dev, 70, 6, ([70], [1], [6], [70]))[0] == "cols"
     # a unit-stride reduced axis never does
-    assert R._cpu_plan(dev, 6, 70, ([6], [70], [70], [1]))[0] == "serial"
+    assert RK._cpu_plan(dev, 6, 70, ([6], [70], [70], [1]))[0] == "serial"
 
 
 def test_reduction_special_values(profile, small_thresholds):

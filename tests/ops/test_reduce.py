@@ -4,6 +4,7 @@ import pytest
 
 from clgrad import MXNetError, autograd, np
 from clgrad.ops import reduce as R
+from clgrad.ops.reduce import kernels as RK
 from gradcheck import check_grad
 
 ALL = [onp.dtype(n) for n in ("float32", "float64", "float16", "int32", "int64", "uint8",
@@ -237,9 +238,9 @@ def test_wide_accumulators():
 
 # --- both layouts and the two-stage path ------------------------------------------------------
 def _force(monkeypatch, **kw):
-    p = dict(R._DEFAULTS)
+    p = dict(RK._DEFAULTS)
     p.update(kw)
-    monkeypatch.setattr(R, "_params", lambda family, dev, dtype, K: dict(p))
+    monkeypatch.setattr(RK, "_params", lambda family, dev, dtype, K: dict(p))
 
 
 @pytest.mark.parametrize("kind", ["sum", "mean", "prod", "max", "min", "all", "any", "argmax",
@@ -255,7 +256,7 @@ def test_group_and_two_stage_paths(kind, monkeypatch):
     if kind in ("all", "any"):
         x = x > -1.5
     a = np.array(x)
-    mode, wg, parts = R._plan(a.device, a.dtype, 3, 301, True, 16)
+    mode, wg, parts = RK._plan(a.device, a.dtype, 3, 301, True, 16)
     assert (mode, wg) == ("group", 4) and parts > 1
     for axis in (1, None, (0, 1)):
         axes = R.normalize_axes(axis, 2)
@@ -284,13 +285,13 @@ def test_work_group_size_comes_from_the_tuning_database():
     x = _data(onp.float32, (2, 3000), seed=17)
     a = np.array(x)
     with db.override("reduce", {"wg": 8, "min_group_k": 16, "waves": 64}) as o:
-        mode, wg, parts = R._plan(a.device, a.dtype, 2, 3000, True, 4)
+        mode, wg, parts = RK._plan(a.device, a.dtype, 2, 3000, True, 4)
         assert (mode, wg) == ("group", 8) and parts > 1
         _check("sum", x, 1)
     assert o.consulted
     # parameters a device cannot take are clamped to what fits, never used as given
     with db.override("reduce", {"wg": 1 << 20, "min_group_k": 16}):
-        mode, wg, _ = R._plan(a.device, a.dtype, 2, 3000, True, 4)
+        mode, wg, _ = RK._plan(a.device, a.dtype, 2, 3000, True, 4)
         assert mode == "group" and wg <= a.device.caps.max_wg and wg & (wg - 1) == 0
 
 
@@ -300,7 +301,7 @@ def test_big_arrays_take_the_two_stage_path(monkeypatch):
     x[123457] = 50.0
     x[900001] = 50.0
     a = np.array(x)
-    assert R._plan(a.device, a.dtype, 1, x.size, True, 4)[2] > 1
+    assert RK._plan(a.device, a.dtype, 1, x.size, True, 4)[2] > 1
     _check("sum", x, None)
     _check("max", x, None)
     _check("var", x, None)
@@ -350,7 +351,7 @@ def test_scan_group_and_three_phase_paths(monkeypatch):
     _force(monkeypatch, wg=4, min_group_k=8, waves=64)
     x = _data(onp.float32, (3, 301), seed=11)
     a = np.array(x)
-    assert R._plan(a.device, a.dtype, 3, 301, True, 4, "scan")[2] > 1
+    assert RK._plan(a.device, a.dtype, 3, 301, True, 4, "scan")[2] > 1
     for got, exp in [(np.cumsum(a, axis=1), onp.cumsum(x, axis=1)),
                      (np.cumsum(a.T, axis=0), onp.cumsum(x.T, axis=0)),
                      (np.cumsum(a), onp.cumsum(x)),
@@ -509,14 +510,15 @@ _OCLGRIND_SCENARIO = """
 import numpy as onp
 from clgrad import np, npx
 from clgrad.ops import reduce as R
-p = dict(R._DEFAULTS, wg=4, min_group_k=8, waves=64)
-R._params = lambda fam, dev, dt, K: dict(p)
+from clgrad.ops.reduce import kernels as RK
+p = dict(RK._DEFAULTS, wg=4, min_group_k=8, waves=64)
+RK._params = lambda fam, dev, dt, K: dict(p)
 rng = onp.random.default_rng(0)
 def close(a, b, tol=1e-4):
     a = a.asnumpy(); assert a.shape == onp.shape(b), (a.shape, onp.shape(b))
     assert onp.allclose(a, b, rtol=tol, atol=tol, equal_nan=True), (a, b)
 a = rng.standard_normal((3, 41)).astype('float32'); x = np.array(a)
-assert R._plan(x.device, x.dtype, 3, 41, True, 16)[2] > 1
+assert RK._plan(x.device, x.dtype, 3, 41, True, 16)[2] > 1
 close(x.sum(axis=1), a.sum(1)); close(x.max(axis=1), a.max(1))
 close(np.argmax(x, axis=1), a.argmax(1)); close(np.var(x, axis=1), a.var(1))
 close(np.logsumexp(x, axis=1), onp.log(onp.exp(a.astype('float64')).sum(1)))

@@ -14,6 +14,7 @@ from clgrad.base import KernelBuildError
 from clgrad.ops import launch
 from clgrad.ops import linalg as L
 from clgrad.ops import reduce as R
+from clgrad.ops.reduce import kernels as RK
 from clgrad.tune import db
 
 
@@ -111,13 +112,13 @@ def test_damaged_tuning_database_is_ignored(tuning_db, how):
     db.store(dev, "reduce", "float32", "default", {"wg": 2, "waves": 1}, path=tuning_db)
     db.reload()
     assert _tiled_params() == MARKED                       # intact: trusted
-    assert R._params("reduce", dev, onp.dtype(onp.float32), 10)["wg"] == 2
+    assert RK._params("reduce", dev, onp.dtype(onp.float32), 10)["wg"] == 2
     _damage(tuning_db, how)
     db.reload()
     with pytest.warns(db.TuningDatabaseWarning, match="ignoring it"):
         got = _tiled_params()
     assert got == default, "a damaged database was trusted"
-    assert R._params("reduce", dev, onp.dtype(onp.float32), 10)["wg"] != 2
+    assert RK._params("reduce", dev, onp.dtype(onp.float32), 10)["wg"] != 2
     _check_usable()
 
 
@@ -128,7 +129,7 @@ def test_nonsense_parameters_in_a_valid_database_fall_back(tuning_db):
     db.store(dev, "reduce", "float32", "default", {"wg": -4, "waves": "many"}, path=tuning_db)
     db.reload()
     assert _tiled_params() == L.full_params(L.FALLBACK_PARAMS[0])
-    p = R._params("reduce", dev, onp.dtype(onp.float32), 10)
+    p = RK._params("reduce", dev, onp.dtype(onp.float32), 10)
     assert p["wg"] > 0 and isinstance(p["waves"], int)
     _check_usable()
 
