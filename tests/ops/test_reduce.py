@@ -188,6 +188,11 @@ def test_empty_reductions():
             fn(a, axis=0)
         assert isinstance(e.value, MXNetError)
     assert float(np.max(a, initial=-2.0)) == -2.0
+    # with elements: the initial value takes part, as in NumPy
+    h = onp.array([1.0, 5.0, 3.0], onp.float32)
+    for initial in (7.0, 2.0):
+        assert float(np.max(np.array(h), initial=initial)) == onp.max(h, initial=initial)
+        assert float(np.min(np.array(h), initial=initial - 6)) == onp.min(h, initial=initial - 6)
 
 
 def test_bad_axis_raises_axis_error():

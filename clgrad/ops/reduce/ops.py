@@ -157,7 +157,7 @@ def _extreme(kind):
             return _out(full(shape, initial, dtype=a.dtype, device=a.device), out)
         res = invoke(op, [a], axes=axes, keepdims=keepdims)
         if initial is not None:
-            from . import elementwise as ew
+            from .. import elementwise as ew
             res = (ew.maximum if kind == "max" else ew.minimum)(res, initial)
         return _out(res, out)
 
