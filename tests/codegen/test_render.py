@@ -9,7 +9,7 @@ import clgrad
 from clgrad import dtypes as dt
 from clgrad import np
 from clgrad.codegen import render as R
-from clgrad.ops import elementwise as ew
+from clgrad.ops.elementwise import spec as ew
 from clgrad.ops import launch
 from clgrad.ops import random as rnd
 from clgrad.ops.reduce import kernels as red
