@@ -7,8 +7,10 @@ float-producing creation function gives the default floating dtype, float64 wher
 has ``cl_khr_fp64`` (float32 otherwise), and a Python int gives int64; ``np.array(3)`` in MXNet
 is float32, ``asarray(3)`` here is int64.
 
-``x.__array_namespace__()`` returns this module. Functions whose op belongs to a module that may
-not provide it yet are looked up when called, so they work as soon as the op exists.
+``x.__array_namespace__()`` returns this module.
+
+(Why this module is longer than most: it is the standard's namespace, one thin function per name
+of the specification, kept in one place so that it reads against the specification's list.)
 
 complex64 and complex128 (where the device has ``cl_khr_fp64``, which also makes complex128
 the default complex dtype) cover creation, casts, arithmetic, comparisons for equality, abs,

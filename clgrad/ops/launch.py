@@ -10,7 +10,11 @@ one element per lane, coalesced, in groups of a few warps.
 The elementwise family keeps everything that does not depend on the data in an ``EwPlan`` (one
 per op expression and operand dtypes): the kernels per device and index width, the argument
 layout, and, for strided operands, the collapsed dimensions per shape/stride signature. A call
-then only checks layouts, fills the argument list and enqueues.
+then only fills the argument list and enqueues.
+
+(Why this module is longer than most: the elementwise family's plans live with the launch
+helper because every family launches them, to fill, copy, cast and combine; the elementwise
+ops' definitions are ``ops/elementwise``.)
 """
 import os
 import warnings

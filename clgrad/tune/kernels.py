@@ -29,6 +29,9 @@ that means "these parameters do not fit this device" is recorded as such when it
 ``does_not_fit = True`` or its class name contains ``NoFit``.
 
 Registering another family takes a subclass and one line: ``register(MyTunable)``.
+
+(Why this module is longer than most: it is the registry of every tunable family, and each
+family's few methods read best next to the others'.)
 """
 import importlib
 import math
