@@ -623,23 +623,6 @@ def test_norm_errors():
         np.linalg.norm(x, axis=2)
 
 
-def test_linalg_namespace():
-    X = _data((3, 4), seed=8)
-    Y = _data((2, 3, 4), seed=9)
-    _check(np.linalg.vector_norm(np.array(X), ord=1), onp.abs(X.astype(onp.float64)).sum())
-    _check(np.linalg.vector_norm(np.array(X), axis=1), onp.linalg.norm(X.astype(onp.float64),
-                                                                       axis=1))
-    _check(np.linalg.matrix_norm(np.array(Y)), onp.linalg.norm(Y.astype(onp.float64),
-                                                               axis=(1, 2)))
-    _check(np.linalg.vecdot(np.array(Y), np.array(X)), (Y.astype(onp.float64) * X).sum(-1))
-    _check(np.linalg.matrix_transpose(np.array(Y)), onp.swapaxes(Y, -1, -2))
-    _check(np.linalg.matmul(np.array(X), np.array(X.T)), _ref_matmul(X, X.T))
-    with pytest.raises(MXNetError, match="svd"):
-        np.linalg.svd(np.ones((2, 2)))
-    with pytest.raises(AttributeError):
-        np.linalg.no_such_function
-
-
 # --- gradients (float64, central differences) ----------------------------------------------------
 def _g(*shape, seed=0):
     return _data(shape, F64, seed)
