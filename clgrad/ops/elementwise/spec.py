@@ -211,6 +211,7 @@ def _dispatch(spec, args, out=None):
 
 
 _UNRECORDED = (None, None)
+_empty_n = ndarray._empty_n     # (bound once: every elementwise call allocates through it)
 
 
 def _run(spec, operands, out=None, call=None):
@@ -223,7 +224,7 @@ def _run(spec, operands, out=None, call=None):
     if plan.convert:
         operands = _converted(operands, plan.compute)
     if out is None:
-        out, n = ndarray._empty_n(call.shape, plan.out_dtype, call.device)
+        out, n = _empty_n(call.shape, plan.out_dtype, call.device)
         if call.flat:
             return plan.ew.run_flat(out, operands, n) if n else out
         return plan.ew.run(out, operands, False)
