@@ -298,6 +298,8 @@ def check(device, claims, recheck=False):
     disk cache, or a fresh run in the sandbox (always fresh with ``recheck``)."""
     if os.environ.get("CLGRAD_SELFCHECK", "1").strip() in ("0", "no", "false"):
         return SelfCheck(claims.key, False, note="not checked: CLGRAD_SELFCHECK=0")
+    if not isolation.available():
+        return SelfCheck(claims.key, False, note="not checked: no sandbox process here")
     with _lock:
         got = None if recheck else _memo.get(claims.key)
         if got is not None:

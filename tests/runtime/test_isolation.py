@@ -204,3 +204,17 @@ def test_a_failing_plain_variant_is_an_error(tmp_path):
     """
     r = run(code, tmp_path, CLGRAD_VET_INJECT="crash:void ew_exp\\(")
     assert r.stdout.split("\n")[:2] == ["KernelBuildError True", "[2.0, 2.0]"]
+
+
+def test_no_sandbox_where_pipes_cannot_be_waited_on(monkeypatch):
+    """On Windows (no ``select`` on pipes) kernels are built in the process and the driver's
+    claims are trusted, rather than every build counting as a crash."""
+    import sys
+    from clgrad.runtime import selfcheck
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert not isolation.available() and not isolation.enabled()
+    dev = default_device()
+    got = selfcheck.check(dev, dev.claims, recheck=True)
+    assert not got.checked and "no sandbox" in got.note
+    monkeypatch.undo()
+    assert isolation.available()
