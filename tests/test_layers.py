@@ -103,3 +103,66 @@ def test_layer_contracts_hold():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "0 broken" in r.stdout
+
+
+def module_import_graph():
+    """module -> the clgrad modules it imports when it is itself imported (statements at module
+    level, inside top-level ``if``/``try`` too; imports inside functions run later, at call
+    time, and are left out)."""
+    modules = dict(_modules())
+    graph = {}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        is_package = path.name == "__init__.py"
+        deps = set()
+        for stmt in tree.body:
+            nodes = ast.walk(stmt) if isinstance(stmt, (ast.If, ast.Try)) else [stmt]
+            for node in nodes:
+                if isinstance(node, ast.ImportFrom):
+                    src = _resolve(module, is_package, node)
+                    for a in node.names:
+                        sub = f"{src}.{a.name}"
+                        deps.add(sub if sub in modules else src)
+                elif isinstance(node, ast.Import):
+                    deps.update(a.name for a in node.names)
+        graph[module] = {d for d in deps if d in modules and d != module}
+    return graph
+
+
+def find_cycle(graph):
+    """One import cycle as a list of modules, or None."""
+    state = {}      # module -> 1 while on the current path, 2 when done
+
+    def visit(m, path):
+        state[m] = 1
+        path.append(m)
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                return path[path.index(d):] + [d]
+            if d not in state:
+                found = visit(d, path)
+                if found:
+                    return found
+        path.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m, [])
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle():
+    """What runs at import time never comes back round: op families reach each other at
+    module level only downwards (core, registry, launch -> elementwise -> reduce -> shape ->
+    ...). A vjp's call into a family above its own imports where it runs, since the chain
+    rule is itself mutually recursive (sum's vjp broadcasts, broadcast_to's vjp sums)."""
+    assert find_cycle(module_import_graph()) is None
+
+
+def test_the_cycle_check_can_fail():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -7,7 +7,6 @@ and methods call the op table ``_ops`` that ``clgrad.ops`` fills when it is impo
 layers above add their own methods (``clgrad.autograd``: attach_grad, grad, backward;
 ``clgrad.array_api``: __array_namespace__, __dlpack__).
 """
-import numbers
 import operator
 
 import numpy as _np

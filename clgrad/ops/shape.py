@@ -42,7 +42,6 @@ def nocopy_strides(old_shape, old_strides, new_shape):
     """Strides that view ``old`` as ``new_shape`` without a copy, or None (NumPy's algorithm)."""
     olds = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
     new_strides = [0] * len(new_shape)
-    oi = ni = 0
     on = [n for n, _ in olds]
     os_ = [s for _, s in olds]
     nn = list(new_shape)

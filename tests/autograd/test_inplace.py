@@ -36,6 +36,21 @@ def test_augmented_assignment_after_recording_is_detected():
     _assert_modified_error(z.backward)
 
 
+def test_write_to_an_output_its_vjp_reads_is_detected():
+    # sigmoid's vjp reads its result (y * (1 - y)), saved with the operands
+    from clgrad import npx
+    x = _x()
+    with autograd.record():
+        y = npx.sigmoid(x)
+    y += 1
+    _assert_modified_error(y.backward)
+    with autograd.record():
+        y = npx.sigmoid(x)
+    y.backward()
+    s = 1 / (1 + onp.exp(-onp.array([1.0, 2.0, 3.0])))
+    onp.testing.assert_allclose(x.grad.asnumpy(), s * (1 - s), rtol=1e-6)
+
+
 def test_write_through_another_view_is_detected():
     x = _x()
     with autograd.record():

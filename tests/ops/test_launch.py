@@ -11,7 +11,6 @@ import pytest
 from clgrad import autograd, np, npx
 from clgrad.codegen.render import vector_classes
 from clgrad.ops import launch
-from clgrad.ops import reduce as R
 from clgrad.ops.reduce import kernels as RK
 from clgrad.runtime import vector_width
 from clgrad.tune import db

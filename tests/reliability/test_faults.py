@@ -13,7 +13,6 @@ from clgrad import AutogradError, autograd, np, npx
 from clgrad.base import KernelBuildError
 from clgrad.ops import launch
 from clgrad.ops import linalg as L
-from clgrad.ops import reduce as R
 from clgrad.ops.reduce import kernels as RK
 from clgrad.tune import db
 

@@ -16,6 +16,7 @@ from ...autograd.graph import record_node as _record_node
 from ...base import DTypeError, MXNetError, ShapeError
 from ...codegen.render import cl_source, typed
 from ...ndarray import ndarray
+from ...runtime import default_device
 from .. import launch
 from ..core import array, broadcast_shapes, same_device
 from ..registry import Call, register
@@ -71,7 +72,6 @@ def _prepare(args, name):
     args = [_operand(a) for a in args]
     dev = same_device(args, name)
     if any(isinstance(a, _np.ndarray) for a in args):
-        from ...runtime import default_device
         dev = dev or default_device()
         args = [array(a, device=dev) if isinstance(a, _np.ndarray) else a for a in args]
     return args
@@ -90,7 +90,8 @@ class EwSpec:
     def __init__(self, name, exprs, rule, nin, helper=None):
         self.name = name
         self.exprs = exprs      # dict: 'f' (float), 'i' (int), 'b' (bool) -> expr, or str
-        self.rule = rule        # 'same', 'float', 'bool', 'int', 'shift', 'nobool', 'bool_int8'
+        # 'same', 'float', 'activation', 'bool', 'int', 'shift', 'nobool', 'bool_int8'
+        self.rule = rule
         self.nin = nin
         self.helper = helper    # None, 'int' (integer helpers), 'fmod' (float helpers)
         self.op = None
@@ -106,6 +107,12 @@ class EwSpec:
             if rule == "bool":
                 return common, dt.bool_
             return common, dt.real_of(common) if self.name == "absolute" else common
+        if rule == "activation":      # floats keep their type, integers give float32
+            if common == dt.bool_:
+                raise DTypeError(f"{self.name} is not defined for boolean arrays")
+            if common.kind != "f":
+                common = dt.default_float
+            return common, common
         if rule == "float":
             if common.kind != "f":
                 common = dt.default_float
@@ -188,7 +195,6 @@ def _dispatch(spec, args, out=None):
         if not any(type(a) is ndarray for a in args) and \
                 all(type(a) in _PY_SCALARS for a in args):
             # scalars only: the first becomes an array on the default device
-            from ...runtime import default_device
             args = list(args)
             args[0] = array(args[0], device=default_device(),
                             dtype=dt.result_type(*args) if spec.nin > 1 else None)
@@ -260,11 +266,20 @@ def _scalar_in(v, compute):
     return int(v)
 
 
-def _make(spec, vjp):
+def define(spec, vjp):
+    """The op function of ``spec`` with ``vjp`` (None: no gradient). A vjp that reads the
+    result (``vjp.saves_output``) finds it last in ``ctx.saved``, version-checked like the
+    operands."""
+    saves_output = getattr(vjp, "saves_output", False)
+
     def forward(ctx, *operands, out=None):
         if ctx.needs is not None:   # recording: keep what the vjp reads
             _no_complex_grad(spec.name, operands)
             _save_operands(ctx, operands, vjp)
+            res = _run(spec, operands, out)
+            if saves_output:
+                _save_output(ctx, res)
+            return res
         return _run(spec, operands, out)
 
     spec.op = register(spec.name, forward, vjp)
@@ -288,6 +303,8 @@ def _make(spec, vjp):
         ctx.needs = call.needs
         _save_operands(ctx, call.inputs, vjp)
         res = _run(spec, call.inputs, None, call)
+        if saves_output:
+            _save_output(ctx, res)
         _record_node(spec.name, vjp, ctx, call.inputs, (res,), call.parents)
         return res
 
@@ -296,6 +313,13 @@ def _make(spec, vjp):
     fn.__module__ = __package__      # the package the namespaces take the op from
     fn.__doc__ = f"Elementwise ``{spec.name}`` with NumPy broadcasting and promotion."
     return fn
+
+
+def _save_output(ctx, res):
+    # detached: the node must not own its own output (a cycle); it shares res's storage, so
+    # an in-place write to res after the call is caught like one to a saved operand
+    ctx.saved = ctx.saved + (res.detach(),)
+    ctx.versions = ctx.versions + (res._storage.version,)
 
 
 def _no_complex_grad(name, operands):

@@ -11,7 +11,7 @@ from ...ndarray import ndarray
 from .. import launch
 from ..core import array, broadcast_shapes, zeros_like
 from ..registry import invoke, register
-from .spec import (_LN2, _LN10, EwSpec, _binary_vjp, _check_cast, _dtype_of, _make,
+from .spec import (_LN2, _LN10, EwSpec, _binary_vjp, _check_cast, _dtype_of, define,
                    _operand, _prepare, _run, _scalar_factor, _scalar_in, _unary_vjp, _zero_vjp,
                    unbroadcast)
 
@@ -89,19 +89,19 @@ _CONST_DERIV = ("degrees", "radians", "negative", "positive")   # their vjps nev
 def _define_all():
     for name, (expr, deriv) in _FLOAT_UNARY.items():
         spec = EwSpec(name, {"f": expr}, "float", 1)
-        _g[name] = _make(spec, _unary_vjp(deriv, name not in _CONST_DERIV))
+        _g[name] = define(spec, _unary_vjp(deriv, name not in _CONST_DERIV))
     for name, (exprs, rule, deriv) in _SAME_UNARY.items():
         spec = EwSpec(name, exprs, rule, 1)
-        _g[name] = _make(spec, _unary_vjp(deriv, name not in _CONST_DERIV) if deriv
+        _g[name] = define(spec, _unary_vjp(deriv, name not in _CONST_DERIV) if deriv
                          else _zero_vjp)
     for name, exprs in _PREDICATES.items():
-        _g[name] = _make(EwSpec(name, exprs, "bool", 1), None)
+        _g[name] = define(EwSpec(name, exprs, "bool", 1), None)
     for name, sym in _COMPARE.items():
-        _g[name] = _make(EwSpec(name, f"(v0 {sym} v1)", "bool", 2), None)
+        _g[name] = define(EwSpec(name, f"(v0 {sym} v1)", "bool", 2), None)
     for name, expr in _LOGICAL.items():
-        _g[name] = _make(EwSpec(name, expr, "bool", 2), None)
+        _g[name] = define(EwSpec(name, expr, "bool", 2), None)
     for name, exprs in _BITWISE.items():
-        _g[name] = _make(EwSpec(name, exprs, "shift" if "shift" in name else "int", 2), None)
+        _g[name] = define(EwSpec(name, exprs, "shift" if "shift" in name else "int", 2), None)
 
 
 _define_all()
@@ -111,36 +111,36 @@ launch.VECTOR_SAFE.update(list(_FLOAT_UNARY) + [
     "negative", "positive", "absolute", "square", "reciprocal", "floor", "ceil", "trunc", "rint",
     "fix", "add", "subtract", "multiply", "true_divide", "maximum", "minimum", "fmax", "fmin",
     "power", "arctan2", "hypot", "copysign", "fmod", "clip"])
-invert = _make(EwSpec("invert", {"i": "~v0", "b": "!v0"}, "int", 1), None)
+invert = define(EwSpec("invert", {"i": "~v0", "b": "!v0"}, "int", 1), None)
 bitwise_not = bitwise_invert = invert
 abs = absolute  # noqa: A001  (NumPy's name)
 
-add = _make(EwSpec("add", "v0 + v1", "same", 2),
+add = define(EwSpec("add", "v0 + v1", "same", 2),
             _binary_vjp(lambda g, a, b: g, lambda g, a, b: g, ((), ())))
 
 
-subtract = _make(EwSpec("subtract", "v0 - v1", "nobool", 2),
+subtract = define(EwSpec("subtract", "v0 - v1", "nobool", 2),
                  _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g), ((), ())))
 _multiply_vjp = _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a),
                             ((1,), (0,)))
 _multiply_vjp.scale_of = _scalar_factor
-multiply = _make(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
+multiply = define(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
                  _multiply_vjp)
-true_divide = _make(
+true_divide = define(
     EwSpec("true_divide", "v0 / v1", "float", 2),
     _binary_vjp(lambda g, a, b: true_divide(g, b),
                 lambda g, a, b: negative(true_divide(multiply(g, a), multiply(b, b))),
                 ((1,), (0, 1))))
 divide = true_divide
-floor_divide = _make(EwSpec("floor_divide", {"f": "pyfloordiv_T(v0, v1)",
+floor_divide = define(EwSpec("floor_divide", {"f": "pyfloordiv_T(v0, v1)",
                                              "i": "floordiv_T(v0, v1)"}, "bool_int8", 2, "int"),
                      _zero_vjp)
-mod = _make(EwSpec("mod", {"f": "pymod_T(v0, v1)", "i": "mod_T(v0, v1)"}, "bool_int8", 2,
+mod = define(EwSpec("mod", {"f": "pymod_T(v0, v1)", "i": "mod_T(v0, v1)"}, "bool_int8", 2,
                    "int"),
             _binary_vjp(lambda g, a, b: g,
                         lambda g, a, b: negative(multiply(g, floor_divide(a, b))), ((), (0, 1))))
 remainder = mod
-fmod = _make(EwSpec("fmod", {"f": "fmod(v0, v1)", "i": "(v1 == 0 ? (T)0 : v0 % v1)"},
+fmod = define(EwSpec("fmod", {"f": "fmod(v0, v1)", "i": "(v1 == 0 ? (T)0 : v0 % v1)"},
                     "nobool", 2),
              _binary_vjp(lambda g, a, b: g,
                          lambda g, a, b: negative(multiply(g, trunc(true_divide(a, b)))),
@@ -160,22 +160,22 @@ def _pow_db(g, a, b):
     return multiply(g, multiply(power(a, b), la))
 
 
-power = _make(EwSpec("power", {"f": "pow(v0, v1)", "i": "ipow_T(v0, v1)"}, "bool_int8", 2,
+power = define(EwSpec("power", {"f": "pow(v0, v1)", "i": "ipow_T(v0, v1)"}, "bool_int8", 2,
                      "int"),
               _binary_vjp(_pow_da, _pow_db))
-maximum = _make(EwSpec("maximum", {"f": "((v0 >= v1 || isnan(v0)) ? v0 : v1)",
+maximum = define(EwSpec("maximum", {"f": "((v0 >= v1 || isnan(v0)) ? v0 : v1)",
                                    "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
                 _binary_vjp(lambda g, a, b: multiply(g, greater_equal(a, b)),
                             lambda g, a, b: multiply(g, less(a, b))))
-minimum = _make(EwSpec("minimum", {"f": "((v0 <= v1 || isnan(v0)) ? v0 : v1)",
+minimum = define(EwSpec("minimum", {"f": "((v0 <= v1 || isnan(v0)) ? v0 : v1)",
                                    "i": "((v0 <= v1) ? v0 : v1)"}, "same", 2),
                 _binary_vjp(lambda g, a, b: multiply(g, less_equal(a, b)),
                             lambda g, a, b: multiply(g, greater(a, b))))
-fmax = _make(EwSpec("fmax", {"f": "fmax(v0, v1)", "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
+fmax = define(EwSpec("fmax", {"f": "fmax(v0, v1)", "i": "((v0 >= v1) ? v0 : v1)"}, "same", 2),
              _binary_vjp(lambda g, a, b: multiply(g, logical_or(greater_equal(a, b), isnan(b))),
                          lambda g, a, b: multiply(g, logical_not(
                              logical_or(greater_equal(a, b), isnan(b))))))
-fmin = _make(EwSpec("fmin", {"f": "fmin(v0, v1)", "i": "((v0 <= v1) ? v0 : v1)"}, "same", 2),
+fmin = define(EwSpec("fmin", {"f": "fmin(v0, v1)", "i": "((v0 <= v1) ? v0 : v1)"}, "same", 2),
              _binary_vjp(lambda g, a, b: multiply(g, logical_or(less_equal(a, b), isnan(b))),
                          lambda g, a, b: multiply(g, logical_not(
                              logical_or(less_equal(a, b), isnan(b))))))
@@ -190,17 +190,17 @@ def _den(a, b):
     return add(multiply(a, a), multiply(b, b))
 
 
-arctan2 = _make(EwSpec("arctan2", {"f": "atan2(v0, v1)"}, "float", 2),
+arctan2 = define(EwSpec("arctan2", {"f": "atan2(v0, v1)"}, "float", 2),
                 _binary_vjp(lambda g, a, b: true_divide(multiply(g, b), _den(a, b)),
                             lambda g, a, b: negative(true_divide(multiply(g, a), _den(a, b)))))
-hypot = _make(EwSpec("hypot", {"f": "hypot(v0, v1)"}, "float", 2),
+hypot = define(EwSpec("hypot", {"f": "hypot(v0, v1)"}, "float", 2),
               _binary_vjp(lambda g, a, b: multiply(g, true_divide(a, hypot(a, b))),
                           lambda g, a, b: multiply(g, true_divide(b, hypot(a, b)))))
-copysign = _make(EwSpec("copysign", {"f": "copysign(v0, v1)"}, "float", 2),
+copysign = define(EwSpec("copysign", {"f": "copysign(v0, v1)"}, "float", 2),
                  _binary_vjp(lambda g, a, b: multiply(g, multiply(sign(a), _sign_bit(b))), None))
 
 
-conjugate = _make(EwSpec("conjugate", {"f": "v0", "i": "v0"}, "same", 1),
+conjugate = define(EwSpec("conjugate", {"f": "v0", "i": "v0"}, "same", 1),
                   _unary_vjp(lambda x: 1, False))
 conj = conjugate
 

@@ -9,7 +9,7 @@ from ...base import ShapeError
 from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from .. import launch
-from ..core import assign, broadcast_shapes, copy_raw, fill, from_host, same_device
+from ..core import assign, broadcast_shapes, check_out, copy_raw, fill, from_host, same_device
 from ..reduce import AxisError, normalize_axes
 from ..registry import invoke, register
 from .kernels import (_as_array, _bcast_view, _flat, _index_launch, _linear, _prod,
@@ -195,7 +195,6 @@ def take(a, indices, axis=None, mode="raise", out=None):
     if isinstance(indices, ndarray):
         same_device([a, indices], "take")
     if out is not None:     # validated before the index check enqueues anything
-        from ..core import check_out
         ishape = indices.shape if isinstance(indices, ndarray) else _np.shape(indices)
         check_out("take", out, a.shape[:axis] + tuple(ishape) + a.shape[axis + 1:], a.dtype,
                   a.device)

@@ -11,6 +11,7 @@ from ...codegen import render as R
 from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from ...ndarray.indexing import IndexOutOfRange
+from ...runtime import default_device
 from .. import launch
 from ..core import array, copy_raw, from_host
 from ..reduce import reduce_raw
@@ -262,7 +263,6 @@ def prep_index(x, n, mode="raise", device=None, axis=None, allow_float=False):
         h = _np.where(h < 0, h + n, h)
     elif n:
         h = _np.clip(h, 0, n - 1) if mode == "clip" else _np.mod(h, n)
-    from ...runtime import default_device
     # (np.array, not ascontiguousarray, which would make a 0-d index 1-d)
     return from_host(_np.array(h, dtype=_np.int64, order="C"), device or default_device())
 

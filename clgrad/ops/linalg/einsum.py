@@ -5,7 +5,7 @@ import builtins as _b
 
 from ...base import ShapeError
 from ...ndarray import ndarray
-from ..core import array, eye, same_device
+from ..core import array, astype, eye, same_device
 from ..registry import invoke, register
 from .products import _finish, _mm, _promote
 
@@ -125,7 +125,6 @@ def _einsum_single(x, lx, keep):
         dtype = x.dtype
         x = _sum(x, axis=tuple(drop))
         if x.dtype != dtype:        # einsum keeps the operand dtype (sum widens integers)
-            from ..core import astype
             x = astype(x, dtype)
         lx = [c for c in lx if c in keep]
     return x, lx

@@ -9,6 +9,7 @@ from ...autograd import graph as _state
 from ...base import MXNetError, ShapeError
 from ...ndarray import ndarray
 from ..registry import invoke, register
+from ..core import asarray, astype, copy_raw
 
 
 # =============================================================================================
@@ -30,7 +31,6 @@ def _vnorm_fwd(ctx, x, axes, keepdims, kind):
     if kind == "2":
         r = sqrt(r)
     if r.dtype != x.dtype:
-        from ..core import copy_raw
         r = copy_raw(r, x.dtype)
     ctx.save(x, r.detach())
     return r
@@ -59,7 +59,6 @@ _vnorm_op = register("norm", _vnorm_fwd, _vnorm_bwd)
 
 
 def as_float_input(x):
-    from ..core import asarray, astype
     x = x if isinstance(x, ndarray) else asarray(x)
     if x.dtype.kind != "f":
         x = astype(x, dt.default_float)
@@ -81,7 +80,6 @@ def vector_norm_over(x, ord, axes, keepdims):
     if ord == -_np.inf:
         return invoke(_vnorm_op, [x], axes=axes, keepdims=keepdims, kind="-inf")
     if ord == 0:
-        from ..core import astype
         return astype(_sum(not_equal(x, 0), axis=axes, keepdims=keepdims), x.dtype)
     p = float(ord)
     return power(_sum(power(_abs(x), p), axis=axes, keepdims=keepdims), 1.0 / p)

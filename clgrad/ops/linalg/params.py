@@ -5,6 +5,7 @@ import builtins as _b
 
 
 from ... import dtypes as dt
+from ...runtime import vector_width as verified_width
 
 
 
@@ -165,7 +166,6 @@ def vector_width(device, dtype, want):
     """The widest vector (at most ``want``) the tiled kernel may use for ``dtype`` on
     ``device``: what the device self-check verified for arithmetic on its compute type, and
     for vload_halfN / vstore_halfN when ``dtype`` is stored as half."""
-    from ...runtime import vector_width as verified_width
     w = verified_width(device, _compute_dtype(dtype), want=want)
     if dtype == dt.float16:
         w = _b.min(w, verified_width(device, dtype, ("loadstore",), want=want))

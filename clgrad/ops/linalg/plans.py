@@ -14,7 +14,7 @@ from ...codegen import render as R
 from ...ndarray import ndarray
 from ...runtime import tuning
 from .. import launch
-from ..core import broadcast_shapes, copy_raw, fill, same_device
+from ..core import broadcast_shapes, copy_into, copy_raw, fill, from_host, same_device
 from .params import (_SOURCE_PARAMS, CONSTRAINTS, FALLBACK_PARAMS, _compute_dtype,
                      default_params, full_params, local_mem_bytes, param_problem, size_key,
                      work_group_size)
@@ -22,7 +22,6 @@ from .params import (_SOURCE_PARAMS, CONSTRAINTS, FALLBACK_PARAMS, _compute_dtyp
 
 def _make_operands(M, N, K, dtype, device, nt=False):
     """Random operands for timing: ``A @ B`` or (nt) ``A @ B.T`` with B stored (N, K)."""
-    from ..core import from_host
     rng = _np.random.default_rng(0)
     a = from_host(rng.standard_normal((M, K)).astype(dtype), device)
     b = from_host(rng.standard_normal((N, K) if nt else (K, N)).astype(dtype), device)
@@ -409,7 +408,6 @@ def _pack_panels(b, nwg):
     panel stride K * nwg). A panel's rows are then contiguous whatever b's layout: with a
     power-of-two leading dimension every row of an unpacked panel maps to the same few cache
     sets, and the kernel's reuse of the panel from cache is lost."""
-    from ..core import copy_into
     K, N = b.shape
     sk, sn = b._strides
     full, rem = divmod(N, nwg)

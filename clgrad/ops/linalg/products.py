@@ -8,7 +8,7 @@ import numpy as _np
 from ... import dtypes as dt
 from ...base import DTypeError, ShapeError
 from ...ndarray import ndarray
-from ..core import array, assign, same_device
+from ..core import array, assign, astype, check_out, same_device
 from ..registry import invoke, register
 from .plans import _matmul_raw, _result_shape
 
@@ -58,7 +58,6 @@ def _as_arrays(x, y, what):
 
 
 def _promote(a, b):
-    from ..core import astype
     rt = dt.result_type(a.dtype, b.dtype)
     if rt.kind == "c":
         raise DTypeError(f"matrix products are not supported for complex arrays ({rt})")
@@ -106,7 +105,6 @@ def matmul(a, b, out=None, **kwargs):
     rshape = _result_shape(a2, b2)
     a2, b2 = _promote(a2, b2)
     if out is not None:
-        from ..core import check_out
         if b.ndim == 1:
             rshape = rshape[:-1]
         if a.ndim == 1:

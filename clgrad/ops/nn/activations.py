@@ -3,89 +3,59 @@ higher derivatives are available), and the MXNet ``activation`` / ``leaky_relu``
 """
 
 
-from ... import dtypes as dt
 from ...autograd import graph as _state
 from ...base import ShapeError
 from .. import launch
 from ..core import same_device
-from ..elementwise import (absolute, add, exp, greater, minimum, multiply, negative, sign,
-                          square, subtract, tanh, true_divide, where)
-from ..registry import invoke, register
+from ..elementwise import (EwSpec, absolute, add, define, exp, greater, minimum, multiply,
+                           negative, sign, square, subtract, tanh, true_divide, where)
 from ..shape import reshape
-from .common import ParameterError, _arr, _float_of, _grad_dtype, _map, _recording
+from .common import ParameterError, _arr, _float_of, _grad_dtype, _recording
 
 
 # --- activations -------------------------------------------------------------------------------
-class _Deriv:
-    """``g * f'(s)`` as one fused kernel: the vjp of an activation (``s`` is its input or output).
+# An activation is an elementwise spec like any other (one kernel family, one dispatch path);
+# what it adds is its derivative, itself an elementwise op ``g * f'(s)`` (``s``: the input, or
+# the output where that is cheaper), linear in ``g`` and, where ``d2`` is given, differentiable
+# in ``s`` through clgrad ops, so gradients of any order are available. Scalar parameters
+# (slope, alpha) are trailing scalar operands.
+def _derivative(name, expr, d2=None, nparams=0):
+    """The op ``name(g, s, *params)`` = ``expr`` and its vjp."""
+    def vjp(ctx, gg):
+        g, s = ctx.saved[:2]
+        params = ctx.scalars[2:]
+        needs = ctx.needs
+        d_g = fn(gg, s, *params) if needs[0] else None
+        d_s = d2(gg, g, s, *params) if d2 is not None and needs[1] else None
+        return (d_g, d_s) + (None,) * nparams
 
-    It is itself an op: linear in ``g`` (its vjp there is itself) and, where ``d2`` is given,
-    differentiable in ``s`` through clgrad ops, so gradients of any order are available.
-    """
-
-    def __init__(self, name, expr, d2=None):
-        self.name = name
-        self.expr = expr
-        self.d2 = d2
-        self.op = register(name, self._fwd, self._bwd)
-
-    def _fwd(self, ctx, g, s, params):
-        ctx.save(g, s)
-        ctx.params = params
-        compute = dt.result_type(g.dtype, s.dtype)
-        if compute.kind != "f":
-            compute = dt.default_float
-        return _map(self.name, self.expr, [g, s, *params], compute, compute)
-
-    def _bwd(self, ctx, gg):
-        g, s = ctx.saved
-        needs = ctx.needs or (True, True)
-        gg_ = self(gg, s, ctx.params) if needs[0] else None
-        gs = self.d2(gg, g, s, *ctx.params) if self.d2 is not None and needs[1] else None
-        return gg_, gs
-
-    def __call__(self, g, s, params=()):
-        return invoke(self.op, [g, s], params=tuple(params))
+    vjp.uses = ((1,), (0, 1) if d2 is not None else ()) + ((),) * nparams
+    fn = define(EwSpec(name, expr, "activation", 2 + nparams), vjp)
+    fn.__module__ = __package__
+    return fn
 
 
-class _Activation:
-    """A fused elementwise activation with a fused derivative kernel.
-
-    ``uses`` says whether the derivative is a function of the input ('x') or of the output
-    ('y'); the output is saved (detached) for the fast path and recomputed when recording.
-    """
-
-    def __init__(self, name, expr, deriv, uses="x", int_expr=None):
-        self.name = name
-        self.expr = expr
-        self.int_expr = int_expr
-        self.deriv = deriv
-        self.uses = uses
-        self.op = register(name, self._fwd, self._bwd)
-
-    def raw(self, x, params=()):
-        if x.dtype.kind in "iu" and self.int_expr is not None:
-            return _map(self.name, self.int_expr, [x, *params], x.dtype, x.dtype)
-        compute, out_dtype = _float_of(x, self.name)
-        return _map(self.name, self.expr, [x, *params], out_dtype, compute)
-
-    def _fwd(self, ctx, x, params):
-        out = self.raw(x, params)
-        ctx.params = params
-        ctx.save(x, out.detach() if self.uses == "y" else None)
-        return out
-
-    def _bwd(self, ctx, g):
-        x, y = ctx.saved
-        if self.uses == "y":
-            s = self(x, ctx.params) if _recording() else y
+def _activation(name, expr, deriv, uses="x", int_expr=None, nparams=0):
+    """The op ``name(x, *params)`` = ``expr`` (``int_expr``: integer arrays keep their type;
+    otherwise they give float32) with vjp ``deriv(g, s, *params)``. ``uses``: whether ``s`` is
+    the input ('x') or the output ('y'); the saved output serves a plain backward, and is
+    recomputed, as a recorded op, under ``create_graph``."""
+    def vjp(ctx, g):
+        x = ctx.saved[0]
+        params = ctx.scalars[1:]
+        if uses == "y":
+            s = fn(x, *params) if _recording() else ctx.saved[-1]
         else:
             s = x
-        return (_grad_dtype(self.deriv(g, s, ctx.params), x),)
+        return (_grad_dtype(deriv(g, s, *params), x),) + (None,) * nparams
 
-    def __call__(self, x, params=()):
-        x = _arr(x)
-        return invoke(self.op, [x], params=tuple(params))
+    vjp.uses = ((0,),) + ((),) * nparams
+    vjp.saves_output = uses == "y"
+    spec = EwSpec(name, {"f": expr, "i": int_expr} if int_expr else expr,
+                  "nobool" if int_expr else "activation", 1 + nparams)
+    fn = define(spec, vjp)
+    fn.__module__ = __package__
+    return fn
 
 
 _SQRT1_2 = 0.7071067811865476
@@ -93,13 +63,13 @@ _INV_SQRT_2PI = 0.3989422804014327
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 
-_relu_d = _Deriv("relu_backward", "(v1 > 0) ? v0 : (T)0")
-_relu = _Activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : (T)0", _relu_d,
+_relu_d = _derivative("relu_backward", "(v1 > 0) ? v0 : (T)0")
+_relu = _activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : (T)0", _relu_d,
                     int_expr="(v0 > 0) ? v0 : (T)0")
 
-_sigmoid_d = _Deriv("sigmoid_backward", "v0 * v1 * ((T)1 - v1)",
+_sigmoid_d = _derivative("sigmoid_backward", "v0 * v1 * ((T)1 - v1)",
                     lambda gg, g, y: multiply(multiply(gg, g), subtract(1, multiply(y, 2))))
-_sigmoid = _Activation("sigmoid", "(T)1 / ((T)1 + exp(-v0))", _sigmoid_d, uses="y")
+_sigmoid = _activation("sigmoid", "(T)1 / ((T)1 + exp(-v0))", _sigmoid_d, uses="y")
 
 
 def _sig_slope(x):
@@ -107,13 +77,13 @@ def _sig_slope(x):
     return multiply(s, subtract(1, s))
 
 
-_softrelu_d = _Deriv("softrelu_backward", "v0 / ((T)1 + exp(-v1))",
+_softrelu_d = _derivative("softrelu_backward", "v0 / ((T)1 + exp(-v1))",
                      lambda gg, g, x: multiply(multiply(gg, g), _sig_slope(x)))
-_softrelu = _Activation("softrelu", "fmax(v0, (T)0) + log1p(exp(-fabs(v0)))", _softrelu_d)
+_softrelu = _activation("softrelu", "fmax(v0, (T)0) + log1p(exp(-fabs(v0)))", _softrelu_d)
 
-_log_sigmoid_d = _Deriv("log_sigmoid_backward", "v0 / ((T)1 + exp(v1))",
+_log_sigmoid_d = _derivative("log_sigmoid_backward", "v0 / ((T)1 + exp(v1))",
                         lambda gg, g, x: negative(multiply(multiply(gg, g), _sig_slope(x))))
-_log_sigmoid = _Activation("log_sigmoid", "-(fmax(-v0, (T)0) + log1p(exp(-fabs(v0))))",
+_log_sigmoid = _activation("log_sigmoid", "-(fmax(-v0, (T)0) + log1p(exp(-fabs(v0))))",
                            _log_sigmoid_d)
 
 
@@ -122,9 +92,9 @@ def _softsign_d2(gg, g, x):
     return multiply(multiply(gg, g), true_divide(multiply(sign(x), -2), multiply(den, square(den))))
 
 
-_softsign_d = _Deriv("softsign_backward", "v0 / (((T)1 + fabs(v1)) * ((T)1 + fabs(v1)))",
+_softsign_d = _derivative("softsign_backward", "v0 / (((T)1 + fabs(v1)) * ((T)1 + fabs(v1)))",
                      _softsign_d2)
-_softsign = _Activation("softsign", "v0 / ((T)1 + fabs(v0))", _softsign_d)
+_softsign = _activation("softsign", "v0 / ((T)1 + fabs(v0))", _softsign_d)
 
 
 def _gelu_d2(gg, g, x):
@@ -134,14 +104,14 @@ def _gelu_d2(gg, g, x):
     return multiply(multiply(gg, g), multiply(phi, subtract(2, x2)))
 
 
-_gelu_d = _Deriv("gelu_backward",
+_gelu_d = _derivative("gelu_backward",
                  f"v0 * ((T)0.5 * ((T)1 + erf(v1 * (T){_SQRT1_2})) + "
                  f"v1 * exp((T)-0.5 * v1 * v1) * (T){_INV_SQRT_2PI})", _gelu_d2)
-_gelu = _Activation("gelu", f"(T)0.5 * v0 * ((T)1 + erf(v0 * (T){_SQRT1_2}))",
+_gelu = _activation("gelu", f"(T)0.5 * v0 * ((T)1 + erf(v0 * (T){_SQRT1_2}))",
                     _gelu_d)
 
-_leaky_d = _Deriv("leaky_backward", "(v1 > 0) ? v0 : v2 * v0")
-_leaky = _Activation("leaky", "(v0 > 0) ? v0 : v1 * v0", _leaky_d)
+_leaky_d = _derivative("leaky_backward", "(v1 > 0) ? v0 : v2 * v0", nparams=1)
+_leaky = _activation("leaky", "(v0 > 0) ? v0 : v1 * v0", _leaky_d, nparams=1)
 
 
 def _elu_d2(gg, g, x, alpha):
@@ -149,8 +119,8 @@ def _elu_d2(gg, g, x, alpha):
     return where(greater(x, 0), 0, multiply(multiply(gg, g), e))
 
 
-_elu_d = _Deriv("elu_backward", "(v1 > 0) ? v0 : v0 * v2 * exp(v1)", _elu_d2)
-_elu = _Activation("elu", "(v0 > 0) ? v0 : v1 * expm1(v0)", _elu_d)
+_elu_d = _derivative("elu_backward", "(v1 > 0) ? v0 : v0 * v2 * exp(v1)", _elu_d2, nparams=1)
+_elu = _activation("elu", "(v0 > 0) ? v0 : v1 * expm1(v0)", _elu_d, nparams=1)
 
 
 def _selu_d2(gg, g, x):
@@ -158,10 +128,10 @@ def _selu_d2(gg, g, x):
     return where(greater(x, 0), 0, multiply(multiply(gg, g), e))
 
 
-_selu_d = _Deriv("selu_backward",
+_selu_d = _derivative("selu_backward",
                  f"v0 * ((v1 > 0) ? (T){_SELU_LAMBDA} : "
                  f"(T){_SELU_LAMBDA * _SELU_ALPHA} * exp(v1))", _selu_d2)
-_selu = _Activation("selu", f"(v0 > 0) ? (T){_SELU_LAMBDA} * v0 : "
+_selu = _activation("selu", f"(v0 > 0) ? (T){_SELU_LAMBDA} * v0 : "
                             f"(T){_SELU_LAMBDA * _SELU_ALPHA} * expm1(v0)", _selu_d)
 
 
@@ -175,27 +145,27 @@ launch.VECTOR_SAFE.update(("dropout", "center", "xhat", "norm_scale_shift", "nor
 
 def relu(data):
     """max(data, 0) elementwise (NaN propagates); integer arrays keep their dtype."""
-    return _relu(data)
+    return _relu(_arr(data))
 
 
 def sigmoid(data):
     """1 / (1 + exp(-data)); integer arrays give float32."""
-    return _sigmoid(data)
+    return _sigmoid(_arr(data))
 
 
 def softplus(data):
     """log(1 + exp(data)), computed without overflow (MXNet's ``softrelu``)."""
-    return _softrelu(data)
+    return _softrelu(_arr(data))
 
 
 def softsign(data):
     """data / (1 + |data|)."""
-    return _softsign(data)
+    return _softsign(_arr(data))
 
 
 def gelu(data):
     """The Gaussian error linear unit, erf form: 0.5 x (1 + erf(x / sqrt(2)))."""
-    return _gelu(data)
+    return _gelu(_arr(data))
 
 
 def _mish(x):
@@ -203,7 +173,8 @@ def _mish(x):
 
 
 _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": lambda x: tanh(_arr(x)),
-                "softrelu": softplus, "softsign": softsign, "log_sigmoid": _log_sigmoid,
+                "softrelu": softplus, "softsign": softsign,
+                "log_sigmoid": lambda x: _log_sigmoid(_arr(x)),
                 "mish": lambda x: _mish(_arr(x))}
 
 
@@ -239,7 +210,7 @@ def _rrelu(x, lower, upper):
         slope = draw("uniform", x.shape, _float_of(x, "rrelu")[1], float(lower), float(upper),
                      x.device)
         return where(greater(x, 0), x, multiply(slope, x))
-    return _leaky(x, ((lower + upper) / 2.0,))
+    return _leaky(x, (lower + upper) / 2.0)
 
 
 def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125,
@@ -248,9 +219,9 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
     channel), rrelu (random slope in training), elu (slope*(exp(x)-1) below 0), selu, gelu."""
     x = _arr(data)
     if act_type == "leaky":
-        return _leaky(x, (float(slope),))
+        return _leaky(x, float(slope))
     if act_type == "elu":
-        return _elu(x, (float(slope),))
+        return _elu(x, float(slope))
     if act_type == "selu":
         return _selu(x)
     if act_type == "gelu":

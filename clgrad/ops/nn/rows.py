@@ -11,7 +11,7 @@ from ...codegen import render as R
 from ...runtime import tuning, vector_width
 from ...ndarray import ndarray
 from .. import launch
-from ..core import broadcast_shapes, same_device
+from ..core import arange, broadcast_shapes, same_device
 from ..elementwise import exp, less, multiply, subtract, where
 from ..reduce import AxisError, normalize_axes
 from ..reduce import sum as _sum
@@ -206,7 +206,6 @@ def _rows(kind, src, g, length, out, axis, inv_t):
 
 def _length_mask(length, shape, axis):
     """Boolean mask: position k along ``axis`` is below length[row]."""
-    from ..core import arange
     K = shape[axis]
     ks = reshape(arange(K, dtype=dt.int64, device=length.device),
                  tuple(K if d == axis else 1 for d in range(len(shape))))

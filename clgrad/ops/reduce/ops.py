@@ -8,7 +8,7 @@ import numbers
 from ... import dtypes as dt
 from ...autograd import graph as _state
 from ...ndarray import ndarray
-from ..core import array
+from ..core import array, assign, full
 from ..registry import invoke, register
 from .kernels import reduce_raw, scan_raw
 from .kinds import AxisError, EmptyReductionError, normalize_axes
@@ -38,7 +38,6 @@ def _count(shape, axes):
 def _out(res, out):
     if out is None:
         return res
-    from ..core import assign
     if not isinstance(out, ndarray):
         raise TypeError(f"out must be an array, not {type(out).__name__}")
     if out.shape != res.shape:
@@ -151,7 +150,6 @@ def _extreme(kind):
         a = _as_array(a)
         axes = normalize_axes(axis, a.ndim)
         if initial is not None and _count(a.shape, axes) == 0:
-            from ..core import full
             shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims \
                 else tuple(n for i, n in enumerate(a.shape) if i not in axes)
             return _out(full(shape, initial, dtype=a.dtype, device=a.device), out)
