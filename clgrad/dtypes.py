@@ -78,7 +78,9 @@ def check_device(dt, device):
 
 
 def result_type(*operands):
-    """NumPy's promotion, with Python scalars weak (NEP 50) and MXNet's float32 for Python floats.
+    """MXNet's promotion: NumPy's, except that integer or boolean arrays mixed with floating
+    ones take the floating ones' type (int32 + float32 is float32, int64 + float16 is float16);
+    Python scalars are weak (NEP 50), a Python float giving MXNet's float32.
 
     ``operands`` are dtypes (arrays) or Python scalars.
     """
@@ -87,7 +89,7 @@ def result_type(*operands):
     if not arrays:
         return _scalar_dtype(scalars[0]) if len(scalars) == 1 else _np.result_type(
             *[_scalar_dtype(s) for s in scalars])
-    rt = _np.result_type(*arrays)
+    rt = _arrays_result_type(arrays)
     for s in scalars:
         if isinstance(s, bool):
             continue
@@ -105,6 +107,13 @@ def result_type(*operands):
         else:
             raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
     return as_dtype(rt)
+
+
+def _arrays_result_type(arrays):
+    inexact = [a for a in arrays if a.kind in "fc"]
+    if inexact and len(inexact) < len(arrays):
+        return _np.result_type(*inexact)
+    return _np.result_type(*arrays)
 
 
 def _scalar_dtype(s):

@@ -85,9 +85,8 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
     dev = resolve_device(device, ctx)
     if isinstance(fill_value, ndarray):
         return broadcast_copy(fill_value, normalize_shape(shape), dtype)
-    if dtype is None:
+    if dtype is None:       # MXNet's: a boolean stays bool, any other real number is float32
         dtype = (dt.bool_ if isinstance(fill_value, (bool, _np.bool_)) else
-                 dt.int64 if isinstance(fill_value, numbers.Integral) else
                  dt.default_float if isinstance(fill_value, numbers.Real) else
                  dt.default_complex)
     dtype = dt.as_dtype(dtype)

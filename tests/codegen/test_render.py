@@ -67,7 +67,7 @@ def test_wide_index_variant_computes_the_same(wide_indices):
     x = np.array(h)
     i = np.array(onp.arange(6, dtype=onp.int32))
     assert_matches(x * 2 + 1, h * 2 + 1)                              # contiguous
-    assert_matches(x.T[::-1] - i[:4], h.T[::-1] - onp.arange(4))       # strided, broadcast
+    assert_matches(x.T[::-1] - i[:4], h.T[::-1] - onp.arange(4, dtype=onp.float32))   # strided
     assert_matches(np.maximum(x[::2, ::-3], 0.5), onp.maximum(h[::2, ::-3], 0.5))
     y = np.zeros((4, 6))
     y[1:, ::2] = x[:-1, 1::2]

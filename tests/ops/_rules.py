@@ -43,11 +43,16 @@ def sample(dtype, shape, seed=0, lo=-4.0, hi=4.0, nonzero=False):
 def expected_dtype(*operands, float_result=False):
     """MXNet's result dtype for arrays (NumPy dtypes) mixed with Python scalars.
 
-    NumPy's promotion, except: a Python float with no float array gives float32 (NumPy: float64),
-    and float-valued ops (true_divide, exp, ...) on integers or bools give float32 too.
+    NumPy's promotion, except: integer or bool arrays mixed with float arrays take the float
+    arrays' type (MXNet: int32 + float32 is float32, where NumPy gives float64), a Python float
+    with no float array gives float32 (NumPy: float64), and float-valued ops (true_divide,
+    exp, ...) on integers or bools give float32 too.
     """
     arrays = [o for o in operands if isinstance(o, onp.dtype)]
     scalars = [o for o in operands if not isinstance(o, onp.dtype)]
+    floats = [a for a in arrays if a.kind in "fc"]
+    if floats:
+        arrays = floats
     r = onp.result_type(*arrays, *scalars)
     if r.kind == "f" and not any(a.kind == "f" for a in arrays):
         r = F32

@@ -94,7 +94,7 @@ def test_creation_defaults_are_mxnets():
     assert np.zeros(3).dtype == F32 and np.ones((2, 2)).dtype == F32
     assert np.empty(2).dtype == F32
     assert np.full(2, 1.5).dtype == F32              # Python float: float32
-    assert np.full(2, 7).dtype == onp.int64          # Python int: int64
+    assert np.full(2, 7).dtype == F32                # Python int: float32 too (MXNet)
     assert np.full(2, True).dtype == onp.bool_
     assert np.arange(3).dtype == F32                  # NumPy: int64
     assert np.linspace(0, 1, 3).dtype == F32          # NumPy: float64

@@ -93,7 +93,13 @@ def ref(name):
 
 
 def numpy_result(name, *args):
-    """NumPy's result with MXNet's rule applied: float-valued ops on integers compute in float32."""
+    """NumPy's result with MXNet's rules applied: integer arrays mixed with float arrays take the
+    float arrays' type, and float-valued ops on integers compute in float32."""
+    floats = [a.dtype for a in args if isinstance(a, onp.ndarray) and a.dtype.kind in "fc"]
+    if floats:
+        common = onp.result_type(*floats)
+        args = [a.astype(common) if isinstance(a, onp.ndarray) and a.dtype.kind not in "fc"
+                else a for a in args]
     if name in _FLOAT_OPS:
         arrays = [a for a in args if isinstance(a, onp.ndarray)]
         if not any(a.dtype.kind == "f" for a in arrays):

@@ -93,7 +93,8 @@ def test_getitem_mask_and_array_and_scalar_bools():
 
 
 def test_getitem_errors():
-    a = np.array(host((3, 4)))
+    x = host((3, 4))
+    a = np.array(x)
     with pytest.raises(IndexError):
         a[[0, 3]]
     with pytest.raises(IndexError):
@@ -108,10 +109,11 @@ def test_getitem_errors():
         a[onp.ones((3, 3), bool)]
     with pytest.raises(IndexError):
         a[[0, 1], [0, 1, 2]]                # index arrays that do not broadcast
+    # float index arrays are MXNet's (truncated toward zero), not errors
+    same(a[[0.5]], x[[0]])
+    same(a[np.array([1.0])], x[[1]])
     with pytest.raises(IndexError):
-        a[[0.5]]
-    with pytest.raises(IndexError):
-        a[np.array([1.0])]
+        a[np.array([1.0 + 2.0j])]
     with pytest.raises(IndexError):
         a[[0], [0], [0]]
     with pytest.raises(IndexError):
@@ -457,3 +459,30 @@ def test_random_keys_match_numpy(case):
     x2[hk] = -1.0
     a[key] = -1.0
     same(a, x2)
+
+
+def test_float_index_arrays_truncate_as_mxnet():
+    """MXNet takes float index arrays (np.arange gives float32 there): values are truncated
+    toward zero, then negative ones count from the end (MXNet 1.9.1: x[[1.0, 2.7, -1.2]] of
+    arange(5) is [1, 2, 4])."""
+    x = onp.arange(5, dtype=onp.float32)
+    a = np.array(x)
+    idx = onp.array([1.0, 2.7, -1.2, -4.9], onp.float32)
+    same(a[np.array(idx)], x[[1, 2, -1, -4]])
+    same(a[idx], x[[1, 2, -1, -4]])                         # a host float array too
+    same(a[np.arange(3)], x[:3])
+    same(a[np.array([-5.5])], x[[0]])                     # -5.5 truncates to -5: valid
+    m = onp.arange(12, dtype=onp.float32).reshape(3, 4)
+    same(np.array(m)[np.array([0.5, 2.0])], m[[0, 2]])
+    same(np.array(m)[:, np.array([3.9, -0.5])], m[:, [3, 0]])
+    b = np.array(x)
+    b[np.array([0.9, 3.2])] = 7.0
+    assert b.tolist() == [7.0, 1.0, 2.0, 7.0, 4.0]
+    with pytest.raises(IndexError, match="out of bounds"):
+        a[np.array([5.5])]
+    with pytest.raises(IndexError, match="out of bounds"):
+        a[np.array([-6.5, 0.0])]
+    with pytest.raises(IndexError, match="NaN or infinity"):
+        a[np.array([onp.nan])]
+    with pytest.raises(IndexError, match="NaN or infinity"):
+        a[onp.array([onp.inf])]

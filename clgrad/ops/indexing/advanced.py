@@ -43,9 +43,9 @@ def _classify(k):
     if isinstance(k, ndarray):
         if k.dtype == dt.bool_:
             return ("bool0", bool(k.item())) if k.ndim == 0 else ("mask", k)
-        if k.dtype.kind not in "iu":
-            raise IndexTypeError(f"arrays used as indices must be of integer (or boolean) "
-                                 f"type, got {k.dtype}")
+        if k.dtype.kind not in "iuf":
+            raise IndexTypeError(f"arrays used as indices must be of integer, boolean or "
+                                 f"(truncated toward zero, as MXNet) float type, got {k.dtype}")
         return "arr", k
     if isinstance(k, (list, tuple, _np.ndarray)):
         h = _np.asarray(k)
@@ -115,7 +115,7 @@ def _plan(a, key):
             if isinstance(k, ndarray):
                 same_device([a, k], "indexing")
             dims.append(vd)
-            idxs.append(prep_index(k, n, "raise", dev, adim))
+            idxs.append(prep_index(k, n, "raise", dev, adim, allow_float=True))
         else:
             if isinstance(k, ndarray):
                 same_device([a, k], "indexing")

@@ -212,9 +212,12 @@ def _oob_message(bad, n, axis):
 
 
 def _host_int_index(h, what="index"):
+    """A host index as int64; floats are truncated toward zero, as MXNet takes them."""
     h = _np.asarray(h)
-    if h.dtype.kind == "f" and h.size == 0:
-        h = h.astype(_np.int64)
+    if h.dtype.kind == "f":
+        if not _np.isfinite(h).all():
+            raise IndexTypeError("an index array of floats holds NaN or infinity")
+        h = _np.trunc(h).astype(_np.int64)
     if h.dtype.kind not in "iu":
         raise IndexTypeError(f"arrays used as indices must be of integer (or boolean) type, "
                              f"got {h.dtype}")
@@ -236,12 +239,22 @@ def prep_index(x, n, mode="raise", device=None, axis=None, allow_float=False):
         dev = x.device
         if x.size and n == 0:
             raise IndexOutOfRange("cannot do a non-empty take from an empty axis")
+        floats = x.dtype.kind == "f"
+        if floats and x.size:
+            # MXNet's float indices: truncated toward zero; NaN and infinity index nothing
+            flag = ndarray._empty(x.shape, dt.bool_, dev)
+            launch.elementwise("nonfinite", flag, [x], "!isfinite(v0)", [x.dtype])
+            if reduce_raw("any", flag, tuple(range(x.ndim)), dt.bool_).item():
+                raise IndexTypeError("an index array of floats holds NaN or infinity")
         if mode == "raise" and x.size:
             flag = ndarray._empty(x.shape, dt.bool_, dev)
-            launch.elementwise("oob", flag, [x, n], "(v0 < -v1) || (v0 >= v1)",
-                               [dt.int64, dt.int64])
+            # (floats are compared truncated, in their own type, so none overflows a long)
+            launch.elementwise("oob", flag, [x, n],
+                               "(trunc(v0) < -v1) || (trunc(v0) >= v1)" if floats else
+                               "(v0 < -v1) || (v0 >= v1)",
+                               [x.dtype, x.dtype] if floats else [dt.int64, dt.int64])
             if reduce_raw("any", flag, tuple(range(x.ndim)), dt.bool_).item():
-                h = x.asnumpy().astype(_np.int64).reshape(-1)
+                h = _np.trunc(x.asnumpy()).astype(_np.int64).reshape(-1)
                 bad = h[(h < -n) | (h >= n)][0]
                 raise IndexOutOfRange(_oob_message(int(bad), n, axis))
         out = ndarray._empty(x.shape, dt.int64, dev)

@@ -8,9 +8,9 @@ kind is a small accumulator (a scalar, or a struct such as argmax's (value, inde
 init / map / combine / finalise in OpenCL C, so the combination order is fixed and results are
 reproducible run to run (no atomics).
 
-Dtypes follow NumPy, with MXNet's float32 for the mean (and var/std/logsumexp) of integers.
-float16 accumulates in float32; integer and bool sums and products accumulate in and return
-int64 (NumPy returns uint64 for unsigned inputs: clgrad has no uint64).
+Dtypes follow MXNet: the sum, product and cumulative sum and product of integers keep their
+dtype (accumulated exactly in int64, then cast), of booleans give int64; the mean (and
+var/std/logsumexp) of integers is float32. float16 accumulates in float32.
 
 The work-group size and the layout thresholds come from ``runtime.tuning.params_for(device,
 "reduce" | "scan", src_dtype, size_key, defaults)``; ``size_key`` is ``"small"`` (k < 1024),

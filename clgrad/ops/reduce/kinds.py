@@ -201,5 +201,7 @@ def default_out_dtype(kind, src):
     if kind in ("mean", "var", "std", "logsumexp"):
         return src if src.kind == "f" else dt.default_float
     if kind in ("sum", "prod"):
-        return dt.int64 if src.kind in "biu" else src
+        # MXNet's: integers keep their type (accumulated exactly in int64, then cast), booleans
+        # count in int64
+        return dt.int64 if src == dt.bool_ else src
     return acc_dtype(kind, src)        # sumsq/sumabs/maxabs/minabs: the accumulator

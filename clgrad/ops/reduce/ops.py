@@ -59,8 +59,8 @@ _sum_op = register("sum", _sum_fwd, _sum_bwd)
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None):  # noqa: A001
-    """Sum over ``axis`` (None, int or tuple); integers and bool sum in int64, float16 in
-    float32."""
+    """Sum over ``axis`` (None, int or tuple). As MXNet: integers keep their dtype (summed
+    exactly in int64), booleans count in int64; float16 accumulates in float32."""
     a = _as_array(a)
     axes = normalize_axes(axis, a.ndim)
     res = invoke(_sum_op, [a], axes=axes, dtype=dt.as_dtype(dtype), keepdims=keepdims)
@@ -119,7 +119,8 @@ _prod_op = register("prod", _prod_fwd, _prod_bwd)
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None):
-    """Product over ``axis``; integers and bool multiply in int64, float16 in float32."""
+    """Product over ``axis``; integers keep their dtype (bool gives int64, as MXNet), float16
+    accumulates in float32."""
     a = _as_array(a)
     axes = normalize_axes(axis, a.ndim)
     res = invoke(_prod_op, [a], axes=axes, dtype=dt.as_dtype(dtype), keepdims=keepdims)
@@ -340,7 +341,8 @@ def _scan_public(op, name):
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"Cumulative {'sum' if name == 'cumsum' else 'product'} along ``axis`` "
-                  "(over the flattened array when None); integers and bool in int64.")
+                  "(over the flattened array when None); integers keep their dtype, bool gives "
+                  "int64 (MXNet's rule).")
     return fn
 
 
