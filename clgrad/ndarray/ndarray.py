@@ -97,6 +97,12 @@ class ndarray:
         """A view of the same storage (not recorded by autograd)."""
         return ndarray._make(self._storage, tuple(shape), tuple(strides), offset, self.dtype)
 
+    def _shared(self, shape, strides, offset):
+        """A new array over the same buffer that a write on either side does not reach (copy on
+        write: ``Storage.share``)."""
+        return ndarray._make(self._storage.share(), tuple(shape), tuple(strides), offset,
+                             self.dtype)
+
     def __init__(self, *args, **kwargs):
         raise TypeError("create arrays with clgrad.np.array, np.zeros, np.empty, ...")
 

@@ -1,4 +1,6 @@
 """The memory behind arrays: one pooled device buffer shared by an array and all its views."""
+from sys import getrefcount as _getrefcount
+
 import numpy as _np
 import pyopencl as cl
 
@@ -19,13 +21,38 @@ class Storage:
     a gradient is detected at backward time.
     """
 
-    __slots__ = ("buffer", "device", "nbytes", "version", "__weakref__")
+    __slots__ = ("buffer", "device", "nbytes", "version", "shared", "__weakref__")
 
     def __init__(self, device, nbytes):
         self.device = device
         self.nbytes = nbytes
         self.buffer = device.allocate(nbytes)
         self.version = 0
+        self.shared = False
+
+    def share(self):
+        """A new storage over the same buffer: MXNet's copy semantics (``reshape``, transposes,
+        strided slices give new arrays) at a view's price. Whichever side is written first
+        while the other still holds the buffer copies it then (``prepare_write``)."""
+        s = Storage.__new__(Storage)
+        s.device = self.device
+        s.nbytes = self.nbytes
+        s.buffer = self.buffer
+        s.version = 0
+        s.shared = self.shared = True
+        return s
+
+    def prepare_write(self):
+        """Make the buffer this storage's own before a write in place (every write path calls
+        it): a shared buffer that another storage still holds is copied first."""
+        if self.shared:
+            # the references are this slot and getrefcount's argument, plus one per other
+            # storage (a stray temporary reference only costs a copy that was not needed)
+            if _getrefcount(self.buffer) > 2 and self.nbytes:
+                new = self.device.allocate(self.nbytes)
+                cl.enqueue_copy(self.device.queue, new, self.buffer, byte_count=self.nbytes)
+                self.buffer = new
+            self.shared = False
 
     def upload(self, host, byte_offset=0):
         """Copy a C-contiguous NumPy array in (asynchronously; pyopencl keeps ``host`` alive)."""

@@ -67,6 +67,7 @@ def _filled(shape, value, dtype, dev):
 def fill(out, value):
     """Write the scalar ``value`` into every element of ``out`` (a possibly strided view)."""
     value = _to_scalar(value, out.dtype)
+    out._storage.prepare_write()
     launch.elementwise("fill", out, [value], "v0", [out.dtype])
     return out
 
@@ -218,6 +219,7 @@ def copy_raw(a, dtype=None):
 
 def copy_into(dst, src):
     """dst[...] = src (broadcast), cast to dst's dtype as NumPy casts."""
+    dst._storage.prepare_write()
     if dst.dtype == dt.bool_ and src.dtype.kind == "c":
         launch.elementwise("copy_bool", dst, [src], "(v0.x != 0 || v0.y != 0)", [src.dtype])
     elif dst.dtype == dt.bool_ and src.dtype != dt.bool_:

@@ -8,6 +8,7 @@ import numpy as _np
 from .. import dtypes as dt
 from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
+from ..ndarray.indexing import basic_view
 from . import launch
 from .core import array, copy, fill, same_device, zeros
 from .reduce import AxisError, normalize_axes
@@ -375,18 +376,24 @@ def _pad_fwd(ctx, a, widths, values):
     out = ndarray._empty(shape, a.dtype, a.device)
     inner = tuple(slice(b, b + n) for n, (b, _) in zip(a.shape, widths))
     if a.size:
-        launch.elementwise("copy", out[inner], [a], "v0", [a.dtype])
+        launch.elementwise("copy", _part(out, inner), [a], "v0", [a.dtype])
     # NumPy's order: axis by axis, each over the full extent of the axes before it and the
     # original extent of those after it, so a corner takes the value of its last axis
     for ax, ((b, e), (vb, ve)) in enumerate(zip(widths, values)):
         head = (slice(None),) * ax
         tail = inner[ax + 1:]
         if b:
-            fill(out[head + (slice(0, b),) + tail], vb)
+            fill(_part(out, head + (slice(0, b),) + tail), vb)
         if e:
-            fill(out[head + (slice(shape[ax] - e, None),) + tail], ve)
+            fill(_part(out, head + (slice(shape[ax] - e, None),) + tail), ve)
     ctx.inner = inner
     return out
+
+
+def _part(out, key):
+    """The part of ``out`` at a basic ``key`` as a view to write through (``out[key]`` may be
+    a new array: MXNet's rule for strided results)."""
+    return out._view(*basic_view(out.shape, out._strides, out._offset, key))
 
 
 _pad_op = register("pad", _pad_fwd, lambda ctx, g: (getitem(g, ctx.inner),))
@@ -444,7 +451,8 @@ def _diag_layout(shape, strides, offset, k, axis1, axis2):
 
 def _diagonal_fwd(ctx, a, k, axis1, axis2):
     ctx.shape, ctx.k, ctx.axes = a.shape, k, (axis1, axis2)
-    return a._view(*_diag_layout(a.shape, a._strides, a._offset, k, axis1, axis2))
+    # a new array, as MXNet (NumPy: a read-only view): shared until written
+    return a._shared(*_diag_layout(a.shape, a._strides, a._offset, k, axis1, axis2))
 
 
 def _diagonal_bwd(ctx, g):

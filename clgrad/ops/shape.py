@@ -87,7 +87,15 @@ _reshape_op = register("reshape", lambda ctx, a, shape: _reshape_fwd(ctx, a, sha
 
 def _reshape_fwd(ctx, a, shape):
     ctx.shape = a.shape
-    return reshape_raw(a, shape)
+    return _new_array(a, reshape_raw(a, shape))
+
+
+def _new_array(a, r):
+    """``r``, a view of ``a``, made a new array as MXNet's ``reshape``, transposes and strided
+    slices give: it shares the buffer until either side is written (``Storage.share``)."""
+    if r._storage is a._storage:
+        r._storage = a._storage.share()
+    return r
 
 
 def reshape(a, newshape, order="C", reverse=False):
@@ -97,9 +105,8 @@ def reshape(a, newshape, order="C", reverse=False):
     if isinstance(newshape, numbers.Integral):
         newshape = (newshape,)
     newshape = tuple(newshape)
-    if newshape == a.shape:
-        return a if not requires_grad(a) or not _state.is_recording() else \
-            invoke(_reshape_op, [a], shape=newshape)
+    if newshape == a.shape and not (requires_grad(a) and _state.is_recording()):
+        return a._shared(a.shape, a._strides, a._offset)    # still a new array, as MXNet
     return invoke(_reshape_op, [a], shape=newshape)
 
 
@@ -114,7 +121,8 @@ def _arr(a):
 # --- transpose family --------------------------------------------------------------------------
 def _transpose_fwd(ctx, a, axes):
     ctx.axes = axes
-    return a._view(tuple(a.shape[i] for i in axes), tuple(a._strides[i] for i in axes), a._offset)
+    return a._shared(tuple(a.shape[i] for i in axes), tuple(a._strides[i] for i in axes),
+                     a._offset)
 
 
 def _transpose_bwd(ctx, g):
@@ -234,7 +242,10 @@ def broadcast_arrays(*arrays):
 def _getitem_fwd(ctx, a, key):
     ctx.shape, ctx.dtype, ctx.key = a.shape, a.dtype, key
     shape, strides, offset = basic_view(a.shape, a._strides, a._offset, key)
-    return a._view(shape, strides, offset)
+    v = a._view(shape, strides, offset)
+    # MXNet's rule: a result contiguous in memory is a view (writes reach the source), any
+    # other (steps, columns) a new array
+    return v if v._is_c_contiguous() else _new_array(a, v)
 
 
 def _getitem_bwd(ctx, g):

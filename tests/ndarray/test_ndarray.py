@@ -1,4 +1,4 @@
-"""The device array itself: views that copy nothing, host conversions, printing as MXNet prints,
+"""The device array itself: views and new arrays that copy nothing (MXNet's rule), host conversions, printing as MXNet prints,
 operators (plain, reflected, in place), item assignment, and the simple properties."""
 import operator
 
@@ -57,45 +57,84 @@ VIEWS = {
 }
 
 
+# MXNet's rule for which results share memory with their source: basic indexing whose result
+# is contiguous (a[1], a[None], a[2:4]) is a view; reshape, ravel, transposes, expand_dims,
+# squeeze and strided or column slices give new arrays. clgrad gives those new arrays over the
+# same buffer, copied only when either side is written first (copy on write). (broadcast_to
+# of a view stays a view of it: its repeated elements are not written one by one.)
+INDEXING = {"int", "ints", "negative int", "slice", "step", "negative step",
+            "negative step with bounds", "None", "Ellipsis", "Ellipsis None", "empty slice",
+            "out-of-range slice", "mixed", "chained"}
+
+
+def _mxnet_view(name, want):
+    return name in INDEXING and want.flags.c_contiguous and want.size > 0
+
+
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_views_share_storage_and_match_numpy(name):
+def test_views_copy_nothing_and_match_numpy(name):
     h = host()
     a = dev(h)
     used = in_use()
     v = VIEWS[name](a)
     want = VIEWS[name](h)
-    assert v._storage is a._storage, f"{name} copied the data"
+    assert v._storage.buffer is a._storage.buffer, f"{name} copied the data"
     assert in_use() == used, f"{name} allocated device memory"
     assert v.shape == want.shape
     assert v.strides == want.strides, f"{name}: strides {v.strides} vs NumPy {want.strides}"
     assert v.dtype == a.dtype
     assert_matches(v, want, None, name)
-    # the view sees writes to the base ...
+    # a view sees writes to the base; a new array (MXNet's copy semantics) does not
     a[...] = -h
-    assert_matches(v, -want, None, f"{name} after writing the base")
+    shared = _mxnet_view(name, want)
+    assert (v._storage is a._storage) == shared, name
+    assert_matches(v, -want if shared else want, None, f"{name} after writing the base")
 
 
-@pytest.mark.parametrize("name", ["reshape", "int", "negative step", "None", "mixed",
-                                  "transpose axes", "Ellipsis"])
-def test_writes_through_views_reach_the_base(name):
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_writes_reach_the_base_exactly_through_mxnet_views(name):
     h = host()
     a = dev(h)
     v = VIEWS[name](a)
+    if name == "broadcast_to":
+        return
+    want = VIEWS[name](h.copy())
     v[...] = 100
     expect = h.copy()
-    VIEWS[name](expect)[...] = 100
+    if _mxnet_view(name, want):
+        VIEWS[name](expect)[...] = 100
     assert_matches(a, expect, None, name)
+    assert_matches(v, onp.full(want.shape, 100, h.dtype), None, name)
+
+
+def test_copy_on_write_copies_only_while_shared():
+    a = dev(host())
+    r = a.reshape(4, 6)
+    r[0, 0] = 7.0                       # a still holds the buffer: r takes its own copy
+    assert r._storage.buffer is not a._storage.buffer and a[0, 0, 0].item() == 0.0
+    t = a.T
+    del t
+    before = id(a._storage.buffer)
+    a[0, 0, 0] = 5.0                    # the transpose is gone: nothing to copy
+    assert id(a._storage.buffer) == before and a[0, 0, 0].item() == 5.0
+    s = a.reshape(24)
+    a += 1                              # in-place ops on the source copy first too
+    assert s[0].item() == 5.0 and a[0, 0, 0].item() == 6.0
+    rows = a[1]                         # a view (contiguous): shares the storage itself
+    u = rows.reshape(12)
+    rows[0, 0] = -1.0
+    assert a[1, 0, 0].item() == -1.0 and u[0].item() != -1.0
 
 
 def test_reshape_of_non_contiguous_data_copies():
     h = host()
     a = dev(h)
     r = a.T.reshape(4, 6)
-    assert r._storage is not a._storage
+    assert r._storage.buffer is not a._storage.buffer
     assert_matches(r, h.T.reshape(4, 6))
     # ... unless the strides allow a view (NumPy's rule): merging the leading dimensions
     s = a[:, :, ::2].reshape(6, 2)
-    assert s._storage is a._storage
+    assert s._storage.buffer is a._storage.buffer
     assert_matches(s, h[:, :, ::2].reshape(6, 2))
 
 

@@ -307,19 +307,22 @@ def test_operators_with_arrays_scalars_and_numpy(name):
                        f"{name}({dt_} array, {s!r})")
         assert_matches(op(s, np.array(xh)), numpy_result(name, s, xr), want_dt,
                        f"{name}({s!r}, {dt_} array)")
-    # in place: writes into the same storage, visible through other views
+    # in place: writes into the same storage, visible through views (MXNet's: contiguous
+    # basic indexing), not through new arrays (a strided slice, a reshape)
     if name in _INPLACE:
         # int /= int would need a float result: tested with the errors below
         d = onp.dtype("float32") if name == "true_divide" else d
         ah, bh = ah.astype(d), bh.astype(d)
         x = np.array(ah)
-        alias = x[:, ::-1]
+        alias = x[1:]
+        other = x[:, ::-1]
         storage = x._storage
         res = getattr(x, _INPLACE[name])(np.array(bh))
         assert res is x and x._storage is storage
         want = numpy_result(name, ah, bh)
         assert_matches(x, want, d, f"{name} in place")
-        assert_matches(alias, want[:, ::-1], d, f"{name} in place, seen through a view")
+        assert_matches(alias, want[1:], d, f"{name} in place, seen through a view")
+        assert_matches(other, ah[:, ::-1], d, f"{name} in place, not seen by a new array")
         # in place with a broadcast right operand, a NumPy array and a scalar
         x = np.array(ah)
         getattr(x, _INPLACE[name])(np.array(bh[0]))
@@ -335,10 +338,17 @@ def test_operators_with_arrays_scalars_and_numpy(name):
 def test_inplace_on_views_and_overlapping_operands():
     h = onp.arange(12, dtype=onp.float32).reshape(3, 4)
     x = np.array(h)
-    v = x[1:, ::2]
+    v = x[1:, ::2]          # strided: a new array in MXNet, so the source keeps its values
     v += 100
+    assert_matches(x, h)
+    assert_matches(v, h[1:, ::2] + 100)
+    x[1:, ::2] += 100       # through the source: read, add, written back
     h2 = h.copy()
     h2[1:, ::2] += 100
+    assert_matches(x, h2)
+    r = x[1:]               # contiguous: a view, so writes reach the source
+    r += 1
+    h2[1:] += 1
     assert_matches(x, h2)
     # overlapping source and destination: the result is as if the right side was read first
     x = np.array(h)

@@ -159,15 +159,21 @@ def test_setitem_mask_dtypes(dtype):
     same(a, x)
 
 
-def test_setitem_through_a_view_writes_the_base():
+def test_setitem_through_a_view_writes_the_base_and_through_a_new_array_does_not():
     x = host((4, 6))
     a = np.array(x)
-    v = a.T                       # non-contiguous target
+    v = a.T                       # MXNet: a new array (shared until written)
     v[[5, 0]] = 0.0
-    x.T[[5, 0]] = 0.0
+    vt = x.T.copy()
+    vt[[5, 0]] = 0.0
+    same(v, vt)
+    same(a, x)                    # the source is untouched
+    r = a[1:3]                    # contiguous: a view
+    r[[1, 0, 1]] = np.array(onp.array([[1.0] * 6, [2.0] * 6, [3.0] * 6], onp.float32))
+    x[1:3][[1, 0, 1]] = onp.array([[1.0] * 6, [2.0] * 6, [3.0] * 6], onp.float32)
     same(a, x)
-    a[::-1][[0, 0, 1]] = np.array(onp.array([[1.0] * 6, [2.0] * 6, [3.0] * 6], onp.float32))
-    x[::-1][[0, 0, 1]] = onp.array([[1.0] * 6, [2.0] * 6, [3.0] * 6], onp.float32)
+    w = a[1:3].T                  # a new array of a view
+    w[[0]] = -5.0
     same(a, x)
 
 

@@ -238,6 +238,7 @@ def _run(spec, operands, out=None, call=None):
         raise ShapeError(f"{spec.name}: output shape {out.shape} does not match the "
                          f"broadcast shape {call.shape} of the operands")
     _check_cast(spec.name, plan.out_dtype, out.dtype)
+    out._storage.prepare_write()
     ew = plan.ew
     if out.dtype != plan.out_dtype:     # out= of another dtype: stored in its type
         ew = launch.ew_plan(spec.name, plan.expr, out.dtype, ew.sig, plan.helpers)

@@ -184,6 +184,7 @@ def _plan_keys(plan, strides):
 def _plan_set_raw(x, plan, value):
     """``x[key] = value`` for a resolved key, in place, last write winning; not recorded."""
     from ..shape import reshape_raw
+    x._storage.prepare_write()
     W = _plan_target(x, plan)
     K, axis = len(plan.idxs), plan.axis
     J = _prod(plan.B)

@@ -111,6 +111,7 @@ def _along_raw(src, idx, axis):
 def put_along_axis_raw(dst, idx, values, axis):
     """dst[c with c[axis] := idx[c]] = values[c] in place (indices distinct along the axis)."""
     shape = tuple(idx.shape)
+    dst._storage.prepare_write()
     if isinstance(values, ndarray):
         if values.dtype != dst.dtype:
             values = copy_raw(values, dst.dtype)

@@ -23,7 +23,7 @@ def _diag_fwd(ctx, a, i, j):
     strides[i] += strides[j]
     del shape[j]
     del strides[j]
-    return a._view(tuple(shape), tuple(strides), a._offset)
+    return a._shared(tuple(shape), tuple(strides), a._offset)    # a new array, as MXNet
 
 
 def _diag_bwd(ctx, g):
@@ -218,5 +218,5 @@ def einsum(subscripts, *operands, out=None, optimize=False):
     x, lx = _einsum_single(x, lx, set(lo))
     order = [lx.index(c) for c in lo]
     if order != list(range(len(order))) or any(x is o for o in ops):
-        x = transpose(x, order)     # a view, as NumPy returns, never the operand itself
+        x = transpose(x, order)     # a new array (shared until written), never the operand
     return _finish(x, out)
