@@ -45,5 +45,12 @@ class KernelFallbackWarning(UserWarning):
     instead (issued once per kernel family and device)."""
 
 
+class GradReqError(MXNetError, KeyError, ValueError):
+    """An unknown ``grad_req``: a ``KeyError`` as MXNet raises (and a ``ValueError``)."""
+
+    def __str__(self):      # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class AutogradError(MXNetError):
     """Misuse of the autograd engine (freed graph, unrecorded head, in-place write to a saved array)."""

@@ -1,5 +1,5 @@
 """MXNet's autograd: record scopes, training flags, backward, grad and custom Functions."""
-from .function import Function
+from .function import Function, FunctionReuseError  # noqa: F401
 from .graph import (is_recording, is_training, pause, predict_mode, record, set_recording,
                     set_training, train_mode)
 from .tape import backward, grad, mark_variables

@@ -9,6 +9,11 @@ from ..ndarray import ndarray
 from . import graph
 
 
+class FunctionReuseError(MXNetError, AssertionError):
+    """A ``Function`` instance called a second time (MXNet asserts; ``except AssertionError``
+    catches it as there)."""
+
+
 class Function:
     """Subclass with ``forward(self, *inputs)`` and ``backward(self, *output_grads)``."""
 
@@ -30,8 +35,8 @@ class Function:
 
     def __call__(self, *inputs):
         if getattr(self, "_used", False):
-            raise MXNetError("Each Function instance can only be called once. Please create "
-                             "another instance.")
+            raise FunctionReuseError("Each Function instance can only be called once. Please "
+                                     "create another instance.")
         if not hasattr(self, "_used"):
             raise MXNetError(f"{type(self).__name__}.__init__ must call super().__init__()")
         self._used = True

@@ -39,6 +39,12 @@ MODIFIED = (
     "(its version is {now}, expected {then}). Use an out-of-place op, or .copy() the array "
     "before modifying it.")
 
+IN_GRAPH = (
+    "{what}: assigning to an array that is already in the recorded graph (an array with "
+    "attach_grad() or the result of a recorded op) would make its gradients undefined, as in "
+    "MXNet. Call backward() first, do this outside autograd.record(), or assign into a copy "
+    "made outside the record scope.")
+
 GRAD_REQS = ("write", "add", "null")
 
 
@@ -187,11 +193,22 @@ def check_saved(op_name, arrays, versions):
             raise AutogradError(MODIFIED.format(op=op_name, now=st.version, then=v))
 
 
+def check_assignable(a, what):
+    """MXNet's rule for writes in place: inside ``record()``, an array that is in the graph (a
+    leaf with ``attach_grad()`` or a recorded result) cannot be written; ``AutogradError``
+    (an ``MXNetError``) before anything changes. Outside it the version counters guard what
+    a recorded op saved."""
+    node = a._ag_node
+    if flags.recording and node is not None and (type(node) is LeafNode or not node.freed):
+        raise AutogradError(IN_GRAPH.format(what=what))
+
+
 def parents_of(inputs):
     """(parents, needs) of an op call's inputs: per input, the (node, output slot) it was
     computed by and True when it needs a gradient, else None and False; (None, None) when no
     input needs one. This is the one place that decides whether an input takes part in the
-    graph: it has a node, and that node is not a leaf with grad_req 'null'."""
+    graph: it has a node, that node is not a leaf with grad_req 'null', and not an op whose
+    graph a backward has freed (as in MXNet, such a result is a constant from then on)."""
     parents = []
     needs = []
     found = False
@@ -202,7 +219,8 @@ def parents_of(inputs):
             node = None
         else:
             node = getattr(x, "_ag_node", None)
-        if node is not None and (type(node) is not LeafNode or node.grad_req != "null"):
+        if node is not None and (node.grad_req != "null" if type(node) is LeafNode
+                                 else not node.freed):
             parents.append((node, x._ag_index))
             needs.append(True)
             found = True

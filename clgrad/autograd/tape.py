@@ -16,7 +16,8 @@ for an input that gets no gradient; a 'write' leaf reached only by such zeros is
 zeros, as MXNet does.
 """
 from .. import ops
-from ..base import AutogradError, DeviceMismatchError, DTypeError, MXNetError, ShapeError
+from ..base import (AutogradError, DeviceMismatchError, DTypeError, GradReqError, MXNetError,
+                    ShapeError)
 from ..ndarray import ndarray
 from . import graph
 from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpNode, by_seq,  # noqa: F401
@@ -26,7 +27,7 @@ from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpNode, by_seq,  #
 # --- leaves ----------------------------------------------------------------------------------
 def attach_grad(x, grad_req="write"):
     if grad_req not in GRAD_REQS:
-        raise MXNetError(f"unknown grad_req {grad_req!r}: expected one of {GRAD_REQS}")
+        raise GradReqError(f"unknown grad_req {grad_req!r}: expected one of {GRAD_REQS}")
     # MXNet allocates the buffer for 'null' too: x.grad reads as zeros that backward never writes
     grad = ops.zeros_like(x)
     x._ag_node = LeafNode(grad, grad_req)
@@ -53,7 +54,7 @@ def mark_variables(variables, gradients, grad_reqs="write"):
         raise MXNetError("mark_variables: variables, gradients and grad_reqs differ in length")
     for v, g, r in zip(variables, gradients, grad_reqs):
         if r not in GRAD_REQS:
-            raise MXNetError(f"unknown grad_req {r!r}: expected one of {GRAD_REQS}")
+            raise GradReqError(f"unknown grad_req {r!r}: expected one of {GRAD_REQS}")
         if g is not None and g.shape != v.shape:
             raise MXNetError(f"mark_variables: gradient buffer shape {g.shape} does not match "
                              f"the variable's {v.shape}")
@@ -307,6 +308,12 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
             raise MXNetError(f"Cannot differentiate with respect to the {i}-th variable because "
                              "it does not require gradient: call attach_grad() on it before "
                              "autograd.record().")
+    reached = _reached(_as_list(heads))
+    for i, v in enumerate(variables):
+        if reached is not None and v._ag_node not in reached:
+            raise AutogradError(f"Cannot differentiate with respect to the {i + 1}-th variable "
+                                "because it is unreachable from the outputs (as MXNet; "
+                                "backward() leaves such a variable's .grad at zero)")
     if retain_graph is None:
         retain_graph = create_graph
     leaves, captured = _run(heads, head_grads, variables, retain_graph, train_mode,
@@ -328,6 +335,18 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     finally:
         graph.set_recording(prev)
     return out
+
+
+def _reached(heads):
+    """Every node (leaves included) the heads' graph reaches; None where a freed node hides
+    part of it (the backward pass then says so)."""
+    roots = [h._ag_node for h in heads if isinstance(h, ndarray) and h._ag_node is not None]
+    if len(roots) != len(heads):
+        return None     # a head outside the graph: the backward pass says so
+    ops_ = _reachable(roots)
+    if any(n.freed for n in ops_):
+        return None
+    return ops_ | set(roots) | {p[0] for n in ops_ for p in n.parents if p is not None}
 
 
 # --- the array's autograd methods --------------------------------------------------------------

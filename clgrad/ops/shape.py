@@ -5,7 +5,7 @@ import numbers
 import numpy as _np
 
 from ..autograd import graph as _state
-from ..autograd.graph import requires_grad
+from ..autograd.graph import check_assignable, requires_grad
 from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
 from ..ndarray.ndarray import c_strides
@@ -297,7 +297,6 @@ _setitem_op = register("setitem", _setitem_fwd, _setitem_bwd)
 
 def setitem(a, key, value):
     """``a[key] = value`` with NumPy broadcasting of ``value``; bumps ``a``'s version."""
-    from ..autograd.graph import LeafNode
     if not isinstance(value, ndarray):
         if isinstance(value, (_np.ndarray, list, tuple)):
             value = array(_np.asarray(value), dtype=a.dtype, device=a.device)
@@ -307,10 +306,8 @@ def setitem(a, key, value):
     if isinstance(key, list) or not is_basic(key):
         from .indexing import advanced_setitem
         return advanced_setitem(a, key, value)
-    if _state.is_recording() and (requires_grad(a) or requires_grad(value)):
-        if type(a._ag_node) is LeafNode:
-            raise MXNetError("an array with attach_grad() is being modified in place inside "
-                             "autograd.record(); use an out-of-place op instead")
+    check_assignable(a, "a[key] = value")
+    if _state.is_recording() and requires_grad(value):
         sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
         if isinstance(value, ndarray):
             broadcast_shapes(sh, value.shape)

@@ -60,39 +60,64 @@ def test_write_through_another_view_is_detected():
     _assert_modified_error(z.backward)
 
 
-def test_in_place_inside_record_on_a_saved_array_is_detected():
+def _assert_in_graph_error(fn):
+    with pytest.raises(AutogradError, match="already in the recorded graph") as e:
+        fn()
+    assert isinstance(e.value, MXNetError)
+
+
+def test_in_place_inside_record_on_a_recorded_result_raises_at_once():
+    """MXNet's rule: inside record(), an array in the graph is not written in place. The
+    write raises before anything changes, and recording goes on."""
     x = _x()
     with autograd.record():
         y = x * 2
         z = y * y
-        y[1] = 0.0
-    _assert_modified_error(z.backward)
+
+        def setitem():
+            y[1] = 0.0
+
+        def iadd():
+            y[:] += 1
+
+        _assert_in_graph_error(setitem)
+        _assert_in_graph_error(iadd)
+        with pytest.raises(AutogradError, match=r"x \*= y"):
+            y *= 3
+        _assert_in_graph_error(lambda: y.__setitem__(np.array([0, 2]), 5.0))    # advanced key
+        assert autograd.is_recording()
+        s = z + (y + 1)         # the graph is intact: recording goes on
+    assert y.tolist() == [2.0, 4.0, 6.0]
+    s.backward()
+    assert x.grad.tolist() == [10.0, 18.0, 26.0]        # d/dx (4x^2 + 2x + 1)
 
 
-def test_in_place_ops_are_recorded_when_nothing_they_overwrite_was_saved():
+def test_in_place_after_backward_on_a_freed_result_is_allowed():
     x = _x()
     with autograd.record():
         y = x * 2
-        y += 1              # add's vjp never reads y
-        y *= 3              # multiply by a constant reads only the constant
-        y -= x
-        z = (y * y).sum()
+    y.backward()
+    with autograd.record():
+        y[0] = 7.0              # the graph through y was freed: y is a constant now
+        z = y * x
     z.backward()
-    xv = onp.array([1.0, 2.0, 3.0])
-    onp.testing.assert_allclose(x.grad.asnumpy(), 2 * (5 * xv + 3) * 5)
+    assert x.grad.tolist() == [7.0, 4.0, 6.0]
 
 
-def test_recorded_setitem_gives_the_right_gradients():
+def test_recorded_setitem_of_a_plain_array_gives_the_right_gradients():
+    """Assigning a recorded value into an array outside the graph records the assignment."""
     x = _x()
     v = np.array(10.0)
     v.attach_grad()
+    y = np.zeros((3,))
     with autograd.record():
-        y = x * 3
-        y[1] = v * 2        # y[1] no longer depends on x
-        z = (y * np.array([1.0, 2.0, 3.0])).sum()
+        y[1] = v * 2
+        y2 = np.zeros((3,))
+        y2[np.array([0, 2])] = x[np.array([0, 2])] * 3       # advanced key
+        z = (y * np.array([1.0, 2.0, 3.0])).sum() + (y2 * y2).sum()
     z.backward()
-    assert x.grad.tolist() == [3.0, 0.0, 9.0]
     assert v.grad.tolist() == 4.0
+    assert x.grad.tolist() == [18.0, 0.0, 54.0]
 
 
 def test_in_place_on_an_attached_leaf_inside_record_raises():

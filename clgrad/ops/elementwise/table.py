@@ -6,10 +6,11 @@ import math
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
+from ...autograd.graph import check_assignable, requires_grad
 from ...base import MXNetError, ShapeError
 from ...ndarray import ndarray
 from .. import launch
-from ..core import array, broadcast_shapes, zeros_like
+from ..core import array, assign, broadcast_shapes, check_out, zeros_like
 from ..registry import invoke, register
 from .spec import (_LN2, _LN10, EwSpec, _binary_vjp, _check_cast, _dtype_of, define,
                    _operand, _prepare, _run, _scalar_factor, _scalar_in, _unary_vjp, _zero_vjp,
@@ -326,14 +327,12 @@ def clip(a, a_min=None, a_max=None, out=None):
     if not isinstance(a, ndarray):
         a = array(a)
     if out is not None:
-        from ..core import check_out
         ops_ = [x for x in (a, lo, hi) if x is not None]
         check_out("clip", out, broadcast_shapes(*[x.shape for x in ops_ if
                                                   isinstance(x, ndarray)]),
                   dt.result_type(*[_dtype_of(x) for x in ops_]), a.device)
     res = invoke(_clip_op, [a, lo, hi])
     if out is not None:
-        from ..core import assign
         return assign(out, res)
     return res
 
@@ -352,13 +351,8 @@ around = round_ = round
 # --- in place --------------------------------------------------------------------------------
 def inplace(fn, x, other):
     """``x op= other``: writes into ``x`` and, when recording, rebinds ``x`` to the new node."""
-    from ...autograd.graph import LeafNode, requires_grad
-    from ..core import assign
-    recording = _state.is_recording() and (requires_grad(x) or requires_grad(other))
-    if recording:
-        if type(x._ag_node) is LeafNode:
-            raise MXNetError("an array with attach_grad() is being modified in place inside "
-                             "autograd.record(); use an out-of-place op (x = x + y) instead")
+    check_assignable(x, f"x {_AUGMENTED.get(fn.__name__, fn.__name__)}= y")
+    if _state.is_recording() and requires_grad(other):
         res = fn(x, other)
         if res.shape != x.shape:
             raise ShapeError(f"non-broadcastable output operand with shape {x.shape} doesn't "
@@ -378,6 +372,11 @@ def inplace(fn, x, other):
     else:
         fn(x, other, out=x)
     return x
+
+
+_AUGMENTED = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/",
+              "floor_divide": "//", "mod": "%", "power": "**", "bitwise_and": "&",
+              "bitwise_or": "|", "bitwise_xor": "^", "left_shift": "<<", "right_shift": ">>"}
 
 
 def _overlaps(x, other):

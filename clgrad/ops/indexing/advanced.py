@@ -8,8 +8,8 @@ import numpy as _np
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
-from ...autograd.graph import requires_grad
-from ...base import DTypeError, MXNetError, ShapeError
+from ...autograd.graph import check_assignable, requires_grad
+from ...base import DTypeError, ShapeError
 from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from ...ndarray.indexing import IndexOutOfRange, basic_view
@@ -248,7 +248,6 @@ _advset_op = register("advanced_setitem", _advset_fwd, _advset_bwd)
 
 def advanced_setitem(a, key, value):
     """``a[key] = value`` for advanced keys; repeated indices: the last assignment wins."""
-    from ...autograd.graph import LeafNode
     plan = _plan(a, key)
     if isinstance(value, ndarray):
         same_device([a, value], "assignment")
@@ -257,10 +256,8 @@ def advanced_setitem(a, key, value):
                              f"broadcast to indexing result of shape {plan.rshape}")
     elif not isinstance(value, (numbers.Number, _np.generic)):
         raise DTypeError(f"cannot assign a {type(value).__name__} to an array of {a.dtype}")
-    if _state.is_recording() and (requires_grad(a) or requires_grad(value)):
-        if type(a._ag_node) is LeafNode:
-            raise MXNetError("an array with attach_grad() is being modified in place inside "
-                             "autograd.record(); use an out-of-place op instead")
+    check_assignable(a, "a[key] = value")
+    if _state.is_recording() and requires_grad(value):
         res = invoke(_advset_op, [a, value], plan=plan)
         assign(a, res)
         a._ag_node, a._ag_index = res._ag_node, res._ag_index
