@@ -132,18 +132,19 @@ def predict_mode():
 class LeafNode:
     """A variable marked with attach_grad: where its gradient is written."""
 
-    __slots__ = ("grad", "grad_req", "__weakref__")
+    __slots__ = ("grad", "grad_req", "live", "__weakref__")
 
     def __init__(self, grad, grad_req):
         self.grad = grad
         self.grad_req = grad_req
+        self.live = grad_req != "null"     # takes part in the graph (see parents_of)
 
 
 class OpNode:
     """One recorded op: its backward, saved state, and the producers of its inputs."""
 
-    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "seq",
-                 "scale", "__weakref__")
+    __slots__ = ("name", "backward", "ctx", "parents", "nout", "out_meta", "freed", "live",
+                 "seq", "scale", "__weakref__")
 
     def __init__(self, name, backward, ctx, parents, out_meta):
         self.name = name
@@ -153,6 +154,7 @@ class OpNode:
         self.nout = len(out_meta)
         self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
         self.freed = False
+        self.live = True        # until a backward frees it (see parents_of)
         self.seq = _next_seq()
         # set when the op is its one array input times a constant (see _Scaled)
         self.scale = None
@@ -161,6 +163,7 @@ class OpNode:
         self.ctx = None
         self.parents = ()
         self.freed = True
+        self.live = False
 
 
 
@@ -219,8 +222,7 @@ def parents_of(inputs):
             node = None
         else:
             node = getattr(x, "_ag_node", None)
-        if node is not None and (node.grad_req != "null" if type(node) is LeafNode
-                                 else not node.freed):
+        if node is not None and node.live:
             parents.append((node, x._ag_index))
             needs.append(True)
             found = True

@@ -212,8 +212,21 @@ def _dispatch(spec, args, out=None):
     if out is not None:
         same_device(list(args) + [out], spec.name)
         flat = flat and out.shape == shape and out._is_c_contiguous()
-    return Call(spec.op, args, dev, _parents_of(args) if _flags.recording else _UNRECORDED,
-                shape, flat, sig, plan)
+    # (the record is filled in directly: a call of Call's __init__ would cost more than the rest
+    # of this function's bookkeeping)
+    call = _new_call(Call)
+    call.op = spec.op
+    call.inputs = args
+    call.device = dev
+    call.parents, call.needs = _parents_of(args) if _flags.recording else _UNRECORDED
+    call.shape = shape
+    call.flat = flat
+    call.sig = sig
+    call.plan = plan
+    return call
+
+
+_new_call = object.__new__
 
 
 _UNRECORDED = (None, None)
@@ -291,22 +304,31 @@ def define(spec, vjp):
             raise TypeError(f"{spec.name}() takes {nin} positional argument(s) "
                             f"but {len(args)} were given")
         call = _dispatch(spec, args, out)
-        if call.parents is None or vjp is None:
+        recorded = call.parents is not None and vjp is not None
+        if recorded:
+            if out is not None:
+                raise MXNetError(f"{spec.name}: out= is not supported while recording "
+                                 "gradients")
+            if call.plan.is_complex:    # (a complex operand makes the compute type complex)
+                _no_complex_grad(spec.name, call.inputs)
+            ctx = OpContext()
+            ctx.needs = call.needs
+            _save_operands(ctx, call.inputs, vjp)
+        if out is None and call.flat:
+            # _run's common case, written out here: one Python call less on every op
+            plan = call.plan
+            res, n = _empty_n(call.shape, plan.out_dtype, call.device)
+            if n:
+                plan.ew.run_flat(res, _converted(call.inputs, plan.compute) if plan.convert
+                                 else call.inputs, n)
+        else:
             res = _run(spec, call.inputs, out, call)
             if out is not None:
                 out._storage.version += 1
-            return res
-        if out is not None:
-            raise MXNetError(f"{spec.name}: out= is not supported while recording gradients")
-        if call.plan.is_complex:        # (a complex operand makes the compute type complex)
-            _no_complex_grad(spec.name, call.inputs)
-        ctx = OpContext()
-        ctx.needs = call.needs
-        _save_operands(ctx, call.inputs, vjp)
-        res = _run(spec, call.inputs, None, call)
-        if saves_output:
-            _save_output(ctx, res)
-        _record_node(spec.name, vjp, ctx, call.inputs, (res,), call.parents)
+        if recorded:
+            if saves_output:
+                _save_output(ctx, res)
+            _record_node(spec.name, vjp, ctx, call.inputs, (res,), call.parents)
         return res
 
     fn.__name__ = spec.name
