@@ -2,9 +2,12 @@
 from . import array_api, autograd, ops  # noqa: F401  (array_api: the arrays' namespace hooks)
 from . import numpy as np  # noqa: F401
 from . import npx  # noqa: F401
+from . import random  # noqa: F401  (mx.random: seed and the 1.x samplers)
+from . import context, image  # noqa: F401
+from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401  (MXNet 1.x)
 from .base import (AutogradError, DeviceCapabilityError, DeviceMismatchError, DTypeError,  # noqa: F401
-                   KernelBuildError, KernelFallbackWarning, MXNetError, OutOfMemoryError,
-                   ShapeError)
+                   GradReqError, KernelBuildError, KernelFallbackWarning, MXNetError,
+                   OutOfMemoryError, ShapeError)
 from .ndarray import ndarray  # noqa: F401
 from .runtime import Device  # noqa: F401
 

@@ -2,13 +2,16 @@
 import types as _types
 
 from . import ops as _ops  # noqa: F401
+from .ops import random as _random
 from .ops.nn import *  # noqa: F401,F403
+from .ops.linalg import batch_dot  # noqa: F401
+from .ops.shape import npx_reshape as reshape  # noqa: F401
 from .ops.sort import topk  # noqa: F401
 from .ops.nn import bernoulli as _nn_bernoulli
 from .runtime import all_devices, default_device, get_device
 
-# MXNet's npx.random namespace (only bernoulli lives there; the rest is np.random)
-random = _types.SimpleNamespace(bernoulli=_nn_bernoulli)
+# MXNet's npx.random namespace: seed and bernoulli (the samplers are np.random's)
+random = _types.SimpleNamespace(bernoulli=_nn_bernoulli, seed=_random.seed)
 
 _np_mode = {"array": False, "shape": False}
 

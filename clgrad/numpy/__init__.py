@@ -17,6 +17,9 @@ from ..ops import (abs, all, amax, amin, any, arange, around, array, asarray, as
 from . import random  # noqa: F401
 import clgrad.numpy.linalg as linalg  # noqa: F401  (`from . import` would find ops.linalg)
 
+# MXNet prints its arrays' type as mxnet.numpy.ndarray: the class's public home is here
+ndarray.__module__ = __name__
+
 bool = bool_  # noqa: A001
 pi = _onp.pi
 e = _onp.e

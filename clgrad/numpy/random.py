@@ -94,3 +94,28 @@ def shuffle(x):
         raise RandomParameterError("shuffle: x must be at least 1-d")
     if x.shape[0] > 1:
         assign(x, take_raw(x, [permutation_indices(x.shape[0], x.device)], 0))
+
+
+def multinomial(n, pvals, size=None):
+    """Counts (int64) of ``n`` draws over the categories of probabilities ``pvals``; ``size``
+    draws that many experiments (shape ``size + (len(pvals),)``), as NumPy and MXNet."""
+    from ..ops import equal, expand_dims, sum
+    from ..ops.random import RandomParameterError, choice_indices
+    if isinstance(n, bool) or not isinstance(n, (int, _onp.integer)) or n < 0:
+        raise RandomParameterError(f"multinomial: n must be a non-negative integer, got {n!r}")
+    p = pvals.asnumpy() if hasattr(pvals, "asnumpy") else _onp.asarray(pvals, dtype=_onp.float64)
+    if p.ndim != 1 or p.size == 0:
+        raise RandomParameterError("multinomial: pvals must be a non-empty 1-d sequence")
+    k = p.size
+    shape = () if size is None else ((int(size),) if isinstance(size, (int, _onp.integer))
+                                     else tuple(int(s) for s in size))
+    # the last category takes what the others leave, as NumPy: pvals need only sum to <= 1
+    p = _onp.clip(p.astype(_onp.float64), 0.0, None)
+    if p[:-1].sum() > 1.0 + 1e-12:
+        raise RandomParameterError("multinomial: sum(pvals[:-1]) must not exceed 1")
+    p[-1] = max(0.0, 1.0 - p[:-1].sum())
+    p /= p.sum()
+    idx = choice_indices(k, shape + (int(n),), True, p)
+    from ..ops import arange
+    cats = arange(k, dtype="int64", device=idx.device)
+    return sum(equal(expand_dims(idx, -1), cats), axis=-2)

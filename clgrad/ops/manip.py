@@ -17,8 +17,8 @@ from .shape import broadcast_to, expand_dims, getitem, ravel, reshape, transpose
 
 __all__ = ["append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack",
            "concatenate", "diag", "diagflat", "diagonal", "dsplit", "dstack", "flip", "fliplr",
-           "flipud", "hsplit", "hstack", "pad", "repeat", "roll", "rot90", "row_stack", "split",
-           "stack", "tile", "tril", "triu", "vsplit", "vstack"]
+           "flipud", "hsplit", "hstack", "meshgrid", "pad", "repeat", "roll", "rot90",
+           "row_stack", "split", "stack", "tile", "tril", "triu", "vsplit", "vstack"]
 
 
 class ManipArgumentError(MXNetError, ValueError):
@@ -539,3 +539,30 @@ def tril(m, k=0):
 def triu(m, k=0):
     """``m`` with the elements below the k-th diagonal zeroed (the last two axes)."""
     return _tri(m, k, False)
+
+
+_copy_array = copy     # (meshgrid's ``copy`` parameter hides the function)
+
+
+def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
+    """Coordinate matrices from 1-D coordinate vectors (NumPy's ``meshgrid``): ``indexing``
+    'xy' (Cartesian: the first two outputs' axes swapped) or 'ij' (matrix); ``sparse`` keeps
+    size-1 axes instead of broadcasting. Each output is a recorded op of its input."""
+    if indexing not in ("xy", "ij"):
+        raise MXNetError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [ravel(x if isinstance(x, ndarray) else array(x)) for x in xi]
+    same_device(xs, "meshgrid")
+    n = len(xs)
+    shapes = []
+    for i, x in enumerate(xs):
+        s = [1] * n
+        s[i] = x.shape[0]
+        if indexing == "xy" and n > 1 and i < 2:
+            s[0], s[1] = s[1], s[0]
+        shapes.append(tuple(s))
+    out = [reshape(x, s) for x, s in zip(xs, shapes)]
+    if sparse:
+        return out
+    full = tuple(max(s[k] for s in shapes) for k in range(n))
+    out = [broadcast_to(o, full) for o in out]
+    return [_copy_array(o) for o in out] if copy else out

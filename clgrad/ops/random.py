@@ -31,17 +31,42 @@ class _Stream:
             return base
 
 
-_stream = _Stream(0)
+# One stream per device, as MXNet keeps one generator per device: ``seed(s)`` resets them all
+# (and fixes the seed of devices first used later), ``seed(s, device=d)`` only d's.
+_streams = {}
+_default_seed = [0]
+_streams_lock = threading.Lock()
 
 
-def seed(seed=None, device=None):
-    """Reset the generator: ``seed`` fixes the stream (the same on every device)."""
+def _stream_of(dev):
+    s = _streams.get(dev)
+    if s is None:
+        with _streams_lock:
+            s = _streams.get(dev)
+            if s is None:
+                s = _streams[dev] = _Stream(_default_seed[0])
+    return s
+
+
+def seed(seed=None, device="all", ctx=None):
+    """Reset the generators (MXNet's ``random.seed(seed_state, ctx='all')``): every device's
+    when ``device`` is 'all' (or None), else only ``device``'s. The same seed repeats the same
+    draws, on every OpenCL device alike; None seeds from the operating system."""
+    if ctx is not None and device in ("all", None):
+        device = ctx
     if seed is None:
         import os
         seed = int.from_bytes(os.urandom(8), "little")
-    if not isinstance(seed, (int, _np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, (int, _np.integer)) or seed < 0:
         raise MXNetError(f"seed must be a non-negative integer, got {seed!r}")
-    _stream.reset(int(seed))
+    seed = int(seed)
+    if device is None or (isinstance(device, str) and device == "all"):
+        with _streams_lock:
+            _default_seed[0] = seed
+            for s in _streams.values():
+                s.reset(seed)
+    else:
+        _stream_of(resolve_device(device)).reset(seed)
 
 
 def draw(dist, shape, dtype, p0, p1, device=None):
@@ -64,8 +89,9 @@ def draw(dist, shape, dtype, p0, p1, device=None):
     k = launch.get_kernel(dev, key, lambda: _make(dev, dist, dtype, param))
     counters = (n + 3) // 4
     wide = (dist == "uniform" and param == dt.float64) or (dist == "randint" and p1 > 0xFFFFFFFF)
-    base = _stream.take(counters * (2 if wide else 1))
-    k(dev, counters, out._storage.buffer, n, _stream.key[0], _stream.key[1], base, p0, p1)
+    stream = _stream_of(dev)
+    base = stream.take(counters * (2 if wide else 1))
+    k(dev, counters, out._storage.buffer, n, stream.key[0], stream.key[1], base, p0, p1)
     return out
 
 

@@ -317,3 +317,106 @@ def setitem(a, key, value):
         return
     sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
     assign(a._view(sh, st, off), value)     # checks the value's shape before writing
+
+
+def npx_shape(src, codes, reverse=False):
+    """The shape MXNet's ``npx.reshape`` makes of ``src`` from ``codes``: a positive size,
+    -1 (inferred), -2 (copy this dimension), -3 (drop this dimension, which must be 1), -4
+    (copy all remaining dimensions), -5 (merge this dimension and the next), -6 (split this
+    dimension in the two sizes that follow, one of which may be -1). ``reverse``: match
+    from the right."""
+    src = tuple(src)
+    codes = tuple(int(c) for c in ((codes,) if isinstance(codes, numbers.Integral) else codes))
+    if reverse:
+        # the codes read right to left: reverse both, resolve, reverse back (-6's two sizes
+        # keep their order)
+        rc, i = [], len(codes) - 1
+        while i >= 0:
+            if i >= 2 and codes[i - 2] == -6:
+                rc += [-6, codes[i], codes[i - 1]]
+                i -= 3
+            else:
+                rc.append(codes[i])
+                i -= 1
+        return tuple(reversed(npx_shape(src[::-1], rc)))
+    out, infer, i, j = [], None, 0, 0
+
+    def need(k, code):
+        if j + k > len(src):
+            raise ShapeError(f"npx.reshape: code {code} at position {i} needs {k} more "
+                             f"dimension(s) of the input shape {src}")
+    while i < len(codes):
+        c = codes[i]
+        if c > 0 or c == 0:
+            if c == 0:
+                raise ShapeError(f"npx.reshape: size 0 at position {i} of {codes} (MXNet's "
+                                 "npx.reshape copies a dimension with -2)")
+            out.append(c)
+            j += 1
+        elif c == -1:
+            if infer is not None:
+                raise ShapeError(f"npx.reshape: more than one -1 in {codes}")
+            infer = len(out)
+            out.append(1)
+            j += 1
+        elif c == -2:
+            need(1, c)
+            out.append(src[j])
+            j += 1
+        elif c == -3:
+            need(1, c)
+            if src[j] != 1:
+                raise ShapeError(f"npx.reshape: -3 drops a dimension of size 1, but dimension {j} "
+                                 f"of {src} is {src[j]}")
+            j += 1
+        elif c == -4:
+            out.extend(src[j:])
+            j = len(src)
+        elif c == -5:
+            need(2, c)
+            out.append(src[j] * src[j + 1])
+            j += 2
+        elif c == -6:
+            if i + 2 >= len(codes):
+                raise ShapeError(f"npx.reshape: -6 must be followed by two sizes in {codes}")
+            need(1, c)
+            a, b = codes[i + 1], codes[i + 2]
+            if a == -1 and b == -1 or a < -1 or b < -1 or 0 in (a, b):
+                raise ShapeError(f"npx.reshape: -6 splits into two positive sizes, one of which "
+                                 f"may be -1; got {a}, {b}")
+            n = src[j]
+            a = n // b if a == -1 else a
+            b = n // a if b == -1 else b
+            if a * b != n:
+                raise ShapeError(f"npx.reshape: cannot split dimension {j} of size {n} into "
+                                 f"{a} x {b}")
+            out += [a, b]
+            j += 1
+            i += 2
+        else:
+            raise ShapeError(f"npx.reshape: unknown code {c} in {codes}")
+        i += 1
+    size = 1
+    for s in src:
+        size *= s
+    if infer is not None:
+        known = 1
+        for k, s in enumerate(out):
+            if k != infer:
+                known *= s
+        if known == 0 or size % known:
+            raise ShapeError(f"npx.reshape: cannot reshape array of shape {src} into {codes}")
+        out[infer] = size // known
+    total = 1
+    for s in out:
+        total *= s
+    if total != size:
+        raise ShapeError(f"npx.reshape: cannot reshape array of shape {src} into {codes} "
+                         f"(gives {tuple(out)})")
+    return tuple(out)
+
+
+def npx_reshape(a, newshape, reverse=False, order="C"):
+    """MXNet's ``npx.reshape``: ``reshape`` with MXNet's special codes (see ``npx_shape``)."""
+    a = _arr(a)
+    return reshape(a, npx_shape(a.shape, newshape, reverse), order=order)

@@ -161,3 +161,58 @@ def test_choice_errors():
     with pytest.raises(MXNetError):
         np.random.randint(5, 5)
     assert np.random.choice(0, 0).shape == (0,)
+
+
+@pytest.mark.parametrize("seed_fn", ["np.random.seed", "npx.random.seed", "clgrad.random.seed"])
+def test_every_seed_spelling_reseeds_sampling_and_dropout(seed_fn):
+    import clgrad
+    from clgrad import autograd, npx
+    fn = {"np.random.seed": np.random.seed, "npx.random.seed": npx.random.seed,
+          "clgrad.random.seed": clgrad.random.seed}[seed_fn]
+    x = np.ones((64,))
+    runs = []
+    for _ in range(2):
+        fn(7)
+        with autograd.train_mode():
+            d = npx.dropout(x, p=0.5).asnumpy()
+        runs.append((np.random.uniform(size=8).asnumpy(), d,
+                     clgrad.random.normal(0, 1, shape=(4,)).asnumpy()))
+    for a, b in zip(*runs):
+        onp.testing.assert_array_equal(a, b)
+    assert 0 < (runs[0][1] == 0).sum() < 64         # dropout did drop, the same ones
+
+
+def test_seed_of_one_device_and_of_all():
+    from clgrad import npx
+    dev = npx.current_device()
+    np.random.seed(11)
+    a = np.random.uniform(size=5).asnumpy()
+    np.random.seed(11, device=dev)          # this device's generator only
+    onp.testing.assert_array_equal(np.random.uniform(size=5, device=dev).asnumpy(), a)
+    np.random.seed(99)
+    np.random.seed(11, ctx=dev)             # MXNet 1.x's keyword
+    onp.testing.assert_array_equal(np.random.uniform(size=5).asnumpy(), a)
+    np.random.seed(11, device="all")
+    onp.testing.assert_array_equal(np.random.uniform(size=5).asnumpy(), a)
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(MXNetError, match="seed must be a non-negative integer"):
+            np.random.seed(bad)
+
+
+def test_multinomial_counts():
+    np.random.seed(3)
+    fair = np.ones(6) / 6
+    one = np.random.multinomial(1, fair)
+    assert one.dtype == onp.int64 and one.shape == (6,) and int(one.sum()) == 1
+    many = np.random.multinomial(10, fair, size=500)
+    assert many.shape == (500, 6)
+    onp.testing.assert_array_equal(many.asnumpy().sum(axis=1), 10)
+    counts = np.random.multinomial(N, [0.1, 0.2, 0.7]).asnumpy()
+    assert counts.sum() == N
+    for c, p in zip(counts, [0.1, 0.2, 0.7]):
+        bounded(c / N, p, (p * (1 - p) / N) ** 0.5)
+    assert np.random.multinomial(5, [0.5, 0.5], size=(2, 3)).shape == (2, 3, 2)
+    with pytest.raises(MXNetError, match="n must be a non-negative integer"):
+        np.random.multinomial(-1, fair)
+    with pytest.raises(MXNetError, match="must not exceed 1"):
+        np.random.multinomial(3, [0.9, 0.9, 0.1])

@@ -397,3 +397,33 @@ def test_second_order_through_copies():
     z.backward()
     onp.testing.assert_allclose(g.asnumpy(), 3 * 3 * x ** 2, rtol=1e-12)
     onp.testing.assert_allclose(a.grad.asnumpy(), 3 * 6 * x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_meshgrid_matches_numpy(indexing, sparse):
+    xs = [onp.arange(3, dtype=onp.float32), onp.arange(2, dtype=onp.float32) + 5,
+          onp.array([7.0, 8.0, 9.0, 10.0], onp.float32)]
+    for k in (1, 2, 3):
+        got = np.meshgrid(*[np.array(x) for x in xs[:k]], indexing=indexing, sparse=sparse)
+        want = onp.meshgrid(*xs[:k], indexing=indexing, sparse=sparse)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            onp.testing.assert_array_equal(g.asnumpy(), w)
+
+
+def test_meshgrid_copies_differentiates_and_checks():
+    from clgrad import autograd
+    x = np.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        gx, gy = np.meshgrid(x, np.array([0.0, 1.0]))
+        s = (gx * gy).sum()
+    s.backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    gx, _ = np.meshgrid(np.array([1.0, 2.0]), np.array([0.0, 1.0]))
+    gx[0, 0] = 9.0                   # a copy: one element changes
+    assert gx.tolist() == [[9.0, 2.0], [1.0, 2.0]]
+    with pytest.raises(MXNetError, match="indexing must be"):
+        np.meshgrid(x, indexing="yx")

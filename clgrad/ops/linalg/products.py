@@ -235,3 +235,21 @@ def vdot(a, b):
         raise ShapeError(f"vdot: inputs have different sizes: {a.size} (shape {a.shape}) and "
                          f"{b.size} (shape {b.shape})")
     return tensordot(reshape(a, (-1,)), reshape(b, (-1,)), 1)
+
+
+def batch_dot(a, b, transpose_a=False, transpose_b=False, forward_stype=None):
+    """MXNet's ``npx.batch_dot``: matrix products over a batch of N-d arrays ``(..., M, K)``
+    and ``(..., K, N)`` (their last two axes swapped first where ``transpose_a``/``_b``)."""
+    from ..shape import swapaxes
+    a = a if isinstance(a, ndarray) else array(a)
+    b = b if isinstance(b, ndarray) else array(b)
+    if a.ndim < 3 or b.ndim < 3 or a.ndim != b.ndim:
+        raise ShapeError(f"batch_dot: both operands must be batches of matrices of the same "
+                         f"rank (>= 3), got shapes {a.shape} and {b.shape}")
+    if a.shape[:-2] != b.shape[:-2]:
+        raise ShapeError(f"batch_dot: batch dimensions differ: {a.shape} and {b.shape}")
+    if transpose_a:
+        a = swapaxes(a, -1, -2)
+    if transpose_b:
+        b = swapaxes(b, -1, -2)
+    return matmul(a, b)

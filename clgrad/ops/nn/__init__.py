@@ -12,7 +12,8 @@ from .activations import (activation, gelu, leaky_relu, relu, sigmoid, softplus,
                           softsign)
 from .common import ParameterError  # noqa: F401
 from .conv import convolution, embedding, fully_connected, pooling  # noqa: F401
-from .layers import batch_norm, bernoulli, dropout, layer_norm, one_hot  # noqa: F401
+from .layers import (batch_norm, bernoulli, dropout, layer_norm, one_hot,  # noqa: F401
+                     sequence_mask)
 from .rows import (TUNABLE, log_softmax, masked_log_softmax, masked_softmax,  # noqa: F401
                       softmax)
 from ..elementwise import tanh  # noqa: F401
@@ -21,4 +22,4 @@ from ..indexing import pick  # noqa: F401  (npx.pick: users write -pick(log_soft
 __all__ = ["activation", "batch_norm", "convolution", "dropout", "embedding",
            "fully_connected", "gelu", "layer_norm", "leaky_relu", "log_softmax",
            "masked_log_softmax", "masked_softmax", "one_hot", "pick", "pooling", "relu",
-           "sigmoid", "softmax", "softplus", "softsign", "tanh"]
+           "sequence_mask", "sigmoid", "softmax", "softplus", "softsign", "tanh"]

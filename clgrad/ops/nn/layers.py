@@ -8,8 +8,8 @@ from ...autograd import graph as _state
 from ...base import DTypeError, ShapeError
 from ...ndarray import ndarray
 from .. import launch
-from ..core import assign, same_device
-from ..elementwise import add, less, multiply, sqrt, square, subtract, true_divide
+from ..core import arange, assign, same_device, zeros_like
+from ..elementwise import add, less, multiply, sqrt, square, subtract, true_divide, where
 from ..reduce import AxisError, normalize_axes, reduce_raw
 from ..reduce import mean as _mean
 from ..reduce import sum as _sum
@@ -271,7 +271,6 @@ def _batch_norm_bwd(ctx, g):
         gx = _grad_dtype(gx, x)
     if needs[1]:
         if ctx.fix_gamma:
-            from ..core import zeros_like
             ggamma = zeros_like(gamma)
         else:
             gxh = multiply(g, xhat)
@@ -332,3 +331,36 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
     if not output_mean_var:
         return out
     return out, mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0.0, axis=0):
+    """MXNet's SequenceMask: the steps of each sequence at or past its length set to ``value``.
+
+    ``data`` has the time axis at ``axis`` (0: ``(T, B, ...)``, 1: ``(B, T, ...)``) and
+    ``sequence_length`` one length per batch entry (floats are truncated, as MXNet). Without
+    ``use_sequence_length`` the data is returned as it is. Differentiable in ``data``.
+    """
+    x = _arr(data)
+    if not use_sequence_length:
+        return x
+    if axis not in (0, 1):
+        raise ParameterError(f"sequence_mask: axis must be 0 or 1, got {axis}")
+    if x.ndim < 2:
+        raise ShapeError(f"sequence_mask: data must have a time and a batch axis, got shape "
+                         f"{x.shape}")
+    if sequence_length is None:
+        raise ParameterError("sequence_mask: use_sequence_length=True needs sequence_length")
+    lengths = _arr(sequence_length, "sequence_length")
+    same_device([x, lengths], "sequence_mask")
+    t, b = (x.shape[0], x.shape[1]) if axis == 0 else (x.shape[1], x.shape[0])
+    if lengths.shape != (b,):
+        raise ShapeError(f"sequence_mask: sequence_length must have shape ({b},) (one length "
+                         f"per batch entry), got {lengths.shape}")
+    steps = arange(t, dtype=lengths.dtype if lengths.dtype.kind == "f" else "int64",
+                   device=x.device)
+    if axis == 0:
+        keep = less(reshape(steps, (t, 1)), reshape(lengths, (1, b)))
+    else:
+        keep = less(reshape(steps, (1, t)), reshape(lengths, (b, 1)))
+    keep = reshape(keep, keep.shape + (1,) * (x.ndim - 2))
+    return where(keep, x, value)
