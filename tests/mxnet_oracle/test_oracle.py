@@ -1,0 +1,92 @@
+"""The differential suite: every snippet of ``snippets.py`` runs under MXNet 1.9.1 (its own
+venv: ``tools/mxnet_oracle_venv.sh``) and under clgrad, and everything it shows must agree:
+values, dtypes, shapes and exception categories. ``KNOWN`` lists where clgrad deliberately
+differs, each with clgrad's expected record and the reason (``docs/mxnet_differences.md``).
+
+MXNet's interpreter is ``$CLGRAD_MXNET_PYTHON``, else the tool's cached venv; without either
+the suite is skipped, saying how to create it (CI creates it where pip can install MXNet).
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compare import differences, mismatch
+
+HERE = Path(__file__).resolve().parent
+SNIPPETS = HERE / "snippets.py"
+RUNNER = HERE / "runner.py"
+
+pytestmark = pytest.mark.mxnet_oracle
+
+_F32 = "MXNet 2.x and NumPy: float-valued functions of integers and booleans give float32 " \
+       "(MXNet 1.9.1 keeps the integer type, truncating the result)"
+KNOWN = {
+    ("int8 plus uint8", "dtype"): (
+        {"kind": "str", "value": "int16"},
+        "NumPy's and the Array API standard's table (clgrad's arrays serve clgrad.array_api "
+        "too); MXNet 1.9.1 gives int32"),
+    ("int times float scalar", "value"): (
+        {"kind": "array", "dtype": "float32", "shape": [2], "value": [2.5, 2.5]},
+        "MXNet 2.x's NumPy semantics: an integer array times a Python float is a float array; "
+        "MXNet 1.9.1 truncates the scalar (and here fails to read the result back)"),
+    **{("scalar promotion", f"exp {d}"): ({"kind": "str", "value": "float32"}, _F32)
+       for d in ("bool", "int8", "uint8", "int32", "int64")},
+}
+
+
+def _mxnet_python():
+    env = os.environ.get("CLGRAD_MXNET_PYTHON")
+    if env:
+        return env
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    py = Path(os.environ.get("CLGRAD_MXNET_VENV", cache / "clgrad" / "mxnet-1.9.1-venv")) \
+        / "bin" / "python"
+    return str(py) if py.exists() else None
+
+
+def _run(python, framework, cwd):
+    r = subprocess.run([python, str(RUNNER), framework, str(SNIPPETS)], capture_output=True,
+                       text=True, timeout=900, cwd=cwd)
+    assert r.returncode == 0, f"{framework} runner failed:\n{r.stderr[-3000:]}"
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    py = _mxnet_python()
+    if py is None:
+        pytest.skip("the MXNet 1.9.1 oracle is not installed: run tools/mxnet_oracle_venv.sh "
+                    "(or set CLGRAD_MXNET_PYTHON)")
+    # MXNet runs outside the repository, so that `import clgrad` there could never succeed
+    mx = _run(py, "mxnet", tmp_path_factory.mktemp("mxnet"))
+    cl = _run(sys.executable, "clgrad", HERE.parent.parent)
+    return mx, cl
+
+
+def test_every_snippet_ran_under_mxnet(results):
+    mx, _ = results
+    broken = {name: rec for name, shown in mx.items() for label, rec in shown
+              if label == "(uncaught)"}
+    assert not broken, f"snippets that MXNet itself cannot run (fix the snippet): {broken}"
+
+
+def test_clgrad_agrees_with_mxnet(results):
+    mx, cl = results
+    diff = {k: v for k, v in differences(mx, cl).items() if k not in KNOWN}
+    assert not diff, "\n".join(f"{k}: {v}" for k, v in sorted(diff.items()))
+
+
+@pytest.mark.parametrize("key", sorted(KNOWN))
+def test_known_difference_is_still_what_clgrad_gives(results, key):
+    mx, cl = results
+    name, label = key
+    want, reason = KNOWN[key]
+    got = dict((lb, rec) for lb, rec in cl[name])[label]
+    assert mismatch(want, got) is None, f"{key}: expected {want} ({reason}), clgrad gave {got}"
+    theirs = dict((lb, rec) for lb, rec in mx[name])[label]
+    assert mismatch(theirs, got) is not None, \
+        f"{key}: MXNet now agrees with clgrad; remove it from KNOWN and the differences file"
