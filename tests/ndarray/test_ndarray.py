@@ -91,13 +91,11 @@ def test_views_copy_nothing_and_match_numpy(name):
     assert_matches(v, -want if shared else want, None, f"{name} after writing the base")
 
 
-@pytest.mark.parametrize("name", sorted(VIEWS))
+@pytest.mark.parametrize("name", sorted(n for n in VIEWS if n != "broadcast_to"))
 def test_writes_reach_the_base_exactly_through_mxnet_views(name):
     h = host()
     a = dev(h)
     v = VIEWS[name](a)
-    if name == "broadcast_to":
-        return
     want = VIEWS[name](h.copy())
     v[...] = 100
     expect = h.copy()

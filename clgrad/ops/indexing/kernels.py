@@ -240,23 +240,24 @@ def prep_index(x, n, mode="raise", device=None, axis=None, allow_float=False):
         if x.size and n == 0:
             raise IndexOutOfRange("cannot do a non-empty take from an empty axis")
         floats = x.dtype.kind == "f"
-        if floats and x.size:
-            # MXNet's float indices: truncated toward zero; NaN and infinity index nothing
+        # one check, one read back: out-of-range indices (mode 'raise') and, for MXNet's float
+        # indices (truncated toward zero, compared in their own type so none overflows a
+        # long), NaN and infinity, which index nothing
+        if floats:
+            bad = "!isfinite(v0)" + (" || (trunc(v0) < -v1) || (trunc(v0) >= v1)"
+                                     if mode == "raise" else "")
+        else:
+            bad = "(v0 < -v1) || (v0 >= v1)" if mode == "raise" else None
+        if bad is not None and x.size:
             flag = ndarray._empty(x.shape, dt.bool_, dev)
-            launch.elementwise("nonfinite", flag, [x], "!isfinite(v0)", [x.dtype])
-            if reduce_raw("any", flag, tuple(range(x.ndim)), dt.bool_).item():
-                raise IndexTypeError("an index array of floats holds NaN or infinity")
-        if mode == "raise" and x.size:
-            flag = ndarray._empty(x.shape, dt.bool_, dev)
-            # (floats are compared truncated, in their own type, so none overflows a long)
-            launch.elementwise("oob", flag, [x, n],
-                               "(trunc(v0) < -v1) || (trunc(v0) >= v1)" if floats else
-                               "(v0 < -v1) || (v0 >= v1)",
+            launch.elementwise("bad_index", flag, [x, n], bad,
                                [x.dtype, x.dtype] if floats else [dt.int64, dt.int64])
             if reduce_raw("any", flag, tuple(range(x.ndim)), dt.bool_).item():
-                h = _np.trunc(x.asnumpy()).astype(_np.int64).reshape(-1)
-                bad = h[(h < -n) | (h >= n)][0]
-                raise IndexOutOfRange(_oob_message(int(bad), n, axis))
+                h = x.asnumpy().reshape(-1)
+                if floats and not _np.isfinite(h).all():
+                    raise IndexTypeError("an index array of floats holds NaN or infinity")
+                h = _np.trunc(h).astype(_np.int64)
+                raise IndexOutOfRange(_oob_message(int(h[(h < -n) | (h >= n)][0]), n, axis))
         out = ndarray._empty(x.shape, dt.int64, dev)
         launch.elementwise(f"norm_{mode}", out, [x, n], _NORM[mode], [dt.int64, dt.int64])
         return out
