@@ -7,7 +7,6 @@ MXNet's interpreter is ``$CLGRAD_MXNET_PYTHON``, else the tool's cached venv; wi
 the suite is skipped, saying how to create it (CI creates it where pip can install MXNet).
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from compare import differences, mismatch
+from mxnet_python import SKIP_REASON, mxnet_python
 
 HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE / "snippets.py"
@@ -38,16 +38,6 @@ KNOWN = {
 }
 
 
-def _mxnet_python():
-    env = os.environ.get("CLGRAD_MXNET_PYTHON")
-    if env:
-        return env
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    py = Path(os.environ.get("CLGRAD_MXNET_VENV", cache / "clgrad" / "mxnet-1.9.1-venv")) \
-        / "bin" / "python"
-    return str(py) if py.exists() else None
-
-
 def _run(python, framework, cwd):
     r = subprocess.run([python, str(RUNNER), framework, str(SNIPPETS)], capture_output=True,
                        text=True, timeout=900, cwd=cwd)
@@ -57,10 +47,9 @@ def _run(python, framework, cwd):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    py = _mxnet_python()
+    py = mxnet_python()
     if py is None:
-        pytest.skip("the MXNet 1.9.1 oracle is not installed: run tools/mxnet_oracle_venv.sh "
-                    "(or set CLGRAD_MXNET_PYTHON)")
+        pytest.skip(SKIP_REASON)
     # MXNet runs outside the repository, so that `import clgrad` there could never succeed
     mx = _run(py, "mxnet", tmp_path_factory.mktemp("mxnet"))
     cl = _run(sys.executable, "clgrad", HERE.parent.parent)

@@ -1,0 +1,2 @@
+"""A stand-in for ``matplotlib_inline`` where it is not installed (``tests/d2l/nbrun.py`` puts
+this folder last on ``sys.path``): calculus.md imports its ``backend_inline``."""
