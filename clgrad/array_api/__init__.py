@@ -271,7 +271,6 @@ def astype(x, dtype, /, *, copy=True, device=None):
     return _ops.to_device(out, dev) if dev is not out.device else out
 
 
-_CATEGORY = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
 
 
 def _as_dtype_of(x):
@@ -279,13 +278,11 @@ def _as_dtype_of(x):
 
 
 def can_cast(from_, to, /):
-    """Whether the standard's promotion of ``from_`` with ``to`` gives ``to`` (no casting across
-    bool / integer / floating)."""
+    """Whether ``from_`` casts to ``to`` safely, by NumPy's rule: within a category to a type that
+    holds every value, and up the ladder bool -> integer -> floating -> complex (as NumPy and
+    MXNet cast integers to floats; the standard leaves cross-category casts to the library)."""
     a, b = _as_dtype_of(from_), _dt.as_dtype(to)
-    cats = {_CATEGORY[a.kind], _CATEGORY[b.kind]}
-    if len(cats) > 1 and cats != {"float", "complex"}:     # real floating -> complex is allowed
-        return False
-    return _np.result_type(a, b) == b
+    return _b.bool(_np.can_cast(a, b, casting="safe"))
 
 
 def result_type(*arrays_and_dtypes):
@@ -481,6 +478,8 @@ def vecdot(x1, x2, /, *, axis=-1):
     if not -len(shape) <= ax < 0 or s1[ax] != s2[ax]:
         raise _ShapeError(f"vecdot: axis {axis} does not name one size in both shapes "
                           f"{x1.shape} and {x2.shape}")
+    if x1.dtype.kind == "c":
+        x1 = _ops.conjugate(x1)        # the standard's vecdot conjugates its first argument
     return _ops.sum(_ops.multiply(x1, x2), axis=ax)
 
 
@@ -501,7 +500,7 @@ def concat(arrays, /, *, axis=0):
     return _ops.concatenate(arrays, axis=axis)
 
 
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     if not isinstance(axis, _numbers.Integral):
         raise TypeError("expand_dims: axis must be an integer")
     return _ops.expand_dims(_arr(x), axis)

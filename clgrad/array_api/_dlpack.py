@@ -7,9 +7,10 @@ consumer maps ``kDLOpenCL`` memory; so an array cannot be shared without a copy.
 
 * ``__dlpack_device__`` reports the truth: ``(kDLOpenCL, index)``, the index being the device's
   position in ``clgrad.runtime.all_devices()``;
-* ``__dlpack__`` raises ``BufferError`` unless the consumer asks for host memory with
-  ``dl_device=(kDLCPU, 0)`` and allows a copy (``copy=True``): then it exports a host copy (this is
-  what ``numpy.from_dlpack(x, device="cpu", copy=True)`` requests);
+* ``__dlpack__`` exports a host copy (``kDLCPU`` memory) whenever a copy is allowed
+  (``copy=None``, the default, or ``True``) and the consumer takes host memory (``dl_device``
+  unset or ``(kDLCPU, 0)``): so ``numpy.from_dlpack(x)`` works and copies. ``copy=False`` raises
+  ``BufferError``, as the standard requires when sharing is impossible;
 * ``from_dlpack`` accepts host producers (NumPy and anything exporting ``kDLCPU`` memory) and
   copies their data onto the device; it never shares memory, so ``copy=False`` is refused.
 """
@@ -37,19 +38,21 @@ def device_of(x):
 
 
 def export(x, stream=None, max_version=None, dl_device=None, copy=None):
-    """``x.__dlpack__``: a capsule of a host copy when the consumer asks for one, else an error."""
+    """``x.__dlpack__``: a capsule of a host copy when a copy is allowed, else an error."""
     if stream is not None:
         raise DLPackError("clgrad arrays have no CUDA/ROCm stream to synchronise with "
                           f"(got stream={stream!r})")
-    if dl_device is not None and tuple(dl_device)[:1] == (kDLCPU,) and copy is True:
+    to_host = dl_device is None or tuple(dl_device)[:1] == (kDLCPU,)
+    if to_host and copy is not False:
         host = x.asnumpy()
         kw = {} if max_version is None else {"max_version": max_version}
         return host.__dlpack__(**kw)
     raise DLPackError(
-        f"cannot export a clgrad array on {x.device} through DLPack without a copy: its data is "
-        "an OpenCL buffer (kDLOpenCL), which DLPack consumers cannot address. Ask for a host "
-        "copy (numpy.from_dlpack(x, device='cpu', copy=True), or x.__dlpack__(dl_device=(1, 0), "
-        "copy=True)), or use x.asnumpy().")
+        f"cannot export a clgrad array on {x.device} through DLPack "
+        f"{'without a copy' if copy is False else f'to device {tuple(dl_device)}'}: its data is "
+        "an OpenCL buffer (kDLOpenCL), which DLPack consumers cannot address. Allow a host copy "
+        "(copy=None or True, dl_device=None or (1, 0), as numpy.from_dlpack(x) does), or use "
+        "x.asnumpy().")
 
 
 def from_dlpack(x, device=None, copy=None):

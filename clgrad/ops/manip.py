@@ -272,6 +272,8 @@ def repeat(a, repeats, axis=None):
     if isinstance(repeats, ndarray):
         repeats = repeats.asnumpy()
     reps = _np.asarray(repeats)
+    if reps.size == 0 and reps.dtype.kind == "f":
+        reps = reps.astype(_np.int64)     # an empty list: no counts, of no particular type
     if reps.dtype.kind not in "iub":
         raise DTypeError(f"repeat: repeats must be integers, got {reps.dtype}")
     if reps.size == 1:

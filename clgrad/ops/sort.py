@@ -77,6 +77,8 @@ def sort_raw(a, axis=-1, descending=False, values=True, indices=True):
     Not recorded. Outputs are contiguous in the layout with ``axis`` last (views otherwise).
     """
     axis = normalize_axes(axis, a.ndim)[0] if a.ndim else 0
+    if a.dtype.kind == "c" and a.ndim:
+        return _complex_sort_raw(a, axis, descending, values)
     if a.ndim == 0:
         a = a._view((1,), (1,), a._offset)
         vals, idx = sort_raw(a, 0, descending, values, indices)
@@ -111,6 +113,24 @@ def sort_raw(a, axis=-1, descending=False, values=True, indices=True):
                   idx._storage.buffer if indices else None, L, L2, rows * L)
     return (_move_back(vals, axis) if values else None,
             _move_back(idx, axis) if indices else None)
+
+
+def _complex_sort_raw(a, axis, descending, values):
+    """NumPy's order of complex numbers: by where their NaNs are ([R + Rj, R + nanj, nan + Rj,
+    nan + nanj]), then by real part, then by imaginary part. Three stable sorts, least
+    significant key first, each reordering the permutation so far."""
+    from .elementwise import imag, real
+    from .indexing import take_along_axis
+    if descending:
+        raise SortArgumentError("sort: descending order is not defined for complex arrays")
+    nan_class = ndarray._empty(a.shape, dt.int8, a.device)
+    launch.elementwise("nan_class", nan_class, [a], "2 * isnan(v0.x) + isnan(v0.y)")
+    perm = None
+    for key in (imag(a), real(a), nan_class):
+        k = key if perm is None else take_along_axis(key, perm, axis)
+        step = sort_raw(k, axis, values=False)[1]
+        perm = step if perm is None else take_along_axis(perm, step, axis)
+    return (take_along_axis(a, perm, axis) if values else None), perm
 
 
 def _bitonic(dev, ks, kb, ib, rows, L, L2):
@@ -312,6 +332,11 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
         same = "(v0 == v1)"
         if ar.dtype.kind == "f" and equal_nan:
             same = "((v0 == v1) || (isnan(v0) && isnan(v1)))"
+        elif ar.dtype.kind == "c":       # as NumPy: with equal_nan, every value with a NaN is one
+            same = "(v0.x == v1.x && v0.y == v1.y)"
+            if equal_nan:
+                same = (f"({same} || ((isnan(v0.x) || isnan(v0.y)) && "
+                        "(isnan(v1.x) || isnan(v1.y))))")
         launch.elementwise("unique_flag", flags[1:], [svals[1:], svals[:-1]], f"!{same}")
     starts = compact_raw(flags)
     U = starts.size

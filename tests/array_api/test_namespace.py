@@ -117,7 +117,11 @@ def test_dtype_functions():
         xp.iinfo(xp.float32)
     assert xp.can_cast(xp.int8, xp.int32) and not xp.can_cast(xp.int32, xp.int8)
     assert xp.can_cast(xp.uint8, xp.int16) and not xp.can_cast(xp.int8, xp.uint8)
-    assert not xp.can_cast(xp.int64, xp.float64) and not xp.can_cast(xp.bool, xp.int8)
+    # up the ladder bool -> integer -> floating -> complex, never down it
+    assert xp.can_cast(xp.int64, xp.float64) and xp.can_cast(xp.bool, xp.int8)
+    assert xp.can_cast(xp.bool, xp.float64) and xp.can_cast(xp.int32, xp.complex128)
+    assert not xp.can_cast(xp.float32, xp.int64) and not xp.can_cast(xp.int8, xp.bool)
+    assert not xp.can_cast(xp.complex64, xp.float64)
     assert xp.can_cast(xp.float32, xp.float64)
     assert xp.result_type(xp.int8, xp.uint8) == onp.int16
     assert xp.result_type(xp.asarray([1], dtype=xp.int16), xp.int32) == onp.int32
@@ -318,13 +322,19 @@ def test_dlpack_reports_opencl_memory_and_refuses_zero_copy():
     x = xp.asarray([1.0, 2.0], dtype=xp.float32)
     kind, idx = x.__dlpack_device__()
     assert kind == 4 and clgrad.runtime.all_devices()[idx] is x.device    # kDLOpenCL
+    with pytest.raises(BufferError, match="without a copy"):
+        x.__dlpack__(copy=False)
     with pytest.raises(BufferError, match="OpenCL"):
-        x.__dlpack__()
+        x.__dlpack__(dl_device=(2, 0))         # CUDA memory: no
     with pytest.raises(BufferError):
-        onp.from_dlpack(x)
-    # a host copy on request
-    h = onp.from_dlpack(x, device="cpu", copy=True)
-    assert h.tolist() == [1.0, 2.0] and h.dtype == onp.float32
+        onp.from_dlpack(x, copy=False)
+    # a host copy wherever a copy is allowed
+    for h in (onp.from_dlpack(x), onp.from_dlpack(x, device="cpu", copy=True)):
+        assert h.tolist() == [1.0, 2.0] and h.dtype == onp.float32
+    h = onp.from_dlpack(x)
+    h[0] = 5.0                                 # a copy: the array is unchanged
+    assert x.asnumpy().tolist() == [1.0, 2.0]
+    assert x.__dlpack__(max_version=(1, 0), dl_device=(1, 0)) is not None
 
 
 def test_from_dlpack_of_host_producers():

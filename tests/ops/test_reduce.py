@@ -127,6 +127,16 @@ def test_var_std_ddof(ddof):
     assert onp.isnan(r[0]) and onp.isinf(r[1:]).all()
 
 
+@pytest.mark.parametrize("kind", ["var", "std"])
+@pytest.mark.parametrize("n", [1, 3, 4000])      # one element; a short row; several stages
+def test_var_std_propagate_nan_and_inf(kind, n):
+    x = onp.ones((3, n), onp.float32)
+    x[0, -1] = onp.nan
+    x[1, 0] = onp.inf
+    got = getattr(np, kind)(np.array(x), axis=1).asnumpy()
+    assert onp.isnan(got[:2]).all() and got[2] == 0          # NumPy: NaN for NaN and for inf
+
+
 @pytest.mark.parametrize("dtype", ALL, ids=str)
 @pytest.mark.parametrize("kind", ["argmax", "argmin"])
 def test_arg_reductions_match_numpy(kind, dtype):

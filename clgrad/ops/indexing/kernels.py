@@ -18,7 +18,7 @@ from ..reduce import reduce_raw
 
 
 _i64 = _np.int64
-_WORD = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+_WORD = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong", 16: "ulong2"}   # 16: complex128
 
 
 class IndexTypeError(MXNetError, IndexError):

@@ -6,7 +6,7 @@ import numbers
 import numpy as _np
 
 from ... import dtypes as dt
-from ...base import DTypeError, ShapeError
+from ...base import ShapeError
 from ...ndarray import ndarray
 from ..core import array, assign, astype, check_out, same_device
 from ..registry import invoke, register
@@ -23,7 +23,20 @@ def _needs(ctx, i):
 
 def _mm_fwd(ctx, a, b):
     ctx.save(a, b)
-    return _matmul_raw(a, b)
+    return _matmul_raw(a, b) if a.dtype.kind != "c" else _complex_matmul_raw(a, b)
+
+
+def _complex_matmul_raw(a, b):
+    """A complex product from four real ones on the parts (strided views, no copies):
+    (ar + i ai)(br + i bi) = (ar br - ai bi) + i (ar bi + ai br)."""
+    from ..elementwise import add, imag, real, subtract
+    ar, ai, br, bi = real(a), imag(a), real(b), imag(b)
+    re = subtract(_matmul_raw(ar, br), _matmul_raw(ai, bi))
+    im = add(_matmul_raw(ar, bi), _matmul_raw(ai, br))
+    out = ndarray._empty(re.shape, a.dtype, a.device)
+    assign(real(out), re)
+    assign(imag(out), im)
+    return out
 
 
 def _mm_bwd(ctx, g):
@@ -59,8 +72,6 @@ def _as_arrays(x, y, what):
 
 def _promote(a, b):
     rt = dt.result_type(a.dtype, b.dtype)
-    if rt.kind == "c":
-        raise DTypeError(f"matrix products are not supported for complex arrays ({rt})")
     dt.check_device(rt, a.device)
     if a.dtype != rt:
         a = astype(a, rt)
@@ -228,9 +239,12 @@ def outer(a, b, out=None):
 
 
 def vdot(a, b):
-    """Dot product of the flattened inputs (real arrays: no conjugation)."""
+    """Dot product of the flattened inputs; a complex ``a`` is conjugated first (NumPy)."""
+    from ..elementwise import conjugate
     from ..shape import reshape
     a, b = _as_arrays(a, b, "vdot")
+    if a.dtype.kind == "c":
+        a = conjugate(a)
     if a.size != b.size:
         raise ShapeError(f"vdot: inputs have different sizes: {a.size} (shape {a.shape}) and "
                          f"{b.size} (shape {b.shape})")

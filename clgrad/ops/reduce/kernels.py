@@ -12,7 +12,7 @@ from ...codegen import render as R
 from ...ndarray import ndarray
 from ...runtime import tuning
 from .. import launch
-from .kinds import (_KINDS, _LIMITS, EmptyReductionError, _acc_size,
+from .kinds import (_KINDS, _LIMITS, EmptyReductionError, _acc_size, kind_spec,
                     acc_dtype, default_out_dtype)
 
 
@@ -157,7 +157,7 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     var std (``ddof`` for the last two).
     """
     if a.dtype.kind == "c":
-        raise dt.DTypeError(f"{kind} is not supported for complex arrays ({a.dtype})")
+        kind_spec(kind, a.dtype)        # raises for the kinds complex numbers lack
     dev = a._storage.device
     # launch parameters come from _params and the tuning database: a plan made under other
     # parameters (an override, a reloaded database) is not reused
@@ -318,12 +318,12 @@ def _functions(spec):
 
 def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
           ddof, unroll=1, inner_unit=False):
-    spec = _KINDS[kind]
+    spec = kind_spec(kind, acc)
     t = dt.compute_ctype(acc)
-    hi, lo = _LIMITS[acc]
+    hi, lo = _LIMITS.get(acc, ("0", "0"))     # (complex kinds have no extremes)
     out_c = dt.compute_ctype(out_dtype) if final else t
     s_c = t if stage2 else dt.compute_ctype(src_dtype)
-    uses_fp64 = dt.float64 in (src_dtype, acc, out_dtype)
+    uses_fp64 = any(d in (dt.float64, dt.complex128) for d in (src_dtype, acc, out_dtype))
     isnan = "isnan(x)" if acc.kind == "f" else "0"
     prelude = "\n".join([
         R.prelude(uses_fp64),
@@ -353,6 +353,10 @@ def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, fi
 
 # --- the scan kernel family ----------------------------------------------------------------
 _SCANS = {"cumsum": ("sum", "0", "a + b"), "cumprod": ("prod", "1", "a * b")}
+# complex (float2/double2) running products multiply as complex numbers; sums add lanewise
+_COMPLEX_SCANS = {"cumsum": _SCANS["cumsum"],
+                  "cumprod": ("prod", "1, 0", "(ACC)((a).x * (b).x - (a).y * (b).y, "
+                                              "(a).x * (b).y + (a).y * (b).x)")}
 
 
 def scan_raw(kind, a, axis, out_dtype=None):
@@ -434,8 +438,8 @@ def _scan_kernel(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd):
 
 
 def _make_scan(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd):
-    _, init, combine = _SCANS[kind]
-    uses_fp64 = dt.float64 in (src_dtype, acc, out_dtype)
+    _, init, combine = (_COMPLEX_SCANS if acc.kind == "c" else _SCANS)[kind]
+    uses_fp64 = any(d in (dt.float64, dt.complex128) for d in (src_dtype, acc, out_dtype))
     steps = []
     s = 1
     while s < wg:

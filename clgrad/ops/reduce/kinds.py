@@ -131,7 +131,8 @@ def _moments_kind(name, final):
     return _Kind(
         name,
         "ACC r; r.n = 0; r.mu = 0; r.m2 = 0; return r;",
-        "ACC r; r.n = 1; r.mu = (T)v; r.m2 = 0; return r;",
+        # m2 = 0 * v: zero, but NaN for a NaN or infinite element, so it propagates (NumPy)
+        "ACC r; r.n = 1; r.mu = (T)v; r.m2 = (T)0 * (T)v; return r;",
         "if (a.n == 0) return b;\n"
         "    if (b.n == 0) return a;\n"
         "    ACC r; r.n = a.n + b.n;\n"
@@ -148,6 +149,25 @@ def _moments_kind(name, final):
 _KINDS["var"] = _moments_kind("var", "v")
 _KINDS["std"] = _moments_kind("std", "sqrt(v)")
 
+# complex accumulators are float2/double2 (re, im): sums add lanewise, a mean divides both lanes
+# by K, a product multiplies as complex numbers; the other kinds are not defined for them
+_COMPLEX_KINDS = {
+    "sum": _KINDS["sum"],
+    "mean": _KINDS["mean"],
+    "prod": _Kind("prod", "return (ACC)(1, 0);", "return (ACC)v;",
+                  "return (ACC)(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);"),
+}
+
+
+def kind_spec(kind, acc):
+    """The ``_Kind`` of ``kind`` for an accumulator of dtype ``acc``."""
+    if acc.kind == "c":
+        spec = _COMPLEX_KINDS.get(kind)
+        if spec is None:
+            raise dt.DTypeError(f"{kind} is not supported for complex arrays ({acc})")
+        return spec
+    return _KINDS[kind]
+
 _LIMITS = {
     dt.float16: ("INFINITY", "-INFINITY"), dt.float32: ("INFINITY", "-INFINITY"),
     dt.float64: ("INFINITY", "-INFINITY"), dt.int8: ("127", "-128"), dt.int16: ("32767", "-32768"),
@@ -156,7 +176,8 @@ _LIMITS = {
     dt.uint8: ("255", "0"), dt.bool_: ("1", "0"),
 }
 
-_CSIZE = {"uchar": 1, "char": 1, "short": 2, "int": 4, "long": 8, "float": 4, "double": 8}
+_CSIZE = {"uchar": 1, "char": 1, "short": 2, "int": 4, "long": 8, "float": 4, "double": 8,
+          "float2": 8, "double2": 16}
 
 
 def _acc_size(kind, t):
@@ -199,7 +220,7 @@ def default_out_dtype(kind, src):
     if kind in ("max", "min"):
         return src
     if kind in ("mean", "var", "std", "logsumexp"):
-        return src if src.kind == "f" else dt.default_float
+        return src if src.kind in "fc" else dt.default_float
     if kind in ("sum", "prod"):
         # MXNet's: integers keep their type (accumulated exactly in int64, then cast), booleans
         # count in int64

@@ -193,13 +193,21 @@ argmax = _arg("argmax")
 argmin = _arg("argmin")
 
 
+def _truth(a):
+    """Complex elements are true when either part is non-zero: reduce that, as booleans."""
+    if a.dtype.kind == "c":
+        from ..elementwise import not_equal
+        return not_equal(a, 0)
+    return a
+
+
 def all(a, axis=None, out=None, keepdims=False):  # noqa: A001
-    a = _as_array(a)
+    a = _truth(_as_array(a))
     return _out(reduce_raw("all", a, normalize_axes(axis, a.ndim), dt.bool_, keepdims), out)
 
 
 def any(a, axis=None, out=None, keepdims=False):  # noqa: A001
-    a = _as_array(a)
+    a = _truth(_as_array(a))
     return _out(reduce_raw("any", a, normalize_axes(axis, a.ndim), dt.bool_, keepdims), out)
 
 
