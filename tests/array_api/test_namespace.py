@@ -256,6 +256,11 @@ def test_manipulation_functions():
     u = xp.unstack(x, axis=1)
     assert len(u) == 3 and u[1].tolist() == h[:, 1].tolist()
     assert xp.expand_dims(x, axis=-1).shape == (2, 3, 4, 1)
+    assert xp.expand_dims(x, 1).shape == (2, 1, 3, 4)      # 2024.12: axis is positional too
+    e = xp.asarray([], dtype=xp.complex64)                 # no elements, no counts: fine
+    assert xp.repeat(e, xp.asarray([], dtype=xp.int32)).shape == (0,)
+    c = xp.asarray([1 + 2j, 3j], dtype=xp.complex128)      # 16-byte elements
+    assert xp.repeat(c, xp.asarray([2, 1])).tolist() == [1 + 2j, 1 + 2j, 3j]
     assert xp.squeeze(xp.asarray(h[:, :1]), axis=1).shape == (2, 4)
     assert xp.flip(x, axis=(0, 2)).tolist() == onp.flip(h, axis=(0, 2)).tolist()
     assert xp.roll(x, 1, axis=2).tolist() == onp.roll(h, 1, axis=2).tolist()
