@@ -147,9 +147,11 @@ def _probabilities(p, n):
     return p
 
 
+_U53 = 2 ** 53
+
+
 def choice_indices(n, size=None, replace=True, p=None, device=None):
     """Indices into a population of ``n`` as ``np.random.choice`` draws them (int64)."""
-    from . import elementwise as ew
     from .core import from_host
     from .sort import searchsorted_raw, sort_raw
     dev = resolve_device(device)
@@ -166,27 +168,31 @@ def choice_indices(n, size=None, replace=True, p=None, device=None):
                                    "'replace=False'")
     if m == 0:
         return ndarray._empty(shape, dt.int64, dev)
-    fdt = dt.float64 if dev.caps.fp64 else dt.float32
+    # uniform draws as 53-bit integers: the same stream positions and the same numbers on every
+    # device, with or without float64
     if replace:
         if p is None:
             return draw("randint", shape, dt.int64, 0, int(n), dev)
+        # category i takes the integers in [t[i-1], t[i]): exact comparisons, no rounding of u
         cdf = _np.cumsum(p)
-        cdf /= cdf[-1]
-        u = draw("uniform", shape, fdt, 0.0, 1.0, dev)
-        idx = searchsorted_raw(from_host(cdf.astype(fdt), dev), u, right=True)
-        # rounding can put u at or past the last cumulative sum: keep the last category
-        return ew.minimum(idx, n - 1)
+        t = _np.round(cdf / cdf[-1] * _U53).astype(_np.int64)
+        t[-1] = _U53
+        u = draw("randint", shape, dt.int64, 0, _U53, dev)
+        return searchsorted_raw(from_host(t, dev), u, right=True)
     if p is None:
         perm = permutation_indices(n, dev)
         return perm[:m].reshape(shape) if m < n else perm.reshape(shape)
     if _np.count_nonzero(p) < m:
         raise RandomParameterError("Fewer non-zero entries in p than size")
     # weighted sampling without replacement: the m largest keys log(u) / p_i (Efraimidis and
-    # Spirakis), the same distribution as drawing one at a time from the renormalised rest
-    u = draw("uniform", (n,), fdt, 0.0, 1.0, dev)
+    # Spirakis), the same distribution as drawing one at a time from the renormalised rest;
+    # the keys are computed in float64 where the device has it
+    fdt = dt.float64 if dev.caps.fp64 else dt.float32
+    u = draw("randint", (n,), dt.int64, 0, _U53, dev)
     pd = from_host(p.astype(fdt), dev)
     keys = ndarray._empty((n,), fdt, dev)
     launch.elementwise("es_key", keys, [u, pd],
-                       "(v1 > 0) ? log1p(-v0) / v1 : -INFINITY", [fdt, fdt])
+                       f"(v1 > 0) ? log1p(-v0 * {dt.literal(1.0 / _U53, fdt)}) / v1 : -INFINITY",
+                       [fdt, fdt])
     order = sort_raw(keys, 0, descending=True, values=False)[1]
     return order[:m].reshape(shape)

@@ -127,6 +127,36 @@ def test_choice_with_replacement():
     assert np.random.choice(3).shape == ()
 
 
+_WEIGHTED_DRAWS = """
+import json
+from clgrad import np
+np.random.seed(3)
+print(json.dumps([np.random.multinomial(100, [.5, .5]).asnumpy().tolist(),
+                  np.random.choice(5, size=40, p=[.1, 0, .3, .4, .2]).asnumpy().tolist(),
+                  np.random.choice(9, size=4, replace=False,
+                                   p=[.05, .1, .2, 0, .15, .1, .1, .2, .1]).asnumpy().tolist(),
+                  np.random.uniform(size=3).asnumpy().tolist()]))
+"""
+
+
+def test_weighted_draws_do_not_depend_on_float64_support():
+    # the same seed gives the same weighted draws (and the stream stays in step) on a device
+    # with float64 and on one without (CLGRAD_DEVICE_LIMITS=fp64=0 hides it)
+    import json
+    import os
+    import subprocess
+    import sys
+    outs = []
+    for limits in ("", "fp64=0"):
+        env = dict(os.environ, CLGRAD_DEVICE_LIMITS=limits)
+        r = subprocess.run([sys.executable, "-c", _WEIGHTED_DRAWS], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(r.stdout.splitlines()[-1]))
+    assert outs[0] == outs[1]
+    assert sum(outs[0][0]) == 100 and 1 not in outs[0][1] and 3 not in outs[0][2]
+
+
 def test_choice_without_replacement():
     np.random.seed(7)
     for _ in range(5):
