@@ -13,12 +13,14 @@ is float32, ``asarray(3)`` here is int64.
 of the specification, kept in one place so that it reads against the specification's list.)
 
 complex64 and complex128 (where the device has ``cl_khr_fp64``, which also makes complex128
-the default complex dtype) cover creation, casts, arithmetic, comparisons for equality, abs,
-real/imag/conj and isnan/isinf/isfinite; other functions refuse them with a ``DTypeError``.
+the default complex dtype) cover creation, casts, arithmetic, equality, abs, real/imag/conj,
+isnan/isinf/isfinite, the exponential, logarithmic, power, trigonometric and hyperbolic
+functions (with the standard's special cases), sign, sum/prod/mean/any/all, the matrix products,
+sort order and the unique functions; other functions refuse them with a ``DTypeError``.
 
 Not provided: uint16/uint32/uint64 (clgrad has no such storage types), and the
-optional ``linalg``/``fft`` extensions. Integer sums and products are int64 for every integer
-input (the standard would give uint64 for unsigned inputs).
+optional ``linalg``/``fft`` extensions. Integer sums and products keep the input's integer type
+(MXNet's rule; the standard would give int64/uint64).
 """
 import builtins as _b
 import math as _math

@@ -39,13 +39,16 @@ def _helpers_for(ctype, kind):
 
 
 def _complex_helpers(ctype):
-    """The complex arithmetic helpers for float2 (complex64) or double2 (complex128)."""
+    """The complex helpers for float2 (complex64) or double2 (complex128): arithmetic
+    (complex.cl) and the elementary functions (complex_math.cl, instantiated by naming its
+    vector and part types). Its functions are ``static``: the unused ones cost no code."""
     key = (ctype, "complex")
     h = _INT_HELPERS.get(key)
     if h is None:
         part = ctype[:-1]
         h = _INT_HELPERS[key] = cl_source("complex.cl") + \
-            f"\nCLGRAD_DEFINE_COMPLEX({ctype}, {part})\n"
+            f"\nCLGRAD_DEFINE_COMPLEX({ctype}, {part})\n" + \
+            f"#define CM_C {ctype}\n#define CM_R {part}\n" + cl_source("complex_math.cl")
     return h
 
 
@@ -504,4 +507,13 @@ _COMPLEX = {
     "equal": "ceq_T(v0, v1)", "not_equal": "(!ceq_T(v0, v1))",
     "isnan": "(isnan(v0.x) || isnan(v0.y))", "isinf": "(isinf(v0.x) || isinf(v0.y))",
     "isfinite": "(isfinite(v0.x) && isfinite(v0.y))",
+    # elementary functions (complex_math.cl): C99 Annex G and the Array API's special values
+    "exp": "cexp_T(v0)", "expm1": "cexpm1_T(v0)", "log": "clog_T(v0)",
+    "log1p": "clog1p_T(v0)", "log2": "clog2_T(v0)", "log10": "clog10_T(v0)",
+    "sqrt": "csqrt_T(v0)", "reciprocal": "crecip_T(v0)", "square": "csquare_T(v0)",
+    "sin": "csin_T(v0)", "cos": "ccos_T(v0)", "tan": "ctan_T(v0)",
+    "sinh": "csinh_T(v0)", "cosh": "ccosh_T(v0)", "tanh": "ctanh_T(v0)",
+    "arcsin": "casin_T(v0)", "arccos": "cacos_T(v0)", "arctan": "catan_T(v0)",
+    "arcsinh": "casinh_T(v0)", "arccosh": "cacosh_T(v0)", "arctanh": "catanh_T(v0)",
+    "power": "cpow_T(v0, v1)", "sign": "csign_T(v0)",
 }
