@@ -73,7 +73,8 @@ def _host(src):
     return src.asnumpy()
 
 
-def _resize_host(a, w, h, interp):
+def resize_host(a, w, h, interp):
+    """A host (NumPy, HWC uint8 or float) image resized to ``w`` x ``h`` with Pillow."""
     Image = _pil()
     if interp not in _INTERP:
         raise MXNetError(f"interp must be one of {sorted(_INTERP)}, got {interp}")
@@ -95,7 +96,7 @@ def _resize_host(a, w, h, interp):
 def imresize(src, w, h, interp=1):
     """``src`` resized to ``w`` x ``h`` (interp: 0 nearest, 1 bilinear, 2 bicubic, 3 area,
     4 Lanczos)."""
-    return array(_resize_host(_host(src), w, h, interp), device=src.device)
+    return array(resize_host(_host(src), w, h, interp), device=src.device)
 
 
 def fixed_crop(src, x0, y0, w, h, size=None, interp=2):
@@ -107,7 +108,7 @@ def fixed_crop(src, x0, y0, w, h, size=None, interp=2):
                          f"{W} x {H} image")
     a = a[y0:y0 + h, x0:x0 + w]
     if size is not None and (w, h) != tuple(size):
-        a = _resize_host(a, size[0], size[1], interp)
+        a = resize_host(a, size[0], size[1], interp)
     return array(_np.ascontiguousarray(a), device=src.device)
 
 

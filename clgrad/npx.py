@@ -9,6 +9,7 @@ from .ops.shape import npx_reshape as reshape  # noqa: F401
 from .ops.sort import topk  # noqa: F401
 from .ops.nn import bernoulli as _nn_bernoulli
 from .runtime import all_devices, default_device, get_device
+from .serialization import load, save, savez  # noqa: F401
 
 # MXNet's npx.random namespace: seed and bernoulli (the samplers are np.random's)
 random = _types.SimpleNamespace(bernoulli=_nn_bernoulli, seed=_random.seed)

@@ -1,0 +1,5 @@
+"""``clgrad.gluon``: MXNet 2.x's Gluon API (NumPy mode) for building and training models."""
+from .block import Block, BlockError, HybridBlock  # noqa: F401
+from .parameter import (Constant, DeferredInitializationError, Parameter,  # noqa: F401
+                        ParameterDict, ParameterError)
+from . import data, loss, metric, parameter  # noqa: F401

@@ -1,0 +1,300 @@
+"""Gluon's Block and HybridBlock (MXNet 2.x): children and parameters registered by attribute
+assignment, structural names ('0.weight', 'features.1.bias'), deferred shape inference at the
+first forward, hooks, and parameter files in MXNet's format.
+
+``hybridize()`` is accepted and recorded; blocks run eagerly (capture and fusion come later).
+"""
+import re
+from collections import OrderedDict
+
+from .. import npx
+from ..base import MXNetError
+from .parameter import DeferredInitializationError, Parameter, ParameterDict, ParameterError
+
+__all__ = ["Block", "HybridBlock", "BlockError"]
+
+
+class BlockError(MXNetError, TypeError):
+    """A block built or called wrongly (an attribute changing type, an uninferable shape)."""
+
+
+class _HookHandle:
+    """Returned by ``register_forward_hook``: ``detach()`` removes the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def detach(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+
+
+class Block:
+    """The base of every layer and model: implement ``forward``; assign child blocks and
+    Parameters as attributes and they are registered under the attribute's name."""
+
+    def __init__(self):
+        object.__setattr__(self, "_children", OrderedDict())
+        object.__setattr__(self, "_reg_params", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_active", False)
+
+    # --- registration ------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_children" not in self.__dict__:
+            raise BlockError(f"{type(self).__name__}: call super().__init__() before assigning "
+                             f"attribute '{name}'")
+        old = self.__dict__.get(name)
+        if old is not None and isinstance(old, (Block, Parameter)) and \
+                not isinstance(value, type(old)) and value is not None:
+            raise BlockError(f"Changing attribute type for {name} from {type(old)} to "
+                             f"{type(value)} is not allowed.")
+        if isinstance(value, Block):
+            self.register_child(value, name)
+        elif isinstance(value, Parameter):
+            self._reg_params[name] = value
+        elif value is None:
+            self._children.pop(name, None)
+            self._reg_params.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def register_child(self, block, name=None):
+        """Register ``block`` as a child (named by its position when ``name`` is None)."""
+        if name is None:
+            name = str(len(self._children))
+        self._children[name] = block
+
+    @property
+    def params(self):
+        """This block's own parameters (not its children's), by attribute name."""
+        return ParameterDict(self._reg_params)
+
+    def collect_params(self, select=None):
+        """Every parameter of this block and its descendants by structural name; ``select`` is a
+        regular expression the whole name must match from its start (MXNet's ``re.match``)."""
+        pattern = re.compile(select) if select is not None else None
+        # a shared parameter appears under each of its names, as in MXNet
+        return ParameterDict((name, p) for name, p in self._collect("")
+                             if pattern is None or pattern.match(name))
+
+    def _collect(self, prefix):
+        for name, p in self._reg_params.items():
+            yield prefix + name, p
+        for name, child in self._children.items():
+            yield from child._collect(prefix + name + ".")
+
+    # --- whole-tree operations ----------------------------------------------------------------
+    def initialize(self, init=None, device=None, verbose=False, force_reinit=False, ctx=None):
+        """Initialize every parameter (``init``: the default initializer, Uniform if None)."""
+        self.collect_params().initialize(init, device if device is not None else ctx,
+                                         verbose, force_reinit)
+
+    def zero_grad(self):
+        self.collect_params().zero_grad()
+
+    def reset_device(self, device):
+        self.collect_params().reset_device(device)
+
+    reset_ctx = reset_device
+
+    def cast(self, dtype):
+        for child in self._children.values():
+            child.cast(dtype)
+        for p in self._reg_params.values():
+            p.cast(dtype)
+
+    def apply(self, fn):
+        """Call ``fn`` on every child (depth first) and then on this block; returns self."""
+        for child in self._children.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def hybridize(self, active=True, **kwargs):
+        """Accepted as in MXNet; blocks run eagerly (``active`` is recorded)."""
+        object.__setattr__(self, "_active", bool(active))
+        for child in self._children.values():
+            child.hybridize(active, **kwargs)
+
+    # --- hooks ----------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """``hook(block, inputs)`` before each forward; returns a handle with ``detach()``."""
+        h = _HookHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[h.id] = hook
+        return h
+
+    def register_forward_hook(self, hook):
+        """``hook(block, inputs, outputs)`` after each forward; returns a handle."""
+        h = _HookHandle(self._forward_hooks)
+        self._forward_hooks[h.id] = hook
+        return h
+
+    # --- calling ----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            hook(self, args)
+        self._finish_deferred(args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            hook(self, args, out)
+        return out
+
+    def _finish_deferred(self, args):
+        """At a forward with parameters still waiting for their shape: infer it from the
+        inputs (``infer_shape``), then create and fill them."""
+        pending = [p for p in self._reg_params.values() if p._deferred is not None]
+        if not pending:
+            return
+        if any(p.shape is None or any(n <= 0 for n in p.shape) for p in pending):
+            self.infer_shape(*args)
+        for p in pending:
+            try:
+                p._finish_deferred_init()
+            except DeferredInitializationError:
+                raise BlockError(f"{type(self).__name__}: the shape {p.shape} of parameter "
+                                 f"'{p.name}' is still unknown after infer_shape; give the full "
+                                 "shape (in_units, in_channels, ...)") from None
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def infer_shape(self, *args):
+        """Fill in the unknown dimensions of this block's parameters from the inputs; layers
+        with deferred shapes override it."""
+        unknown = [p.name for p in self._reg_params.values()
+                   if p.shape is None or any(n <= 0 for n in p.shape)]
+        raise BlockError(f"{type(self).__name__} has parameters of unknown shape {unknown} and "
+                         "does not implement infer_shape; give their full shapes")
+
+    # --- parameter files ----------------------------------------------------------------------
+    def save_parameters(self, filename, deduplicate=False):
+        """Write every parameter to ``filename`` in MXNet's parameter file format, under its
+        structural name (atomic: a temporary file renamed)."""
+        arrays = {}
+        seen = {}
+        for name, p in self._collect(""):
+            if deduplicate and id(p) in seen:
+                continue
+            seen[id(p)] = name
+            arrays[name] = p.data().detach()
+        npx.save(filename, arrays)
+
+    def load_parameters(self, filename, device=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False, dtype_source="current", ctx=None):
+        """Read ``filename`` into this block's parameters. Everything is checked before any
+        parameter changes: a missing or extra name (unless allowed) or a shape that does not fit
+        raises ``ParameterError`` naming the parameter, and the network is left as it was."""
+        loaded = npx.load(filename)
+        if not isinstance(loaded, dict):
+            raise ParameterError(f"load_parameters: '{filename}' holds unnamed arrays, not "
+                                 "parameters")
+        params = self.collect_params()
+        if not allow_missing:
+            for name in params:
+                if name not in loaded:
+                    raise ParameterError(
+                        f"Parameter '{name}' is missing in 'file: {filename}', which contains "
+                        f"parameters: {sorted(loaded)}. Set allow_missing=True to ignore "
+                        "missing parameters.")
+        if not ignore_extra:
+            for name in loaded:
+                if name not in params:
+                    raise ParameterError(
+                        f"Parameter '{name}' loaded from 'file: {filename}' is not present in "
+                        f"this block, which contains parameters {sorted(params)}. Set "
+                        "ignore_extra=True to ignore.")
+        plan = []
+        for name, p in params.items():
+            if name not in loaded:
+                continue
+            arr = loaded[name]
+            if p.shape is not None and (len(p.shape) != arr.ndim or any(
+                    k > 0 and k != n for k, n in zip(p.shape, arr.shape))):
+                raise ParameterError(f"Failed loading Parameter '{name}' from saved params: "
+                                     f"shape incompatible expected {p.shape} vs saved "
+                                     f"{arr.shape}")
+            if arr.dtype != p.dtype:
+                if not cast_dtype:
+                    raise ParameterError(f"Failed loading Parameter '{name}' from saved params: "
+                                         f"dtype incompatible expected {p.dtype} vs saved "
+                                         f"{arr.dtype}. Set cast_dtype=True to cast the dtype "
+                                         "of saved params.")
+                if dtype_source == "current":
+                    arr = arr.astype(p.dtype)
+            plan.append((p, arr))
+        dev = device if device is not None else ctx
+        for p, arr in plan:
+            if arr.dtype != p.dtype:
+                p.cast(arr.dtype)
+            if p._data is None:
+                p.shape = arr.shape
+                if dev is not None or not p.list_device():
+                    p.reset_device(dev if dev is not None else arr.device)
+            p.set_data(arr)
+
+    # --- display ------------------------------------------------------------------------------
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        for name, child in self._children.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        if len(lines) == 1:
+            return f"{type(self).__name__}()"
+        return "\n".join(lines + [")"])
+
+    def summary(self, *inputs):
+        """Print each block's output shape and parameter count for a forward on ``inputs``."""
+        rows = []
+
+        def hook(block, args, out):
+            shape = out.shape if hasattr(out, "shape") else [o.shape for o in out]
+            n = sum(int(_prod(p.shape)) for p in block._reg_params.values())
+            rows.append((type(block).__name__, shape, n))
+        handles = []
+        self.apply(lambda b: handles.append(b.register_forward_hook(hook)))
+        try:
+            self(*inputs)
+        finally:
+            for h in handles:
+                h.detach()
+        total = sum(int(_prod(p.shape)) for p in self.collect_params().values())
+        width = 64
+        print("-" * width)
+        print(f"{'Layer (type)':<28}{'Output Shape':<24}{'Param #':>12}")
+        print("=" * width)
+        print(f"{'Input':<28}{str([tuple(x.shape) for x in inputs]):<24}{0:>12}")
+        for name, shape, n in rows:
+            print(f"{name:<28}{str(shape):<24}{n:>12}")
+        print("=" * width)
+        print(f"Parameters in forward computation graph, duplicate included\n"
+              f"   Total params: {total}")
+        print("-" * width)
+
+
+def _prod(shape):
+    n = 1
+    for k in shape or ():
+        n *= k
+    return n
+
+
+class HybridBlock(Block):
+    """A Block whose forward is written with ``np``/``npx`` operations only, so it can be
+    captured later; here it runs eagerly like a Block."""
+
+    def infer_type(self, *args):
+        """Parameters take their declared dtypes; nothing to infer eagerly."""
+
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        raise MXNetError("HybridBlock.export needs graph capture, which clgrad does not have "
+                         "yet; save_parameters writes the weights")
