@@ -268,6 +268,24 @@ def test_reductions_match_numpy(dtype, name, shape, axis):
         onp.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+@pytest.mark.skipif(not _FP64, reason="the device lacks cl_khr_fp64")
+@pytest.mark.parametrize("name", ["sum", "mean", "prod"])
+def test_reductions_with_a_dtype(name):
+    # a complex64 array accumulated in complex128, and a real one accumulated as complex
+    a = _data(onp.complex64, (40, 3), 23) * 0.9
+    r = onp.random.default_rng(24).standard_normal((40, 3)).astype(onp.float32)
+    for x, d in ((a, onp.complex128), (a, onp.complex64), (r, onp.complex64),
+                 (r, onp.complex128)):
+        got = getattr(np, name)(np.array(x), axis=0, dtype=d).asnumpy()
+        _close(got, getattr(onp, name)(x, axis=0, dtype=d))
+
+
+def test_round_rounds_each_part_half_to_even():
+    from clgrad import array_api as xp
+    a = onp.array([1.5 + 2.5j, -0.5 - 1.7j, 2.4999 + 0j], onp.complex64)
+    _close(xp.round(xp.asarray(a)).asnumpy(), onp.round(a))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["cumsum", "cumprod"])
 @pytest.mark.parametrize("shape, axis", [((7,), None), ((300, 7), 0), ((7, 3000), 1)])

@@ -516,4 +516,5 @@ _COMPLEX = {
     "arcsin": "casin_T(v0)", "arccos": "cacos_T(v0)", "arctan": "catan_T(v0)",
     "arcsinh": "casinh_T(v0)", "arccosh": "cacosh_T(v0)", "arctanh": "catanh_T(v0)",
     "power": "cpow_T(v0, v1)", "sign": "csign_T(v0)",
+    "rint": "(T)(rint(v0.x), rint(v0.y))",      # the standard's round: each part, half to even
 }

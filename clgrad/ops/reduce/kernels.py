@@ -318,7 +318,7 @@ def _functions(spec):
 
 def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
           ddof, unroll=1, inner_unit=False):
-    spec = kind_spec(kind, acc)
+    spec = kind_spec(kind, acc, None if stage2 else src_dtype)
     t = dt.compute_ctype(acc)
     hi, lo = _LIMITS.get(acc, ("0", "0"))     # (complex kinds have no extremes)
     out_c = dt.compute_ctype(out_dtype) if final else t

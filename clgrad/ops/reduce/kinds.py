@@ -150,19 +150,30 @@ _KINDS["var"] = _moments_kind("var", "v")
 _KINDS["std"] = _moments_kind("std", "sqrt(v)")
 
 # complex accumulators are float2/double2 (re, im): sums add lanewise, a mean divides both lanes
-# by K, a product multiplies as complex numbers; the other kinds are not defined for them
-_COMPLEX_KINDS = {
-    "sum": _KINDS["sum"],
-    "mean": _KINDS["mean"],
-    "prod": _Kind("prod", "return (ACC)(1, 0);", "return (ACC)v;",
-                  "return (ACC)(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);"),
-}
+# by K, a product multiplies as complex numbers; the other kinds are not defined for them. An
+# element converts part by part (OpenCL has no cast between vector types; a real one is re + 0i).
+_TO_COMPLEX = {True: "ACC r; r.x = v.x; r.y = v.y; return r;",
+               False: "ACC r; r.x = v; r.y = 0; return r;"}
 
 
-def kind_spec(kind, acc):
-    """The ``_Kind`` of ``kind`` for an accumulator of dtype ``acc``."""
+def _complex_kinds(src_complex):
+    to_acc = _TO_COMPLEX[src_complex]
+    return {
+        "sum": _Kind("sum", "return (ACC)(0);", to_acc, "return a + b;"),
+        "mean": _Kind("mean", "return (ACC)(0);", to_acc, "return a + b;",
+                      "return (OUT)a / (OUT)K;"),
+        "prod": _Kind("prod", "return (ACC)(1, 0);", to_acc,
+                      "return (ACC)(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);"),
+    }
+
+
+_COMPLEX_KINDS = {True: _complex_kinds(True), False: _complex_kinds(False)}
+
+
+def kind_spec(kind, acc, src=None):
+    """The ``_Kind`` of ``kind`` for an accumulator of dtype ``acc`` over elements of ``src``."""
     if acc.kind == "c":
-        spec = _COMPLEX_KINDS.get(kind)
+        spec = _COMPLEX_KINDS[src is None or src.kind == "c"].get(kind)
         if spec is None:
             raise dt.DTypeError(f"{kind} is not supported for complex arrays ({acc})")
         return spec
