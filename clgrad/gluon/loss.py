@@ -10,7 +10,8 @@ import numbers
 
 import numpy as _np
 
-from .. import np, npx
+from .. import npx
+from .. import numpy as np
 from ..base import MXNetError, ShapeError
 from .block import HybridBlock
 

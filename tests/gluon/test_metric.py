@@ -277,3 +277,10 @@ def test_bad_options_and_names():
     _raises(lambda: gmetric.CompositeEvalMetric().get_metric(0), "out of range")
     with pytest.raises(AssertionError):     # MXNet asserts on unknown names
         gmetric.create("no_such_metric")
+
+
+def test_mxnet_1x_names_reach_the_same_metrics():
+    import clgrad
+    assert clgrad.metric.Accuracy is clgrad.gluon.metric.Accuracy
+    assert isinstance(clgrad.metric.create("acc"), clgrad.gluon.metric.Accuracy)
+    assert clgrad.initializer.Xavier is clgrad.init.Xavier
