@@ -4,7 +4,7 @@ from . import numpy as np  # noqa: F401
 from . import npx  # noqa: F401
 from . import random  # noqa: F401  (mx.random: seed and the 1.x samplers)
 from . import context, image  # noqa: F401
-from . import init, gluon  # noqa: F401  (mx.init, mx.gluon)
+from . import init, lr_scheduler, optimizer, gluon  # noqa: F401  (mx.init, mx.gluon, ...)
 from . import init as initializer  # noqa: F401  (MXNet's other name for mx.init)
 from . import metric  # noqa: F401  (MXNet 1.x's mx.metric: gluon.metric)
 from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401  (MXNet 1.x)

@@ -81,7 +81,7 @@ TEMPLATE_OF = (
     ("rows_", "softmax"), ("pool_", "pool"), ("im2col", "im2col"), ("col2im", "im2col"),
     ("index_", "gather"), ("segment_", "scatter"), ("compact_", "compact"), ("sort_", "sort"),
     ("searchsorted", "sort"), ("scan_", "scan"), ("rand_", "random"), ("reduce_", "reduce"),
-    ("tune_stream", "tune_stream"),
+    ("tune_stream", "tune_stream"), ("opt_", "optimizer"),
 )
 
 
@@ -624,6 +624,37 @@ SCENARIOS = {
                 "rows_softmax_serial", "rows_log_softmax_serial", "rows_softmax_bwd_serial",
                 "ew_exp", "ew_add"} <= ran, sorted(ran)
     """, {"reduce", "softmax", "elementwise"}),
+    # --- optimizer updates: packed groups and one parameter at a time, every rule ---------------
+    "optimizer": Scenario("""
+        from clgrad import optimizer as opt
+        from clgrad.optimizer import Arena, fused
+        shapes = [(3, 5), (7,), (300,)]
+        ws = [rng.standard_normal(s).astype('float32') for s in shapes]
+        gs = [rng.standard_normal(s).astype('float32') for s in shapes]
+        cases = (("sgd", {"momentum": 0.9}), ("nag", {}), ("adam", {}), ("adamw", {}), ("adagrad", {}),
+                 ("rmsprop", {"clip_weights": 0.5}), ("rmsprop", {"centered": True}), ("lamb", {}))
+        for name, kw in cases:
+            got = []
+            for packed in (True, False):
+                o = opt.create(name, learning_rate=0.01, wd=0.1, clip_gradient=1.0, rescale_grad=0.5,
+                               use_fused_step=packed, **kw)
+                wa, ga = Arena.pack([np.array(w) for w in ws]), Arena.pack([np.array(g) for g in gs])
+                st = fused.create_states(o, [0, 1, 2], wa)
+                for _ in range(2):
+                    o.update([0, 1, 2], wa.views, ga.views, st)
+                got.append([v.asnumpy() for v in wa.views])
+            for a, b in zip(*got):
+                same(a, b)
+            assert not onp.allclose(got[0][2], ws[2])
+        for dtype, mp in (("float16", True), ("float64", False)):   # a float32 master copy; float64
+            o = opt.LAMB(learning_rate=0.01, multi_precision=mp)
+            wa = Arena.pack([np.array(w.astype(dtype)) for w in ws])
+            ga = Arena.pack([np.array(g.astype(dtype)) for g in gs])
+            st = fused.create_states(o, [0, 1, 2], wa)
+            o.update([0, 1, 2], wa.views, ga.views, st)
+            if mp:
+                same(wa.views[2], st[2][0].asnumpy().astype('float16'))
+    """, {"optimizer", "elementwise"}, ["opt_adam", "opt_lamb_phase1", "opt_lamb_norms"]),
 }
 
 

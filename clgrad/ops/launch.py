@@ -30,6 +30,14 @@ from ..runtime import build_program, group_size, tuning, vector_width
 
 _WGI = cl.kernel_work_group_info
 _enqueue = cl.enqueue_nd_range_kernel
+_launches = 0       # kernels enqueued by this process (``launch_count``)
+
+
+def launch_count():
+    """How many kernels clgrad has enqueued in this process so far: every generated kernel
+    launches through ``Kernel``, so the difference around a call counts that call's launches
+    (copies between host and device are transfers, not launches)."""
+    return _launches
 
 
 def launch_profile(device):
@@ -83,17 +91,21 @@ class Kernel:
     # fewer interpreter instructions per launch under callgrind).
     def __call__(self, device, n, *args):
         """Launch over ``n`` work-items (one per element), padding to whole work-groups."""
+        global _launches
         local = self.local
         k = self.kernel
         with self.lock:
             k.set_args(*args)
             _enqueue(self.queue, k, ((n + local - 1) // local * local,), (local,))
+            _launches += 1
 
     def launch(self, device, global_size, local_size, *args):
+        global _launches
         k = self.kernel
         with self.lock:
             k.set_args(*args)
             _enqueue(self.queue, k, global_size, local_size)
+            _launches += 1
 
 
 def kernels(device, source, specs):
