@@ -11,7 +11,7 @@ ${prelude}
 typedef ${acc} ACC;
 #define S ${s_type}
 #define COMBINE(a, b) (${combine})
-#define MAP(v) ((ACC)(v))
+#define MAP(v) (${map_})
 
 __kernel void ${name}(
     __global const ${src.ctype} *src, const long src_off,

@@ -446,9 +446,13 @@ def _make_scan(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd):
         steps.append(s)
         s *= 2
     name = f"scan_{kind}_{mode}"
+    # an element becomes an accumulator: a cast, or part by part for a complex one (OpenCL has
+    # no cast between vector types, and a real element is re + 0i, not a broadcast)
+    map_ = "(ACC)(v)" if acc.kind != "c" else \
+        "(ACC)((v).x, (v).y)" if src_dtype.kind == "c" else "(ACC)((v), 0)"
     source = R.render("scan.cl.mako", prelude=R.prelude(uses_fp64), name=name,
                       acc=dt.compute_ctype(acc), s_type=dt.compute_ctype(src_dtype),
-                      combine=combine, init=init, mode=mode, wg=wg, outer_nd=outer_nd,
+                      combine=combine, init=init, map_=map_, mode=mode, wg=wg, outer_nd=outer_nd,
                       src=R.Operand(True, src_dtype), dst=R.Operand(True, out_dtype),
                       steps=steps)
     arg_dtypes = [None, _np.int64, None, _np.int64, None] + [_np.int64] * 5 + \
