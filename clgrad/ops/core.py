@@ -395,7 +395,8 @@ def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     if dtype.kind == "c":       # the real eye, cast: the kernel writes one real value per element
         return astype(eye(N, M, k, dt.real_of(dtype), dev), dtype)
     out = ndarray._empty((N, M), dtype, dev)
-    launch.elementwise("eye", out, [int(M), int(k)],
+    k = max(-N - 1, min(M + 1, int(k)))       # a far diagonal is empty however far: keep int64
+    launch.elementwise("eye", out, [int(M), k],
                        "((gid % v0) - (gid / v0) == v1) ? 1 : 0", [dt.int64, dt.int64])
     return out
 

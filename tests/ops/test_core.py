@@ -201,7 +201,8 @@ def test_linspace_retstep_and_errors():
 @pytest.mark.parametrize("args,kw", [((3,), {}), ((3, 4), {}), ((4, 3), {"k": 1}),
                                      ((3, 5), {"k": -2}), ((3,), {"k": 5}), ((0,), {}),
                                      ((3,), {"dtype": "int32"}), ((2, 3), {"dtype": "bool"}),
-                                     ((3,), {"k": -1, "dtype": "float16"})])
+                                     ((3,), {"k": -1, "dtype": "float16"}),
+                                     ((1,), {"k": 2 ** 63}), ((2, 3), {"k": -2 ** 70})])
 def test_eye(args, kw):
     want = onp.eye(*args, **{"dtype": onp.float32, **kw})
     assert_matches(np.eye(*args, **kw), want, want.dtype)

@@ -92,6 +92,16 @@ def test_getitem_mask_and_array_and_scalar_bools():
     same(a[np.array(onp.zeros((3, 4), bool))], x[onp.zeros((3, 4), bool)])
 
 
+def test_empty_mask_axis_stands_for_any_axis_as_numpy():
+    for xs, ks in [((0, 1), (0, 0)), ((1, 2), (1, 0)), ((2, 3, 4), (2, 0)), ((3,), (0,))]:
+        x = onp.zeros(xs, onp.float32)
+        k = onp.zeros(ks, bool)
+        same(np.array(x)[np.array(k)], x[k])
+    for xs, ks in [((0, 2), (0, 3)), ((0,), (1,))]:       # a non-empty axis must match
+        with pytest.raises(IndexError, match="did not match"):
+            np.zeros(xs)[np.array(onp.zeros(ks, bool))]
+
+
 def test_getitem_errors():
     x = host((3, 4))
     a = np.array(x)

@@ -90,7 +90,8 @@ def _plan(a, key):
             m = k.ndim
             if tuple(k.shape) != tuple(a.shape[adim:adim + m]):
                 for j in range(m):
-                    if k.shape[j] != a.shape[adim + j]:
+                    # NumPy lets an empty mask axis stand for any axis (it selects nothing)
+                    if k.shape[j] != a.shape[adim + j] and k.shape[j] != 0:
                         raise IndexOutOfRange(
                             f"boolean index did not match indexed array along axis {adim + j}; "
                             f"size of axis is {a.shape[adim + j]} but size of corresponding "
