@@ -439,10 +439,51 @@ def mlp(env):
     mem = _mem(env.dev)
     rows = [_row(name, "clgrad", t, "ms", t * 1e3, True, alive_bytes=alive,
                  peak_over_alive=mem["peak_bytes"] / alive, **mem)]
+    from clgrad.ops.launch import launch_count
+    gstep = _gluon_mlp_step(ws, dims, X, Y)
+    # checked before timing: the first Gluon step's loss is the loss of the initial weights
+    h = hx.astype(onp.float64)
+    for i, w in enumerate(ws):
+        h = h @ w
+        h = onp.maximum(h, 0) if i < k - 1 else h
+    h -= h.max(axis=1, keepdims=True)
+    ref = float((onp.log(onp.exp(h).sum(axis=1)) - h[onp.arange(batch), hy]).mean())
+    ok = abs(float(gstep().mean()) - ref) <= 1e-4 * max(1.0, abs(ref))
+    tg = median_time(gstep, env.sync, env.repeat)
+    before = launch_count()
+    gstep()
+    launches = launch_count() - before
+    rows.append(_row(name, "clgrad gluon", tg, "ms", tg * 1e3, ok, over_hand_written=tg / t,
+                     launches=launches))
     if env.torch is not None:
         tt = median_time(_torch_mlp_step(env.torch, ws, dims, hx, hy), None, env.repeat)
         rows.append(_row(name, "torch cpu", tt, "ms", tt * 1e3))
     return rows
+
+
+def _gluon_mlp_step(ws, dims, X, Y):
+    """The same step written with Gluon: HybridSequential of Dense, SoftmaxCrossEntropyLoss and
+    Trainer('sgd') (same weights, batch and learning rate; the Trainer's 1/batch rescale makes
+    the summed per-sample gradient the mean's)."""
+    from clgrad import autograd, gluon, np
+    net = gluon.nn.HybridSequential()
+    for i, o in enumerate(dims[1:]):
+        net.add(gluon.nn.Dense(o, activation="relu" if i < len(ws) - 1 else None,
+                               in_units=dims[i]))
+    net.initialize()
+    for layer, w in zip(net, ws):
+        layer.weight.set_data(np.array(w.T.copy()))
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+    batch = X.shape[0]
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(X), Y)
+        loss.backward()
+        trainer.step(batch)
+        return loss
+    return step
 
 
 def _torch_mlp_step(torch, ws, dims, hx, hy):

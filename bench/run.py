@@ -40,6 +40,9 @@ def _notes(r):
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
         out.append(f"host CPU {v:.2f} {unit}")
+    if r.get("over_hand_written") is not None:
+        out.append(f"{r['over_hand_written']:.2f}x the hand-written step; {r['launches']} "
+                   "launches")
     if "peak_over_alive" in r:
         out.append(f"peak {r['peak_over_alive']:.2f}x alive ({r['alive_bytes'] / 2**20:.1f} MiB)")
     return "; ".join(out)

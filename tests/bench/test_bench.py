@@ -57,3 +57,11 @@ def test_table_and_json(quick_run, tmp_path):
     main(["--quick", "--only", "latency", "--json", str(out), "--png", ""])
     data = json.loads(out.read_text())
     assert {r["case"] for r in data["rows"]} >= {"tiny add (16) async"}
+
+
+def test_gluon_step_is_checked_and_compared_with_the_hand_written_one(quick_run):
+    _, rows = quick_run
+    g = next(r for r in rows if r["impl"] == "clgrad gluon")
+    assert g["ok"], "the Gluon step's first loss differs from NumPy's"
+    assert g["over_hand_written"] > 0 and g["launches"] > 0
+    assert "the hand-written step" in format_table(rows, 1.0)
