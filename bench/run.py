@@ -4,7 +4,6 @@ Prints a table of medians with each rate as a fraction of the device's own strea
 (a hand-written kernel measured in the same run) or as a ratio to NumPy/PyTorch, writes JSON and,
 with matplotlib installed, a PNG chart.
 """
-import argparse
 import json
 import platform
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 from bench.cases import CASES, Env
+from clgrad import command_line
 
 
 def _ratio(row, rows, stream_gbs):
@@ -101,13 +101,30 @@ def plot(rows, stream_gbs, path):
     return path
 
 
+def _write(path, write):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write(path)
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p = command_line.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes (seconds, for tests)")
     p.add_argument("--only", nargs="*", help="case names to run (the stream limit always runs)")
-    p.add_argument("--json", default="bench/results/latest.json", help="where to write JSON")
+    p.add_argument("--json", default="bench/results/latest.json",
+                   help="where to write JSON ('' for nowhere)")
     p.add_argument("--png", default="bench/results/latest.png", help="where to draw the chart")
     args = p.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - {fn.__name__ for fn in CASES})
+    if unknown:
+        p.error(f"argument --only: no case named {', '.join(unknown)} (the cases: "
+                f"{', '.join(fn.__name__ for fn in CASES)})")
+    return command_line.run_main("bench", _run_and_write, args)
+
+
+def _run_and_write(args):
+    for path in (args.json, args.png):
+        if path:
+            command_line.check_writable(path)     # before the benchmarks run, not after them
     meta, rows = run(args.quick, args.only)
     print(f"device: {meta['device']} ({meta['platform']}, driver {meta['driver']}, "
           f"{meta['compute_units']} compute units)")
@@ -116,9 +133,15 @@ def main(argv=None):
           "pattern) timed right before each repetition (medians of the ratios); other fractions "
           "are against the d=a*b+c limit measured at the start. Tiny-op and tape peers (and the "
           "bare pyopencl floor, 'x bare*') run with their repetitions alternated.")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    if args.json:
+        _write(args.json, lambda p: Path(p).write_text(json.dumps({"meta": meta, "rows": rows},
+                                                                  indent=1)))
     if args.png:
-        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
-        plot(rows, meta["stream_gbs"], args.png)
-    return 0 if all(r["ok"] for r in rows if r["impl"] == "clgrad" and r["seconds"]) else 1
+        _write(args.png, lambda p: plot(rows, meta["stream_gbs"], p))
+    failed = [r["case"] for r in rows
+              if r["impl"] == "clgrad" and r["seconds"] and not r["ok"]]
+    if failed:
+        command_line.report("bench", f"clgrad's result differs from the reference in "
+                                     f"{', '.join(failed)}")
+        return command_line.EXIT_FAILURE
+    return 0

@@ -11,6 +11,8 @@ from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401 
 from .base import (AutogradError, DeviceCapabilityError, DeviceMismatchError, DTypeError,  # noqa: F401
                    GradReqError, KernelBuildError, KernelFallbackWarning, MXNetError,
                    OutOfMemoryError, ShapeError)
+from .base import (ArgumentError, ArgumentTypeError, ArrayConversionError,  # noqa: F401
+                   DeviceNotFoundError, UnsupportedError, ZeroStepError)
 from .ndarray import ndarray  # noqa: F401
 from .runtime import Device  # noqa: F401
 

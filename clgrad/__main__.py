@@ -1,7 +1,8 @@
 """``python -m clgrad info [--recheck]``: every OpenCL platform and device, what the driver claims,
 what the device self-check verified (and what it excluded, and why), and what clgrad uses."""
-import argparse
 import sys
+
+from . import command_line
 
 
 def _widths(result):
@@ -51,8 +52,9 @@ def info(out=sys.stdout, recheck=False):
         print(f"default device: none ({e})", file=out)
     devices = all_devices()
     if not devices:
-        print("no OpenCL platforms or devices found", file=out)
-        return 1
+        command_line.report("clgrad", "no OpenCL platforms or devices found: install an OpenCL "
+                                      "driver, or PoCL for the CPU")
+        return command_line.EXIT_FAILURE
     for pi, plat in enumerate(cl.get_platforms()):
         print(f"platform {pi}: {plat.name.strip()} ({plat.version.strip()})", file=out)
         for dev in (d for d in devices if d.platform_index == pi):
@@ -75,12 +77,12 @@ def info(out=sys.stdout, recheck=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m clgrad")
+    parser = command_line.ArgumentParser(prog="python -m clgrad")
     parser.add_argument("command", nargs="?", default="info", choices=["info"])
     parser.add_argument("--recheck", action="store_true",
                         help="run the device self-check again (and forget rejected kernels)")
     args = parser.parse_args(argv)
-    return info(recheck=args.recheck)
+    return command_line.run_main("clgrad", info, recheck=args.recheck)
 
 
 if __name__ == "__main__":

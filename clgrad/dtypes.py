@@ -1,7 +1,10 @@
 """The dtypes clgrad supports, their OpenCL C types, and NumPy's promotion with MXNet's defaults."""
+import math
+import numbers
+
 import numpy as _np
 
-from .base import DeviceCapabilityError, DTypeError
+from .base import DeviceCapabilityError, DTypeError, ScalarConversionError
 
 bool_ = _np.dtype(_np.bool_)
 int8 = _np.dtype(_np.int8)
@@ -42,6 +45,9 @@ def as_dtype(dtype):
     """Normalise a dtype-like (type, string, np.dtype) to a supported NumPy dtype."""
     if dtype is None:
         return None
+    if getattr(dtype, "shape", None) is not None and not isinstance(dtype, (type, _np.dtype)):
+        # an array (NumPy's dtype() would take its dtype, clgrad's would ask its truth value)
+        raise DTypeError(f"unknown dtype: an array of shape {dtype.shape} is not a dtype")
     try:
         dt = _np.dtype(dtype)
     except TypeError:
@@ -126,6 +132,51 @@ def _scalar_dtype(s):
     if isinstance(s, complex):
         return default_complex
     raise DTypeError(f"unsupported scalar operand of type {type(s).__name__}")
+
+
+def cast_scalar(value, dt):
+    """The Python number ``value`` as an operand of type ``dt``, converted as C converts it
+    (MXNet's rule: a scalar takes the type of the array it meets): a Python bool, int, float
+    or complex, ready to be a kernel argument of ``dt``'s compute type.
+
+    Into an integer type an integer wraps modulo 2**bits, two's complement for the signed
+    types (int32 takes 2**31 as -2**31, uint8 takes 300 as 44), a float truncating toward zero
+    first; into a float type a number beyond its range becomes infinite (the kernel argument's
+    conversion, or the store of a float16 result); into bool, any nonzero number is True.
+    ``ScalarConversionError`` for what has no such value: an integer beyond every float (into a
+    float or complex type), infinity or NaN into an integer type.
+    """
+    kind = dt.kind
+    if kind in "iu":
+        if not isinstance(value, numbers.Integral):
+            f = float(value)
+            if not math.isfinite(f):
+                raise ScalarConversionError(f"cannot convert {f} to {dt}: an integer type "
+                                            "holds neither infinity nor NaN")
+            value = f
+        bits = dt.itemsize * 8
+        v = int(value) & ((1 << bits) - 1)
+        return v - (1 << bits) if kind == "i" and v >> (bits - 1) else v
+    if kind == "b":
+        return bool(value)
+    try:
+        return complex(value) if kind == "c" else float(value)
+    except OverflowError:
+        raise ScalarConversionError(f"the integer {_short(value)} is too large for {dt} (and "
+                                    "for any float)") from None
+
+
+def _short(n):
+    """An integer for a message: its digits, or their start and count when there are many."""
+    s = str(n)
+    return s if len(s) <= 24 else f"{s[:12]}... ({len(s.lstrip('-'))} digits)"
+
+
+def scalar_array(value, dt):
+    """A 0-d NumPy array of ``dt`` holding ``value`` converted as ``cast_scalar`` converts it
+    (for values written from the host)."""
+    with _np.errstate(over="ignore"):       # float16 overflow gives infinity, as on the device
+        return _np.array(cast_scalar(value, dt), dtype=dt)
 
 
 def literal(value, dt):

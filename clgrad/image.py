@@ -9,6 +9,16 @@ from .base import MXNetError
 from .ndarray import ndarray
 from .ops import array
 
+
+class ImageReadError(MXNetError, OSError):
+    """A file or buffer that holds no image Pillow can decode (an ``OSError``, as Pillow raises
+    for both)."""
+
+
+class ImageArgumentError(MXNetError, ValueError):
+    """An image or a resize or crop argument that does not fit (a ``ValueError``)."""
+
+
 # MXNet's (OpenCV's) interpolation codes; 2 is MXNet's default for crops
 _INTERP = {0: "NEAREST", 1: "BILINEAR", 2: "BICUBIC", 3: "BOX", 4: "LANCZOS"}
 
@@ -39,7 +49,7 @@ def imread(filename, flag=1, to_rgb=True, out=None, device=None):
             img.load()
             res = _to_array(img, flag, to_rgb, device)
     except OSError as e:
-        raise MXNetError(f"imread: cannot read an image from {filename!r}: {e}") from e
+        raise ImageReadError(f"imread: cannot read an image from {filename!r}: {e}") from e
     return _into(res, out)
 
 
@@ -54,7 +64,8 @@ def imdecode(buf, flag=1, to_rgb=True, out=None, device=None):
             img.load()
             res = _to_array(img, flag, to_rgb, device)
     except OSError as e:
-        raise MXNetError(f"imdecode: the buffer is not an image Pillow can decode: {e}") from e
+        raise ImageReadError(f"imdecode: the buffer is not an image Pillow can decode: "
+                             f"{e}") from e
     return _into(res, out)
 
 
@@ -69,7 +80,8 @@ def _host(src):
     if not isinstance(src, ndarray):
         raise TypeError(f"expected a clgrad array of shape (h, w, c), got {type(src).__name__}")
     if src.ndim != 3:
-        raise MXNetError(f"expected an image of shape (h, w, c), got shape {src.shape}")
+        raise ImageArgumentError(f"expected an image of shape (h, w, c), got shape "
+                                 f"{src.shape}")
     return src.asnumpy()
 
 
@@ -77,9 +89,9 @@ def resize_host(a, w, h, interp):
     """A host (NumPy, HWC uint8 or float) image resized to ``w`` x ``h`` with Pillow."""
     Image = _pil()
     if interp not in _INTERP:
-        raise MXNetError(f"interp must be one of {sorted(_INTERP)}, got {interp}")
+        raise ImageArgumentError(f"interp must be one of {sorted(_INTERP)}, got {interp}")
     if w <= 0 or h <= 0:
-        raise MXNetError(f"resize: width and height must be positive, got {w} x {h}")
+        raise ImageArgumentError(f"resize: width and height must be positive, got {w} x {h}")
     mode = getattr(Image, "Resampling", Image)
     chans = []
     for c in range(a.shape[2]):     # per channel: any channel count, any numeric dtype
@@ -104,8 +116,8 @@ def fixed_crop(src, x0, y0, w, h, size=None, interp=2):
     a = _host(src)
     H, W = a.shape[:2]
     if x0 < 0 or y0 < 0 or w <= 0 or h <= 0 or x0 + w > W or y0 + h > H:
-        raise MXNetError(f"fixed_crop: region x0={x0}, y0={y0}, w={w}, h={h} is not inside the "
-                         f"{W} x {H} image")
+        raise ImageArgumentError(f"fixed_crop: region x0={x0}, y0={y0}, w={w}, h={h} is not "
+                                 f"inside the {W} x {H} image")
     a = a[y0:y0 + h, x0:x0 + w]
     if size is not None and (w, h) != tuple(size):
         a = resize_host(a, size[0], size[1], interp)

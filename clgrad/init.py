@@ -85,7 +85,7 @@ class Initializer:
         if desc.global_init is None:
             desc.global_init = self
         chosen = desc.attrs.get("__init__")
-        if chosen:
+        if chosen is not None and not (isinstance(chosen, str) and not chosen):
             create(chosen)._init_weight(desc, arr)
             self._verbose_print(desc, chosen, arr)
             return

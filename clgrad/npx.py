@@ -63,15 +63,18 @@ def waitall():
 
 def stop_gradient(x):
     """``x``'s value, cut from the graph: no gradient flows back through it."""
-    return x.detach()
+    from .ops.args import need_array
+    return need_array(x, "x", "stop_gradient").detach()
 
 
 def memory_stats(device=None):
     """Bytes in use and held by the device's memory pool."""
-    return (device or default_device()).memory_stats()
+    from .ops.core import resolve_device
+    return resolve_device(device).memory_stats()
 
 
 def empty_cache(device=None):
     """Release the pool's held (free) blocks back to the driver."""
-    for d in ([device] if device is not None else all_devices()):
+    from .ops.core import resolve_device
+    for d in ([resolve_device(device)] if device is not None else all_devices()):
         d.empty_cache()

@@ -27,7 +27,6 @@ Every read is checked against the bytes that remain, so a truncated or corrupt f
 Writes go to a temporary file in the same directory that replaces ``file`` once complete.
 """
 import os
-import secrets
 import struct
 import zipfile
 import zlib
@@ -36,13 +35,42 @@ import numpy as _np
 from numpy.lib import format as _npy
 
 from . import dtypes as _dt
-from .base import DTypeError, MXNetError
+from .base import ArgumentError, ArgumentTypeError, DTypeError, MXNetError
 from .ndarray import ndarray
 from .ops.core import from_host, resolve_device
+from .runtime.files import replace_atomically
 
 
 class ParamsFileError(MXNetError, ValueError):
     """A file that is not a valid MXNet array file (.params, .npy or .npz)."""
+
+
+class ParamsOSError(MXNetError, OSError):
+    """The file system refused a save or a load (MXNet raises its error; the errno is kept)."""
+
+
+class ParamsFileNotFoundError(ParamsOSError, FileNotFoundError):
+    """A file to load, or the folder to save into, that does not exist."""
+
+
+def _os_error(what, e):
+    cls = ParamsFileNotFoundError if isinstance(e, FileNotFoundError) else ParamsOSError
+    if e.errno is None:     # an OSError raised with a message alone
+        return cls(f"{what}: {e}")
+    err = cls(f"{what}: {e.strerror}: {e.filename!r}")
+    # (with errno and strerror set, OSError's str() reads "[Errno 2] npx.load: No such ...")
+    err.errno, err.strerror, err.filename = e.errno, f"{what}: {e.strerror}", e.filename
+    return err
+
+
+def _path(file, what):
+    """``file`` (str, bytes or os.PathLike) as a str path."""
+    try:
+        path = os.fspath(file)
+    except TypeError:
+        raise ArgumentTypeError(f"{what}: file must be a path (str, bytes or os.PathLike), "
+                                f"not {type(file).__name__}") from None
+    return path if isinstance(path, str) else os.fsdecode(path)
 
 
 _LIST_MAGIC = 0x112                 # kMXAPINDArrayListMagic
@@ -78,16 +106,16 @@ def save(file, arr):
         return
     if isinstance(arr, dict):
         if not all(isinstance(k, str) for k in arr):
-            raise TypeError("npx.save: dict keys must be str")
+            raise ArgumentTypeError("npx.save: dict keys must be str")
         names, arrays = list(arr), list(arr.values())
     elif isinstance(arr, (list, tuple)):
         names, arrays = [], list(arr)
     else:
-        raise TypeError("npx.save takes an ndarray, a list or tuple of ndarrays, or a dict of "
-                        f"str -> ndarray, not {type(arr).__name__}")
+        raise ArgumentTypeError("npx.save takes an ndarray, a list or tuple of ndarrays, or a "
+                                f"dict of str -> ndarray, not {type(arr).__name__}")
     for a in arrays:
         if not isinstance(a, ndarray):
-            raise TypeError(f"npx.save: {type(a).__name__} is not a clgrad ndarray")
+            raise ArgumentTypeError(f"npx.save: {type(a).__name__} is not a clgrad ndarray")
         if a.dtype not in _FLAG_OF:
             raise DTypeError(f"MXNet's NDArray format has no type for {a.dtype} "
                              "(save it with npx.savez instead)")
@@ -100,11 +128,12 @@ def savez(file, *args, **kwds):
     for i, a in enumerate(args):
         name = f"arr_{i}"
         if name in kwds:
-            raise ValueError(f"npx.savez: positional array {i} and keyword {name!r} clash")
+            raise ArgumentError(f"npx.savez: positional array {i} and keyword {name!r} clash")
         kwds[name] = a
     for name, a in kwds.items():
         if not isinstance(a, ndarray):
-            raise TypeError(f"npx.savez: {name!r} is a {type(a).__name__}, not an ndarray")
+            raise ArgumentTypeError(f"npx.savez: {name!r} is a {type(a).__name__}, not an "
+                                    "ndarray")
 
     def write(f):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
@@ -161,40 +190,11 @@ def _write_list(f, arrays, names):
 def _write_atomically(file, write):
     """Run ``write(f)`` on a new file beside ``file`` that replaces it only once it is complete
     and on disk: a failure leaves the old file as it was."""
-    path = os.fspath(file)
-    if not isinstance(path, str):
-        path = os.fsdecode(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # created as open() would create it: mode 0o666 less the umask
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    path = _path(file, "npx.save")
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); where directories cannot be opened, skip it."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        replace_atomically(path, write)
+    except OSError as e:
+        raise _os_error("npx.save", e) from None
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -202,9 +202,13 @@ def load(file, device=None):
     """Load a ``.npy``, ``.npz`` or NDArray list file: a dict when the file names its arrays,
     the array when it holds one unnamed array, else a list; arrays go to ``device`` (default:
     the current device)."""
-    path = os.fspath(file)
+    path = _path(file, "npx.load")
     dev = resolve_device(device)
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise _os_error("npx.load", e) from None
+    with f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(4)
         f.seek(0)

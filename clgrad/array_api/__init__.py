@@ -31,10 +31,16 @@ import numpy as _np
 
 from .. import dtypes as _dt
 from .. import ops as _ops
+from ..base import ArgumentError as _ArgumentError
+from ..base import ArgumentTypeError as _ArgumentTypeError
+from ..base import ArrayConversionError as _ArrayConversionError
 from ..base import DTypeError as _DTypeError
 from ..base import MXNetError as _MXNetError
+from ..base import ScalarConversionError as _ScalarConversionError
 from ..base import ShapeError as _ShapeError
 from ..ndarray import ndarray as _ndarray
+from ..ops.args import as_ints as _as_ints
+from ..ops.args import sequence as _sequence
 from . import _dlpack
 from ._info import Info as _Info
 
@@ -60,7 +66,7 @@ class CopyError(_MXNetError, ValueError):
 
 def _namespace(api_version=None):
     if api_version is not None and api_version not in _VERSIONS:
-        raise ValueError(f"clgrad.array_api implements the Array API standard "
+        raise _ArgumentError(f"clgrad.array_api implements the Array API standard "
                          f"{__array_api_version__} (also serves {', '.join(_VERSIONS[:-1])}), "
                          f"not {api_version!r}")
     import sys
@@ -91,7 +97,8 @@ def _dtype(dtype):
 
 def _arr(x, name="x"):
     if not isinstance(x, _ndarray):
-        raise TypeError(f"{name} must be a clgrad array, not {type(x).__name__} (use asarray)")
+        raise _ArgumentTypeError(f"{name} must be a clgrad array, not {type(x).__name__} "
+                                 "(use asarray)")
     return x
 
 
@@ -105,7 +112,7 @@ def _scalar_dtype(value, device):
         return _default_float(device)
     if isinstance(value, _numbers.Complex):
         return _default_complex(device)
-    raise TypeError(f"unsupported scalar of type {type(value).__name__}")
+    raise _ArgumentTypeError(f"unsupported scalar of type {type(value).__name__}")
 
 
 # --- creation -----------------------------------------------------------------------------------
@@ -143,7 +150,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
             try:
                 host = _np.asarray(obj)
             except (ValueError, TypeError, OverflowError) as e:
-                raise _MXNetError(f"asarray: cannot convert {type(obj).__name__}: {e}") from None
+                raise _conversion_error(obj, e) from None
             if host.dtype.kind == "f":
                 host = host.astype(_default_float(dev))
             elif host.dtype.kind in "iu":
@@ -154,9 +161,21 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
                 host = host.astype(_default_complex(dev))
             elif host.dtype.kind == "O":
                 # NumPy keeps ints beyond 64 bits as objects: int64 conversion says so
-                host = _np.asarray(obj, dtype=_dt.int64)
+                try:
+                    host = _np.asarray(obj, dtype=_dt.int64)
+                except (ValueError, TypeError, OverflowError) as e:
+                    raise _conversion_error(obj, e) from None
         return _ops.array(host, dtype=host.dtype, device=dev)
     return _ops.array(obj, dtype=dtype, device=dev)
+
+
+def _conversion_error(obj, error):
+    """The clgrad error for NumPy's ``error`` converting ``obj``: a number out of range stays an
+    ``OverflowError``; anything else (ragged nesting, strings, dicts) is a TypeError and a
+    ValueError."""
+    cls = _ScalarConversionError if isinstance(error, OverflowError) else _ArrayConversionError
+    return cls(f"asarray: obj of type {type(obj).__name__} cannot be converted to an array: "
+               f"{error}")
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
@@ -229,7 +248,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
 
 def meshgrid(*arrays, indexing="xy"):
     if indexing not in ("xy", "ij"):
-        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', not {indexing!r}")
+        raise _ArgumentError(f"meshgrid: indexing must be 'xy' or 'ij', not {indexing!r}")
     arrays = [_arr(a, "arrays") for a in arrays]
     for a in arrays:
         if a.ndim != 1:
@@ -276,6 +295,8 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 def _as_dtype_of(x):
+    if x is None:
+        raise _ArgumentTypeError("None is not a dtype (nor an array)")
     return x.dtype if isinstance(x, _ndarray) else _dt.as_dtype(x)
 
 
@@ -290,7 +311,7 @@ def can_cast(from_, to, /):
 def result_type(*arrays_and_dtypes):
     """The promoted dtype; Python scalars are weak (they take the arrays' dtype where they fit)."""
     if not arrays_and_dtypes:
-        raise TypeError("result_type: at least one array or dtype is required")
+        raise _ArgumentTypeError("result_type: at least one array or dtype is required")
     items = []
     for x in arrays_and_dtypes:
         if isinstance(x, _ndarray):
@@ -300,13 +321,15 @@ def result_type(*arrays_and_dtypes):
         else:
             items.append(_dt.as_dtype(x))
     if not _b.any(isinstance(i, _np.dtype) for i in items):
-        raise TypeError("result_type: at least one array or dtype is required (not only Python "
-                        "scalars)")
+        raise _ArgumentTypeError("result_type: at least one array or dtype is required (not "
+                                 "only Python scalars)")
     return _dt.result_type(*items)
 
 
 def isdtype(dtype, kind):
     """Whether ``dtype`` is of ``kind``: a dtype, a kind name, or a tuple of those."""
+    if dtype is None:
+        raise _ArgumentTypeError("isdtype: dtype must be a dtype, not None")
     dtype = _dt.as_dtype(dtype)
     if isinstance(kind, tuple):
         return _b.any(isdtype(dtype, k) for k in kind)
@@ -316,7 +339,7 @@ def isdtype(dtype, kind):
                  "integral": k in "iu", "real floating": k == "f", "complex floating": k == "c",
                  "numeric": k in "iufc"}
         if kind not in table:
-            raise ValueError(f"isdtype: unknown kind {kind!r} (known: {', '.join(table)})")
+            raise _ArgumentError(f"isdtype: unknown kind {kind!r} (known: {', '.join(table)})")
         return table[kind]
     return dtype == _dt.as_dtype(kind)
 
@@ -404,6 +427,10 @@ def clip(x, /, min=None, max=None):  # noqa: A002
 
 def logaddexp(x1, x2, /):
     """log(exp(x1) + exp(x2)) without overflow: max + log1p(exp(-|x1 - x2|))."""
+    for x in (x1, x2):
+        if isinstance(x, complex) or isinstance(x, _ndarray) and x.dtype.kind == "c":
+            raise _DTypeError("logaddexp: complex operands are not supported (the standard "
+                              "defines it for real-valued data types)")
     f = getattr(_ops, "logaddexp", None)
     if f is not None:
         return f(x1, x2)
@@ -422,7 +449,7 @@ def nextafter(x1, x2, /):
     a = x1 if isinstance(x1, _ndarray) else None
     b = x2 if isinstance(x2, _ndarray) else None
     if a is None and b is None:
-        raise TypeError("nextafter: at least one argument must be an array")
+        raise _ArgumentTypeError("nextafter: at least one argument must be an array")
     r = result_type(x1, x2)
     if r.kind != "f":
         raise _DTypeError(f"nextafter: needs floating arrays, not {r}")
@@ -495,7 +522,7 @@ def broadcast_to(x, /, shape):
 
 
 def concat(arrays, /, *, axis=0):
-    arrays = [_arr(a, "arrays") for a in arrays]
+    arrays = [_arr(a, "arrays") for a in _sequence(arrays, "arrays", "concat")]
     if axis is None:
         arrays = [_ops.reshape(a, (-1,)) for a in arrays]
         axis = 0
@@ -504,7 +531,7 @@ def concat(arrays, /, *, axis=0):
 
 def expand_dims(x, /, axis=0):
     if not isinstance(axis, _numbers.Integral):
-        raise TypeError("expand_dims: axis must be an integer")
+        raise _ArgumentTypeError("expand_dims: axis must be an integer")
     return _ops.expand_dims(_arr(x), axis)
 
 
@@ -517,7 +544,7 @@ def moveaxis(x, source, destination, /):
 
 
 def permute_dims(x, /, axes):
-    return _ops.transpose(_arr(x), tuple(axes))
+    return _ops.transpose(_arr(x), _as_ints(axes, "axes", "permute_dims"))
 
 
 def repeat(x, repeats, /, *, axis=None):
@@ -548,19 +575,20 @@ def squeeze(x, /, axis):
 
 
 def stack(arrays, /, *, axis=0):
-    return _ops.stack([_arr(a, "arrays") for a in arrays], axis=axis)
+    return _ops.stack([_arr(a, "arrays") for a in _sequence(arrays, "arrays", "stack")],
+                      axis=axis)
 
 
 def tile(x, repetitions, /):
-    return _ops.tile(_arr(x), tuple(repetitions))
+    return _ops.tile(_arr(x), _as_ints(repetitions, "repetitions", "tile"))
 
 
 def unstack(x, /, *, axis=0):
     x = _arr(x)
-    from ..ops.reduce import normalize_axes
+    from ..ops.reduce import normalize_axis
     if x.ndim == 0:
         raise _ShapeError("unstack: needs an array with at least one dimension")
-    ax = normalize_axes(axis, x.ndim)[0]
+    ax = normalize_axis(axis, x.ndim)
     return tuple(x[(slice(None),) * ax + (i,)] for i in range(x.shape[ax]))
 
 
@@ -700,8 +728,8 @@ def _cumulative(fn, identity, x, axis, dtype, include_initial):
         raise _ShapeError("cumulative functions need an array with at least one dimension")
     r = fn(x, axis=axis, dtype=_sum_dtype(x, dtype))
     if include_initial:
-        from ..ops.reduce import normalize_axes
-        ax = normalize_axes(axis, x.ndim)[0]
+        from ..ops.reduce import normalize_axis
+        ax = normalize_axis(axis, x.ndim)
         shape = list(r.shape)
         shape[ax] = 1
         first = _ops.full(tuple(shape), identity, dtype=r.dtype, device=r.device)
@@ -719,13 +747,13 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     """The n-th discrete difference along ``axis`` (with optional prepended/appended values)."""
-    from ..ops.reduce import normalize_axes
+    from ..ops.reduce import normalize_axis
     x = _arr(x)
     if x.ndim == 0:
         raise _ShapeError("diff: needs an array with at least one dimension")
     if not isinstance(n, _numbers.Integral) or n < 0:
-        raise ValueError(f"diff: n must be a non-negative integer, got {n!r}")
-    ax = normalize_axes(axis, x.ndim)[0]
+        raise _ArgumentError(f"diff: n must be a non-negative integer, got {n!r}")
+    ax = normalize_axis(axis, x.ndim)
     parts = [p for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
         parts = [p if isinstance(p, _ndarray) else

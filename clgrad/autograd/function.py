@@ -14,6 +14,25 @@ class FunctionReuseError(MXNetError, AssertionError):
     catches it as there)."""
 
 
+class FunctionInitError(MXNetError, AttributeError):
+    """A ``Function`` subclass whose ``__init__`` did not call ``super().__init__()`` (MXNet
+    then fails with an ``AttributeError``)."""
+
+
+class FunctionOutputError(MXNetError, TypeError):
+    """``forward`` returned something other than arrays (a ``TypeError`` as in MXNet)."""
+
+
+class FunctionGradientError(MXNetError, AssertionError, ValueError):
+    """``backward`` returned the wrong number of gradients, or one of the wrong shape: an
+    ``AssertionError`` as MXNet asserts, and a ``ValueError``."""
+
+
+class FunctionGradientTypeError(MXNetError, AssertionError, TypeError):
+    """``backward`` returned a gradient that is not an array: an ``AssertionError`` as MXNet
+    asserts, and a ``TypeError``."""
+
+
 class Function:
     """Subclass with ``forward(self, *inputs)`` and ``backward(self, *output_grads)``."""
 
@@ -38,7 +57,8 @@ class Function:
             raise FunctionReuseError("Each Function instance can only be called once. Please "
                                      "create another instance.")
         if not hasattr(self, "_used"):
-            raise MXNetError(f"{type(self).__name__}.__init__ must call super().__init__()")
+            raise FunctionInitError(f"{type(self).__name__}.__init__ must call "
+                                    "super().__init__()")
         self._used = True
         with graph.pause(train_mode=graph.is_training()):
             outputs = self.forward(*inputs)
@@ -46,8 +66,8 @@ class Function:
         outs = (outputs,) if single else tuple(outputs)
         for o in outs:
             if not isinstance(o, ndarray):
-                raise MXNetError(f"{type(self).__name__}.forward must return arrays, got "
-                                 f"{type(o).__name__}")
+                raise FunctionOutputError(f"{type(self).__name__}.forward must return arrays, "
+                                          f"got {type(o).__name__}")
         # an output that is an input, an already recorded array, or another output gets its
         # own identity, so that each output slot and each input keeps its own graph link
         fixed = []
@@ -76,19 +96,20 @@ def _function_backward(fn, *out_grads):
         grads = (grads,)
     meta = fn._input_meta
     if len(grads) != len(meta):
-        raise MXNetError(f"{name}.backward returned an incorrect number of gradients (expected "
-                         f"{len(meta)}, one per input of forward, got {len(grads)})")
+        raise FunctionGradientError(f"{name}.backward returned an incorrect number of gradients "
+                                    f"(expected {len(meta)}, one per input of forward, got "
+                                    f"{len(grads)})")
     out = []
     for i, (g, m) in enumerate(zip(grads, meta)):
         if m is None or g is None:
             out.append(None)
             continue
         if not isinstance(g, ndarray):
-            raise MXNetError(f"{name}.backward must return arrays; gradient {i} is "
-                             f"{type(g).__name__}")
+            raise FunctionGradientTypeError(f"{name}.backward must return arrays; gradient {i} "
+                                            f"is {type(g).__name__}")
         if g.shape != m[0]:
-            raise MXNetError(f"{name}.backward returned a gradient of shape {g.shape} for input "
-                             f"{i}, whose shape is {m[0]}")
+            raise FunctionGradientError(f"{name}.backward returned a gradient of shape {g.shape} "
+                                        f"for input {i}, whose shape is {m[0]}")
         # detach: a gradient is a value, not a link into the user's graph
         out.append(g.detach())
     return tuple(out)

@@ -34,6 +34,12 @@ FREED = (
     "earlier backward(). Pass retain_graph=True to the first backward() (or autograd.grad()) if "
     "you need to backward through the graph again.")
 
+FREED_INTERRUPTED = (
+    "Trying to backward through the graph again: the graph of op '{op}' was freed by an earlier "
+    "backward() that was interrupted ({error}) before it finished (each op frees what it saved "
+    "once its gradient is computed). Record the forward pass again; pass retain_graph=True to "
+    "backward() if the graph must survive an interrupted pass.")
+
 MODIFIED = (
     "An array needed for the gradient of op '{op}' was modified in place after it was recorded "
     "(its version is {now}, expected {then}). Use an out-of-place op, or .copy() the array "
@@ -153,6 +159,8 @@ class OpNode:
         self.parents = parents          # per input: (node, slot) or None
         self.nout = len(out_meta)
         self.out_meta = out_meta        # per output: (shape, dtype, device) for zero cotangents
+        # False; True once a backward freed what it saved; the name of the exception that
+        # stopped that backward when it did not finish (see freed_message)
         self.freed = False
         self.live = True        # until a backward frees it (see parents_of)
         self.seq = _next_seq()
@@ -165,6 +173,22 @@ class OpNode:
         self.freed = True
         self.live = False
 
+
+
+def mark_interrupted(nodes, error):
+    """Note on those of ``nodes`` that a backward freed before ``error`` stopped it that the pass
+    did not finish, so that running it again says so rather than blaming a completed backward."""
+    why = type(error).__name__
+    for node in nodes:
+        if node.freed is True:
+            node.freed = why
+
+
+def freed_message(node):
+    """Why ``node``'s graph cannot be differentiated again (it was freed)."""
+    if isinstance(node.freed, str):
+        return FREED_INTERRUPTED.format(op=node.name, error=node.freed)
+    return FREED.format(op=node.name)
 
 
 class OpContext:
@@ -212,6 +236,16 @@ def parents_of(inputs):
     input needs one. This is the one place that decides whether an input takes part in the
     graph: it has a node, that node is not a leaf with grad_req 'null', and not an op whose
     graph a backward has freed (as in MXNet, such a result is a constant from then on)."""
+    if len(inputs) == 2:        # binary ops, the common case, without the loop
+        a, b = inputs
+        na = a._ag_node if type(a) is ndarray else _node_of(a)
+        nb = b._ag_node if type(b) is ndarray else _node_of(b)
+        la = na is not None and na.live
+        lb = nb is not None and nb.live
+        if not (la or lb):
+            return None, None
+        return (((na, a._ag_index) if la else None, (nb, b._ag_index) if lb else None),
+                (la, lb))
     parents = []
     needs = []
     found = False
@@ -237,6 +271,13 @@ def parents_of(inputs):
 _PLAIN = (float, int, bool, complex)
 
 
+def _node_of(x):
+    """The graph node of an operand that is not a clgrad array (None for scalars)."""
+    if x is None or type(x) in _PLAIN:
+        return None
+    return getattr(x, "_ag_node", None)
+
+
 def requires_grad(x):
     """Whether ``x`` takes part in the graph (see ``parents_of``)."""
     return parents_of((x,))[0] is not None
@@ -253,7 +294,7 @@ def record_node(name, backward, ctx, inputs, outputs, parents=None):
         node = OpNode(name, backward, ctx, parents, ((o.shape, o.dtype, o._storage.device),))
         o._ag_node = node
         o._ag_index = 0
-        if hasattr(backward, "scale_of"):
+        if backward in _SCALED_VJPS:
             node.scale = scale_for(backward, inputs, o)
         return node
     meta = tuple([(o.shape, o.dtype, o._storage.device) for o in outputs])
@@ -262,6 +303,16 @@ def record_node(name, backward, ctx, inputs, outputs, parents=None):
         o._ag_node = node
         o._ag_index = k
     return node
+
+
+_SCALED_VJPS = set()
+
+
+def mark_scaled(vjp, scale_of):
+    """Declare that ``vjp`` is ``g * scale_of(inputs)`` whenever ``scale_of`` gives a number
+    (not None): backward may then defer the product (see ``scale_for``)."""
+    vjp.scale_of = scale_of
+    _SCALED_VJPS.add(vjp)
 
 
 def scale_for(backward, inputs, out):

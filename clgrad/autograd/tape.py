@@ -11,9 +11,9 @@ end, so an exception midway (KeyboardInterrupt included) leaves every ``.grad`` 
 Unless ``retain_graph``, each node frees what it saved as soon as its vjp has run (no later
 step reads it), so the forward's saved arrays return to the pool during backward; a backward
 interrupted midway has then freed the nodes it passed, and running it again raises the freed
-graph error, as a second backward without ``retain_graph`` does. A vjp returns None
-for an input that gets no gradient; a 'write' leaf reached only by such zeros is written with
-zeros, as MXNet does.
+graph error, as a second backward without ``retain_graph`` does (saying that the earlier pass
+was interrupted). A vjp returns None for an input that gets no gradient; a 'write' leaf
+reached only by such zeros is written with zeros, as MXNet does.
 """
 from .. import ops
 from ..base import (AutogradError, DeviceMismatchError, DTypeError, GradReqError, MXNetError,
@@ -21,7 +21,16 @@ from ..base import (AutogradError, DeviceMismatchError, DTypeError, GradReqError
 from ..ndarray import ndarray
 from . import graph
 from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpNode, by_seq,  # noqa: F401
-                    record_node, requires_grad)
+                    freed_message, record_node, requires_grad)
+
+
+class AutogradArgumentError(MXNetError, ValueError, AssertionError):
+    """Arguments of ``backward`` or ``mark_variables`` that do not pair up (a head gradient per
+    head, a buffer per variable): a ``ValueError``, and an ``AssertionError`` as MXNet asserts."""
+
+
+class AutogradTypeError(MXNetError, TypeError):
+    """A head or a variable of ``backward`` or ``grad`` that is not an array."""
 
 
 # --- leaves ----------------------------------------------------------------------------------
@@ -51,12 +60,14 @@ def mark_variables(variables, gradients, grad_reqs="write"):
     if isinstance(grad_reqs, str):
         grad_reqs = [grad_reqs] * len(variables)
     if not (len(variables) == len(gradients) == len(grad_reqs)):
-        raise MXNetError("mark_variables: variables, gradients and grad_reqs differ in length")
+        raise AutogradArgumentError(f"mark_variables: variables, gradients and grad_reqs differ "
+                                    f"in length ({len(variables)}, {len(gradients)} and "
+                                    f"{len(grad_reqs)})")
     for v, g, r in zip(variables, gradients, grad_reqs):
         if r not in GRAD_REQS:
             raise GradReqError(f"unknown grad_req {r!r}: expected one of {GRAD_REQS}")
         if g is not None and g.shape != v.shape:
-            raise MXNetError(f"mark_variables: gradient buffer shape {g.shape} does not match "
+            raise ShapeError(f"mark_variables: gradient buffer shape {g.shape} does not match "
                              f"the variable's {v.shape}")
         v._ag_node = LeafNode(g, r)
         v._ag_index = 0
@@ -131,15 +142,16 @@ def _check_heads(heads, head_grads):
         head_grads = _as_list(head_grads) if isinstance(head_grads, (ndarray, list, tuple)) \
             else [head_grads]
     if len(head_grads) != len(heads):
-        raise MXNetError(f"got {len(head_grads)} head gradients for {len(heads)} heads")
+        raise AutogradArgumentError(f"got {len(head_grads)} head gradients for {len(heads)} "
+                                    "heads")
     for h in heads:
         if not isinstance(h, ndarray):
-            raise MXNetError(f"backward heads must be arrays, got {type(h).__name__}")
+            raise AutogradTypeError(f"backward heads must be arrays, got {type(h).__name__}")
         node = h._ag_node
         if node is None or (type(node) is LeafNode and node.grad_req == "null"):
             raise AutogradError(NOT_IN_GRAPH)
         if type(node) is OpNode and node.freed:
-            raise AutogradError(FREED.format(op=node.name))
+            raise AutogradError(freed_message(node))
     out = []
     for h, g in zip(heads, head_grads):
         if g is not None:
@@ -166,6 +178,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     heads = _as_list(heads)
     head_grads = _check_heads(heads, head_grads)
 
+    passing = ()        # the nodes this pass frees as it goes (none freed before it)
     prev_rec = graph.set_recording(create_graph)
     prev_train = graph.set_training(train_mode)
     try:
@@ -195,7 +208,8 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
         order = _topo_order([h._ag_node for h in heads])
         for node in order:
             if node.freed:
-                raise AutogradError(FREED.format(op=node.name))
+                raise AutogradError(freed_message(node))
+        passing = order
         captured = {}
         for node in order:
             outs = slots.pop(node, None)
@@ -253,6 +267,10 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
         for outs in captured.values():
             outs[:] = [_real(o) for o in outs]
         return leaves, captured
+    except BaseException as e:
+        if not retain_graph:    # the nodes passed are freed: a retry must say why
+            graph.mark_interrupted(passing, e)
+        raise
     finally:
         graph.set_recording(prev_rec)
         graph.set_training(prev_train)
@@ -304,10 +322,13 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     """
     variables = _as_list(variables)
     for i, v in enumerate(variables):
-        if not isinstance(v, ndarray) or not requires_grad(v):
-            raise MXNetError(f"Cannot differentiate with respect to the {i}-th variable because "
-                             "it does not require gradient: call attach_grad() on it before "
-                             "autograd.record().")
+        if not isinstance(v, ndarray):
+            raise AutogradTypeError(f"grad: variables must be arrays; variable {i} is a "
+                                    f"{type(v).__name__}")
+        if not requires_grad(v):
+            raise AutogradError(f"Cannot differentiate with respect to the {i}-th variable "
+                                "because it does not require gradient: call attach_grad() on it "
+                                "before autograd.record().")
     reached = _reached(_as_list(heads))
     for i, v in enumerate(variables):
         if reached is not None and v._ag_node not in reached:

@@ -7,8 +7,11 @@ first forward, hooks, and parameter files in MXNet's format.
 import re
 from collections import OrderedDict
 
+import numpy as _np
+
 from .. import npx
-from ..base import MXNetError
+from ..base import MXNetError, UnsupportedError
+from ..ndarray import ndarray
 from .parameter import DeferredInitializationError, Parameter, ParameterDict, ParameterError
 
 __all__ = ["Block", "HybridBlock", "BlockError"]
@@ -44,7 +47,7 @@ class Block:
 
     def __init__(self):
         object.__setattr__(self, "_children", OrderedDict())
-        object.__setattr__(self, "_reg_params", OrderedDict())
+        object.__setattr__(self, "_reg_params", ParameterDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_active", False)
@@ -76,8 +79,9 @@ class Block:
 
     @property
     def params(self):
-        """This block's own parameters (not its children's), by attribute name."""
-        return ParameterDict(self._reg_params)
+        """This block's own parameters (not its children's), by attribute name: the block's
+        own dict, as in MXNet, so ``params.get(name, shape=...)`` registers what it creates."""
+        return self._reg_params
 
     def collect_params(self, select=None):
         """Every parameter of this block and its descendants by structural name; ``select`` is a
@@ -140,7 +144,16 @@ class Block:
         return h
 
     # --- calling ----------------------------------------------------------------------------
+    # How many leading inputs must be arrays: clgrad's own layers and losses say so (a user's
+    # block may take anything), and such an input that is not an array (clgrad's, or NumPy's,
+    # which the ops convert) is refused here by its position rather than deep inside.
+    _array_inputs = 0
+
     def __call__(self, *args, **kwargs):
+        for i, x in enumerate(args[:self._array_inputs]):
+            if not isinstance(x, (ndarray, _np.ndarray)):
+                raise BlockError(f"{type(self).__name__}: input {i} must be an array, not "
+                                 f"{type(x).__name__}")
         for hook in list(self._forward_pre_hooks.values()):
             hook(self, args)
         self._finish_deferred(args)
@@ -205,7 +218,7 @@ class Block:
                     raise ParameterError(
                         f"Parameter '{name}' is missing in 'file: {filename}', which contains "
                         f"parameters: {sorted(loaded)}. Set allow_missing=True to ignore "
-                        "missing parameters.")
+                        "missing parameters." + _prefixed_names_hint(loaded, params))
         if not ignore_extra:
             for name in loaded:
                 if name not in params:
@@ -281,6 +294,17 @@ class Block:
         print("-" * width)
 
 
+def _prefixed_names_hint(loaded, params):
+    """What to say when a file names parameters as MXNet 1.x's ParameterDict.save and export do
+    ('dense0_weight': the layers' name scopes), which no structural name can match."""
+    if any("." in n for n in loaded) or not any("." in n for n in params) or \
+            any(n in params for n in loaded):
+        return ""
+    return (" Its names are MXNet 1.x's prefixed names (ParameterDict.save, export), which name "
+            "layers by creation order; load_parameters reads the structural names "
+            "('0.weight') that save_parameters writes, in MXNet 1.9.1 and 2.x alike.")
+
+
 def _prod(shape):
     n = 1
     for k in shape or ():
@@ -296,5 +320,5 @@ class HybridBlock(Block):
         """Parameters take their declared dtypes; nothing to infer eagerly."""
 
     def export(self, path, epoch=0, remove_amp_cast=True):
-        raise MXNetError("HybridBlock.export needs graph capture, which clgrad does not have "
-                         "yet; save_parameters writes the weights")
+        raise UnsupportedError("HybridBlock.export needs graph capture, which clgrad does not "
+                               "have yet; save_parameters writes the weights")

@@ -13,6 +13,7 @@ import numpy as _np
 from .. import npx
 from .. import numpy as np
 from ..base import MXNetError, ShapeError
+from ..ops.args import as_int as _as_int
 from .block import HybridBlock
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss",
@@ -29,6 +30,8 @@ class Loss(HybridBlock):
     """Base class of the losses: ``weight`` (a number or None) scales the loss, and
     ``batch_axis`` is the axis left after the per-sample mean."""
 
+    _array_inputs = 2   # pred and label
+
     def __init__(self, weight, batch_axis, **kwargs):
         super().__init__(**kwargs)
         if weight is not None and (isinstance(weight, bool) or
@@ -36,7 +39,7 @@ class Loss(HybridBlock):
             raise LossArgumentError(f"{type(self).__name__}: weight must be a number or None, "
                                     f"got {weight!r}")
         self._weight = weight
-        self._batch_axis = int(batch_axis)
+        self._batch_axis = _as_int(batch_axis, "batch_axis", type(self).__name__, True)
 
     def __repr__(self):
         return f"{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})"
@@ -207,9 +210,9 @@ class CTCLoss(Loss):
     _UNREACHABLE = -1e30    # log(0) kept finite, so that exp() and gradients stay clean
 
     def __init__(self, layout="NTC", label_layout="NT", weight=None, **kwargs):
-        if layout not in ("NTC", "TNC"):
+        if not isinstance(layout, str) or layout not in ("NTC", "TNC"):
             raise LossArgumentError(f"CTCLoss: layout must be 'NTC' or 'TNC', got {layout!r}")
-        if label_layout not in ("NT", "TN"):
+        if not isinstance(label_layout, str) or label_layout not in ("NT", "TN"):
             raise LossArgumentError(f"CTCLoss: label_layout must be 'NT' or 'TN', got "
                                     f"{label_layout!r}")
         super().__init__(weight, label_layout.find("N"), **kwargs)
@@ -352,6 +355,8 @@ class LogisticLoss(Loss):
 class TripletLoss(Loss):
     """max(0, ||positive - pred||^2 - ||negative - pred||^2 + margin) per sample."""
 
+    _array_inputs = 3
+
     def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin
@@ -394,6 +399,8 @@ class PoissonNLLLoss(Loss):
 class CosineEmbeddingLoss(Loss):
     """1 - cos(input1, input2) for label 1, clip(cos - margin, 0, 1 - margin) for label -1;
     the cosine is taken along the last axis."""
+
+    _array_inputs = 3
 
     def __init__(self, weight=None, batch_axis=0, margin=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)

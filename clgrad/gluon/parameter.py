@@ -1,13 +1,14 @@
 """Gluon's Parameter: a named array (one copy per device) with its gradient buffer, its
 initializer, and a shape whose unknown dimensions (0 or -1) are filled in at the first forward
 (deferred initialization, as MXNet 2.x)."""
-import numpy as _np
+import warnings
 
 from .. import autograd
 from .. import dtypes as _dt
 from .. import init as _init
 from .. import numpy as np
 from ..base import MXNetError
+from ..ops.args import as_ints
 from ..ops.core import resolve_device
 from ..runtime import default_device
 
@@ -51,12 +52,12 @@ class Parameter:
     def __init__(self, name="weight", grad_req="write", shape=None, dtype="float32",
                  lr_mult=1.0, wd_mult=1.0, init=None, allow_deferred_init=False,
                  differentiable=True, stype="default", grad_stype="default"):
-        if stype != "default" or grad_stype != "default":
+        if not all(isinstance(t, str) and t == "default" for t in (stype, grad_stype)):
             raise ParameterError(f"Parameter '{name}': only dense storage is supported "
                                  f"(stype={stype!r}, grad_stype={grad_stype!r})")
         self._name = name
         self._shape = None if shape is None else (
-            (int(shape),) if isinstance(shape, (int, _np.integer)) else tuple(int(n) for n in shape))
+            as_ints(shape, "shape", f"Parameter '{name}'", truncate=True))
         self.dtype = _dt.as_dtype(dtype)
         self.lr_mult = float(lr_mult)
         self.wd_mult = float(wd_mult)
@@ -79,7 +80,9 @@ class Parameter:
     # --- shape and grad_req -------------------------------------------------------------------
     @property
     def shape(self):
-        return self._shape
+        """The shape, an unknown dimension shown as -1 (MXNet's NumPy shape semantics, whether
+        it was given as 0 or -1)."""
+        return None if self._shape is None else tuple(-1 if n == 0 else n for n in self._shape)
 
     @shape.setter
     def shape(self, new_shape):
@@ -122,13 +125,18 @@ class Parameter:
     def initialize(self, init=None, device=None, default_init=None, force_reinit=False,
                    ctx=None):
         """Create the data on ``device`` (a device or a list; ``ctx`` is MXNet 1.x's name) and
-        fill it with ``self.init``, else ``init``, else ``default_init`` (Uniform)."""
+        fill it with ``init``, else ``self.init``, else ``default_init`` (Uniform). As in MXNet,
+        the one chosen fills the array whatever the parameter's name (its ``_init_weight``):
+        the name patterns (``*bias`` zeros, ...) serve plain initializer calls only."""
         if self._data is not None and not force_reinit:
-            return      # MXNet warns and keeps the data
+            warnings.warn(f"Parameter '{self._name}' is already initialized, ignoring. Set "
+                          "force_reinit=True to re-initialize.", stacklevel=2)
+            return
         devices = _as_devices(device if device is not None else ctx)
         if default_init is None:
             default_init = _init.Uniform()
-        chosen = self.init if self.init is not None else init
+        chosen = init if init is not None else self.init if self.init is not None \
+            else default_init
         self._data = None
         if not _known(self._shape):
             if not self.allow_deferred_init:
@@ -150,7 +158,7 @@ class Parameter:
                 f"Parameter '{self._name}' has not been initialized yet because its shape "
                 f"{self._shape} is unknown; run a forward pass first")
         host = np.zeros(self._shape, dtype=self.dtype, device=devices[0])
-        desc = _init.InitDesc(self._name, {"__init__": chosen} if chosen is not None else {})
+        desc = _init.InitDesc(self._name, {"__init__": chosen})
         with autograd.pause():
             _init.create(default_init)(desc, host)
         self._deferred = None
@@ -286,6 +294,30 @@ class Constant(Parameter):
 class ParameterDict(dict):
     """The parameters of a block by structural name (``collect_params``): a dict, with MXNet
     1.x's helpers that act on every parameter in it."""
+
+    def get(self, name, default=None, **kwargs):
+        """With keyword arguments, MXNet 1.x's ``get``: the parameter ``name``, created from
+        them (``Parameter(name, **kwargs)``) and added when missing (d2l's BERT encoder:
+        ``self.params.get('pos_embedding', shape=...)``); an existing one must agree with
+        them, its unknown dimensions filled in. Without, ``dict.get``."""
+        if not kwargs:
+            return super().get(name, default)
+        param = super().get(name)
+        if param is None:
+            param = self[name] = Parameter(name, **kwargs)
+            return param
+        for key, value in kwargs.items():
+            stored = getattr(param, key, None)
+            if stored is None:
+                setattr(param, key, value)
+            elif key == "shape" and len(value) == len(stored):
+                # an unknown dimension (0 or -1) on either side takes the other's
+                param.shape = tuple(n if n > 0 else o for n, o in zip(value, stored))
+            elif value is not None and stored != value:
+                raise ParameterError(f"Cannot retrieve Parameter '{name}' because desired "
+                                     f"attribute does not match with stored for attribute "
+                                     f"'{key}': desired '{value}' vs stored '{stored}'.")
+        return param
 
     def initialize(self, init=None, device=None, verbose=False, force_reinit=False, ctx=None):
         for p in self.values():

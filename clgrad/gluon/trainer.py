@@ -20,8 +20,6 @@ device the sum (the arenas of one layout are summed whole, through the host betw
 each device then applies the same update to its copy, as MXNet's 'device' kvstore does.
 """
 import json
-import os
-import tempfile
 import warnings
 
 import numpy as _np
@@ -29,6 +27,7 @@ import numpy as _np
 from ..base import MXNetError
 from ..ops import add, assign
 from ..ops.core import copy_into, from_host
+from ..runtime.files import replace_atomically
 from .. import lr_scheduler
 from .. import optimizer as opt
 from ..optimizer import Arena, fused
@@ -106,7 +105,7 @@ class Trainer:
             if id(p) not in seen:
                 seen.add(id(p))
                 self._params.append(p)
-        if kvstore not in ("device", "local", None) and not isinstance(kvstore, str):
+        if kvstore is not None and not isinstance(kvstore, str):
             raise TrainerError(f"kvstore must be 'device', 'local' or None, got {kvstore!r}")
         if isinstance(kvstore, str) and kvstore.startswith("dist"):
             raise TrainerError(f"kvstore {kvstore!r}: distributed training is not supported")
@@ -119,6 +118,9 @@ class Trainer:
         self._kvstore = kvstore
         self._compression_params = compression_params
         self._update_on_kvstore = False
+        if optimizer_params is not None and not isinstance(optimizer_params, dict):
+            raise TrainerTypeError(f"optimizer_params must be a dict, got "
+                                   f"{type(optimizer_params).__name__}")
         self._init_optimizer(optimizer, optimizer_params or {})
         self._scale = self._optimizer.rescale_grad
         self._devices = None
@@ -319,19 +321,8 @@ class Trainer:
                 "settings": _encode(_settings(self._optimizer)),
                 "scheduler": _encode_scheduler(self._optimizer.lr_scheduler),
                 "params": params}
-        folder = os.path.dirname(os.path.abspath(fname))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(fname) + ".",
-                                   suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                _np.savez(f, __meta__=_np.array(json.dumps(meta)), **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, fname)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        replace_atomically(fname, lambda f: _np.savez(f, __meta__=_np.array(json.dumps(meta)),
+                                                     **arrays))
 
     def load_states(self, fname):
         """Read states written by ``save_states``: the optimizer's settings and every

@@ -6,8 +6,10 @@ from collections import OrderedDict
 
 from .. import dtypes as _dt
 from .. import numpy as np
-from ..base import MXNetError
+from ..base import ArgumentTypeError, MXNetError
 from ..ndarray import ndarray
+from ..ops.args import as_int as _as_int
+from ..ops.args import need_array as _need_array
 
 __all__ = ["split_data", "split_and_load", "clip_global_norm", "SplitError"]
 
@@ -22,8 +24,10 @@ def split_data(data, num_slice, batch_axis=0, even_split=True):
     With ``even_split`` the axis must divide evenly; otherwise the first ``size % num_slice``
     slices get one element more (MXNet's sizes).
     """
+    _need_array(data, "data", "split_data")
     if not isinstance(num_slice, int) or isinstance(num_slice, bool) or num_slice < 1:
         raise SplitError(f"num_slice must be a positive int, got {num_slice!r}")
+    batch_axis = _as_int(batch_axis, "batch_axis", "split_data")
     if not -data.ndim <= batch_axis < data.ndim:
         raise SplitError(f"batch_axis {batch_axis} is out of range for data of shape "
                          f"{data.shape}")
@@ -34,6 +38,9 @@ def split_data(data, num_slice, batch_axis=0, even_split=True):
             f"along axis {batch_axis}. Use a batch size that's multiple of {num_slice} or set "
             "even_split=False to allow uneven partitioning of data.")
     each, extras = divmod(size, num_slice)
+    if num_slice - size > 1 << 24:     # (a list of that many empty slices fills the memory)
+        raise SplitError(f"split_data: {num_slice} slices of data with shape {data.shape} "
+                         f"along axis {batch_axis}: more than 2**24 of them would be empty")
     points, at = [], 0
     for i in range(num_slice - 1):
         at += each + (1 if i < extras else 0)
@@ -44,6 +51,9 @@ def split_data(data, num_slice, batch_axis=0, even_split=True):
 def split_and_load(data, device_list, batch_axis=0, even_split=True):
     """``data`` split along ``batch_axis`` into one slice per device of ``device_list``, each
     slice on its device (``data`` may be anything ``np.array`` takes)."""
+    if isinstance(device_list, (str, bytes)) or not hasattr(device_list, "__iter__"):
+        raise ArgumentTypeError(f"split_and_load: device_list must be a list of devices, not "
+                                f"{type(device_list).__name__}")
     device_list = list(device_list)
     if not device_list:
         raise SplitError("split_and_load: device_list is empty")
@@ -64,14 +74,17 @@ def clip_global_norm(arrays, max_norm, check_isfinite=True):
     wait for the device, as in MXNet) an array of shape (1,). A norm that is NaN or infinite
     warns when ``check_isfinite`` (the scaled values are then undefined).
     """
+    if isinstance(arrays, (str, bytes)) or not hasattr(arrays, "__iter__"):
+        raise ArgumentTypeError(f"clip_global_norm: arrays must be a list of clgrad arrays, "
+                                f"not {type(arrays).__name__}")
     arrays = list(arrays)
     if not arrays:
         raise SplitError("clip_global_norm: no arrays given")
     by_device = OrderedDict()
     for a in arrays:
         if not isinstance(a, ndarray):
-            raise MXNetError(f"clip_global_norm: expected clgrad arrays, got "
-                             f"{type(a).__name__}")
+            raise ArgumentTypeError(f"clip_global_norm: arrays must be clgrad arrays, got a "
+                                    f"{type(a).__name__}")
         by_device.setdefault(a.device, []).append(a)
     first = arrays[0].device
     total = None

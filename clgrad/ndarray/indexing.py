@@ -8,6 +8,10 @@ class IndexOutOfRange(MXNetError, IndexError):
     pass
 
 
+class InvalidIndexError(MXNetError, IndexError):
+    """An index NumPy rejects for its form (two ellipses): an ``IndexError``."""
+
+
 def is_basic(key):
     """True when ``key`` uses only ints, slices, None and Ellipsis."""
     items = key if isinstance(key, tuple) else (key,)
@@ -27,7 +31,7 @@ def basic_view(shape, strides, offset, key):
     items = list(key) if isinstance(key, tuple) else [key]
     n_ell = sum(1 for k in items if k is Ellipsis)
     if n_ell > 1:
-        raise MXNetError("an index can only have a single ellipsis ('...')")
+        raise InvalidIndexError("an index can only have a single ellipsis ('...')")
     n_used = sum(1 for k in items if k is not None and k is not Ellipsis)
     if n_used > len(shape):
         raise IndexOutOfRange(f"too many indices for array: array is {len(shape)}-dimensional, "

@@ -12,7 +12,7 @@ import operator
 import numpy as _np
 
 from .. import dtypes as _dt
-from ..base import MXNetError, ShapeError
+from ..base import ArgumentError, MXNetError, ShapeError
 from .storage import Storage
 
 _ops = None  # clgrad.ops, bound when that package is imported (it imports this module)
@@ -104,7 +104,9 @@ class ndarray:
                              self.dtype)
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("create arrays with clgrad.np.array, np.zeros, np.empty, ...")
+        from ..base import ArgumentTypeError
+        raise ArgumentTypeError("ndarray: create arrays with clgrad.np.array, np.zeros, "
+                                "np.empty, ...")
 
     # --- properties ----------------------------------------------------------------------
     @property
@@ -269,7 +271,7 @@ class ndarray:
 
     def to_device(self, device, stream=None):
         if stream is not None:      # the Array API's keyword; each device has one queue
-            raise MXNetError(f"to_device: clgrad has no streams (got stream={stream!r})")
+            raise ArgumentError(f"to_device: clgrad has no streams (got stream={stream!r})")
         return _ops.to_device(self, device)
 
     as_in_context = as_in_ctx = to_device
@@ -362,6 +364,23 @@ class ndarray:
     def cumprod(self, axis=None, dtype=None, out=None):
         return _ops.cumprod(self, axis=axis, dtype=dtype, out=out)
 
+    # MXNet's fluent methods (d2l calls x.repeat, scores.argsort(), ...); MXNet's ndarray.sort
+    # raises a TypeError (its body is `raise sort(...)`) and is left out
+    def repeat(self, repeats, axis=None):
+        return _ops.repeat(self, repeats, axis=axis)
+
+    def argsort(self, axis=-1, kind=None, order=None):
+        return _ops.argsort(self, axis=axis, kind=kind, order=order)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return _ops.take(self, indices, axis=axis, mode=mode)
+
+    def nonzero(self):
+        return _ops.nonzero(self)
+
+    def dot(self, b, out=None):
+        return _ops.dot(self, b, out=out)
+
     # --- the Python Array API standard: __array_namespace__, __dlpack__ and __dlpack_device__
     # come from clgrad.array_api
     @property
@@ -369,8 +388,8 @@ class ndarray:
         """The matrix transpose of a stack of matrices (swaps the last two axes)."""
         return _ops.swapaxes(self, -1, -2)
 
-    def clip(self, a_min=None, a_max=None):
-        return _ops.clip(self, a_min, a_max)
+    def clip(self, min=None, max=None, out=None):  # noqa: A002  (NumPy's and MXNet's names)
+        return _ops.clip(self, min, max, out=out)
 
     def round(self, decimals=0):
         return _ops.round(self, decimals)

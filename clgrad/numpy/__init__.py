@@ -35,18 +35,33 @@ def _host(a):
     return a.asnumpy() if isinstance(a, ndarray) else _onp.asarray(a)
 
 
+def _on_host(name, fn, *args, **kwargs):
+    """``fn`` (NumPy's) on host copies; its TypeError / ValueError as clgrad's, with ``name``."""
+    from ..base import ArgumentError, ArgumentTypeError
+    try:
+        return fn(*[_host(a) for a in args], **kwargs)
+    except TypeError as e:
+        raise ArgumentTypeError(f"{name}: {e}") from None
+    except ValueError as e:
+        raise ArgumentError(f"{name}: {e}") from None
+    except OverflowError as e:      # an integer beyond C's (an axis, say)
+        from ..base import ScalarConversionError
+        raise ScalarConversionError(f"{name}: {e}") from None
+
+
 def array_equal(a1, a2, equal_nan=False):
     """True if both have the same shape and elements (NumPy or clgrad arrays)."""
-    return _b.bool(_onp.array_equal(_host(a1), _host(a2), equal_nan=equal_nan))
+    return _b.bool(_on_host("array_equal", _onp.array_equal, a1, a2, equal_nan=equal_nan))
 
 
 def array_equiv(a1, a2):
     """True if the arrays are shape-consistent (broadcastable) and equal elementwise."""
-    return _b.bool(_onp.array_equiv(_host(a1), _host(a2)))
+    return _b.bool(_on_host("array_equiv", _onp.array_equiv, a1, a2))
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return _b.bool(_onp.allclose(_host(a), _host(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _b.bool(_on_host("allclose", _onp.allclose, a, b, rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
 
 
 def _close_operand(x, like):
@@ -59,10 +74,15 @@ def _close_operand(x, like):
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise closeness, computed on the device."""
+    if not isinstance(equal_nan, (_b.bool, _onp.bool_, _b.int)):
+        from ..base import ArgumentTypeError
+        raise ArgumentTypeError(f"isclose: equal_nan must be a bool, not "
+                                f"{type(equal_nan).__name__}")
     a_arr = a if isinstance(a, ndarray) else None
     b_arr = b if isinstance(b, ndarray) else None
     if a_arr is None and b_arr is None:
-        return array(_onp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+        return array(_on_host("isclose", _onp.isclose, a, b, rtol=rtol, atol=atol,
+                              equal_nan=equal_nan))
     a = a_arr if a_arr is not None else _close_operand(a, b_arr)
     b = b_arr if b_arr is not None else _close_operand(b, a)
     close = _ops.less_equal(_ops.absolute(_ops.subtract(a, b)),
@@ -80,7 +100,12 @@ def shape(a):
 
 
 def size(a, axis=None):
-    return a.size if axis is None else a.shape[axis]
+    if not isinstance(a, ndarray):
+        return _on_host("size", lambda h: _onp.size(h, axis), a)
+    if axis is None:
+        return a.size
+    from ..ops.reduce import normalize_axis
+    return a.shape[normalize_axis(axis, a.ndim)]
 
 
 def ndim(a):
@@ -89,6 +114,9 @@ def ndim(a):
 
 def result_type(*arrays_and_dtypes):
     from ..dtypes import result_type as rt
+    if not arrays_and_dtypes:
+        from ..base import ArgumentError
+        raise ArgumentError("result_type: at least one array or dtype is required")
     return rt(*[x.dtype if isinstance(x, ndarray) else (_onp.dtype(x) if isinstance(
         x, (str, type, _onp.dtype)) else x) for x in arrays_and_dtypes])
 

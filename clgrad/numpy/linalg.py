@@ -3,7 +3,8 @@
 Factorisations and solvers (svd, qr, cholesky, inv, solve, det, eig*, lstsq, pinv, ...) are not
 provided; asking for one raises an ``MXNetError`` that says so.
 """
-from ..base import MXNetError
+from ..base import MXNetError  # noqa: F401  (np.linalg.MXNetError stays importable)
+from ..base import UnsupportedError
 from ..ndarray import ndarray as _ndarray
 from ..ops.linalg import matmul, norm, outer, tensordot
 
@@ -47,15 +48,23 @@ def vecdot(x1, x2, axis=-1):
     from ..ops import broadcast_arrays, moveaxis
     from ..ops.linalg import matmul as _mm
     from ..ops.shape import expand_dims, reshape
+    from ..ops.reduce import normalize_axis
     a, b = broadcast_arrays(x1, x2)
+    normalize_axis(axis, a.ndim)        # (refused here by its own name, not moveaxis's)
     a = moveaxis(a, axis, -1)
     b = moveaxis(b, axis, -1)
     r = _mm(expand_dims(a, -2), expand_dims(b, -1))
     return reshape(r, r.shape[:-2])
 
 
+class NotProvidedError(UnsupportedError, AttributeError):
+    """A NumPy ``linalg`` function clgrad does not have: a ``NotImplementedError``, and an
+    ``AttributeError`` so that ``hasattr`` and ``getattr(..., default)`` answer as for any
+    missing attribute."""
+
+
 def __getattr__(name):
     if name in _NOT_PROVIDED:
-        raise MXNetError(f"np.linalg.{name} is not provided by clgrad (no factorisations or "
-                         "solvers); linalg offers " + ", ".join(__all__))
+        raise NotProvidedError(f"np.linalg.{name} is not provided by clgrad (no factorisations "
+                               "or solvers); linalg offers " + ", ".join(__all__))
     raise AttributeError(f"module 'clgrad.numpy.linalg' has no attribute {name!r}")

@@ -11,13 +11,30 @@ def _float(dtype):
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
-    """Samples from [low, high); float32 unless ``dtype`` says otherwise (MXNet)."""
-    res = _draw("uniform", size, _float(dtype), float(low), float(high), device or ctx)
+    """Samples from [low, high); float32 unless ``dtype`` says otherwise (MXNet). As in NumPy,
+    ``low > high`` is allowed (samples from (high, low]); a range ``high - low`` that is not
+    finite in the precision the samples are computed in raises ``RandomRangeError``."""
+    dtype = _float(dtype)
+    low, high = float(low), float(high)
+    span = high - low
+    # float32 and float16 samples are computed from float32 parameters
+    limit = float(_onp.finfo(_onp.float64 if dtype == _dt.float64 else _onp.float32).max)
+    if not abs(span) <= limit or not abs(low) <= limit or not abs(high) <= limit:
+        from ..ops.random import RandomRangeError
+        raise RandomRangeError(f"uniform: the range high - low ({high!r} - {low!r}) exceeds "
+                               f"the valid bounds of {dtype} samples")
+    res = _draw("uniform", size, dtype, low, high, device or ctx)
     return _into(res, out)
 
 
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
-    res = _draw("normal", size, _float(dtype), float(loc), float(scale), device or ctx)
+    """Samples of the normal distribution; ``scale`` must not be negative (NaN gives NaN
+    samples, as in NumPy)."""
+    loc, scale = float(loc), float(scale)
+    if scale < 0:
+        from ..ops.random import RandomParameterError
+        raise RandomParameterError(f"normal: scale < 0 (got {scale!r})")
+    res = _draw("normal", size, _float(dtype), loc, scale, device or ctx)
     return _into(res, out)
 
 
@@ -34,8 +51,8 @@ def randint(low, high=None, size=None, dtype=None, device=None, ctx=None, out=No
     if high is None:
         low, high = 0, low
     if high <= low:
-        from ..base import MXNetError
-        raise MXNetError(f"randint: low ({low}) must be less than high ({high})")
+        from ..ops.random import RandomParameterError
+        raise RandomParameterError(f"randint: low ({low}) must be less than high ({high})")
     res = _draw("randint", size, _dt.as_dtype(dtype) or _dt.int64, int(low), int(high - low),
                 device or ctx)
     return _into(res, out)
@@ -89,7 +106,8 @@ def shuffle(x):
     from ..ops.indexing import take_raw
     from ..ops.random import RandomParameterError, permutation_indices
     if not isinstance(x, ndarray):
-        raise TypeError(f"shuffle: x must be a clgrad array, got {type(x).__name__}")
+        from ..base import ArgumentTypeError
+        raise ArgumentTypeError(f"shuffle: x must be a clgrad array, got {type(x).__name__}")
     if x.ndim == 0:
         raise RandomParameterError("shuffle: x must be at least 1-d")
     if x.shape[0] > 1:
@@ -109,8 +127,10 @@ def multinomial(n, pvals, size=None):
     k = p.size
     shape = () if size is None else ((int(size),) if isinstance(size, (int, _onp.integer))
                                      else tuple(int(s) for s in size))
+    p = p.astype(_onp.float64)
+    if not ((p >= 0) & (p <= 1)).all():     # (NaN fails both)
+        raise RandomParameterError("multinomial: pvals < 0, pvals > 1 or pvals contains NaNs")
     # the last category takes what the others leave, as NumPy: pvals need only sum to <= 1
-    p = _onp.clip(p.astype(_onp.float64), 0.0, None)
     if p[:-1].sum() > 1.0 + 1e-12:
         raise RandomParameterError("multinomial: sum(pvals[:-1]) must not exceed 1")
     p[-1] = max(0.0, 1.0 - p[:-1].sum())

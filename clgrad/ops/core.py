@@ -5,10 +5,12 @@ import operator
 import numpy as _np
 
 from .. import dtypes as dt
-from ..base import DeviceMismatchError, MXNetError, ShapeError
+from ..base import (ArgumentError, ArgumentTypeError, ArrayConversionError, DeviceMismatchError,
+                    DeviceNotFoundError, ShapeError, ZeroStepError)
 from ..ndarray import ndarray
 from ..runtime import Device, default_device
 from . import launch
+from .args import as_int, as_ints, need_array
 from .registry import invoke, register
 
 
@@ -22,9 +24,14 @@ def resolve_device(device=None, ctx=None):
     if isinstance(dev, str):
         from ..runtime import get_device
         kind, _, rest = dev.partition("(")
-        idx = int(rest.rstrip(")") or 0) if rest else 0
+        try:
+            idx = int(rest.rstrip(")") or 0) if rest else 0
+        except ValueError:
+            raise DeviceNotFoundError(f"device={dev!r} is not a device: write 'cpu(0)', "
+                                      "'gpu(1)', ...") from None
         return get_device(kind.strip(), idx)
-    raise MXNetError(f"not a device: {dev!r}")
+    raise DeviceNotFoundError(f"device={dev!r} is not a device: give a Device (npx.cpu(0), "
+                              "npx.gpu(0)) or a string such as 'cpu(0)'")
 
 
 def same_device(arrays, what="operation"):
@@ -48,7 +55,7 @@ def normalize_shape(shape):
     except TypeError:
         raise ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(n < 0 for n in shape):
-        raise ShapeError(f"negative dimensions are not allowed: {shape}")
+        raise ShapeError(f"negative dimensions are not allowed in shape {shape}")
     return shape
 
 
@@ -66,20 +73,11 @@ def _filled(shape, value, dtype, dev):
 
 def fill(out, value):
     """Write the scalar ``value`` into every element of ``out`` (a possibly strided view)."""
-    value = _to_scalar(value, out.dtype)
+    need_array(out, "out", "fill")
+    value = dt.cast_scalar(value, out.dtype)     # C's conversion: integers wrap
     out._storage.prepare_write()
     launch.elementwise("fill", out, [value], "v0", [out.dtype])
     return out
-
-
-def _to_scalar(value, dtype):
-    if dtype.kind == "c":
-        return complex(value)
-    if dtype.kind == "f":
-        return float(value)
-    if dtype == dt.bool_:
-        return bool(value)
-    return int(value)
 
 
 def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
@@ -96,11 +94,11 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
 
 
 def zeros(shape, dtype=None, order="C", device=None, ctx=None):
-    return full(shape, 0, dtype or dt.default_float, device=device, ctx=ctx)
+    return full(shape, 0, dt.as_dtype(dtype) or dt.default_float, device=device, ctx=ctx)
 
 
 def ones(shape, dtype=None, order="C", device=None, ctx=None):
-    return full(shape, 1, dtype or dt.default_float, device=device, ctx=ctx)
+    return full(shape, 1, dt.as_dtype(dtype) or dt.default_float, device=device, ctx=ctx)
 
 
 def _like(a, dtype, device):
@@ -167,14 +165,28 @@ def array(obj, dtype=None, copy=True, device=None, ctx=None, ndmin=0):
         if dev is not out.device:
             out = to_device(out, dev)
         return out
+    if obj is None:     # (NumPy would make it NaN in a float array)
+        raise ArrayConversionError("array: None cannot be converted to an array")
     dev = resolve_device(device, ctx)
     dtype = _host_dtype(obj, dtype)
     dt.check_device(dtype, dev)
     try:
         host = _np.array(obj, dtype=dtype, order="C", copy=True, ndmin=ndmin)
+    except OverflowError:       # a number beyond dtype: converted as a scalar operand is
+        host = _converted_host(obj, dtype, ndmin)
     except (ValueError, TypeError) as e:
-        raise MXNetError(f"cannot convert {type(obj).__name__} to an array: {e}") from None
+        raise ArrayConversionError(f"array: object of type {type(obj).__name__} cannot be "
+                                   f"converted to an array: {e}") from None
     return from_host(host, dev)
+
+
+def _converted_host(obj, dtype, ndmin):
+    """``obj`` (numbers, possibly nested in sequences) as a host array of ``dtype``, each
+    number converted by ``dtypes.cast_scalar`` (integers wrap, as MXNet's ``np.array`` does)."""
+    numbers_ = _np.array(obj, dtype=object, ndmin=ndmin)
+    each = _np.frompyfunc(lambda v: dt.cast_scalar(v, dtype), 1, 1)
+    with _np.errstate(over="ignore"):       # float16 overflow gives infinity
+        return _np.array(each(numbers_), dtype=dtype, order="C")
 
 
 def from_host(host, dev):
@@ -193,6 +205,7 @@ def asarray(obj, dtype=None, device=None, ctx=None):
 
 
 def to_device(a, device):
+    need_array(a, "a", "to_device")
     dev = resolve_device(device)
     if dev is a.device:
         return a
@@ -231,6 +244,7 @@ def copy_into(dst, src):
 
 def assign(dst, src):
     """Write ``src`` (array broadcast to ``dst.shape``, or scalar) into ``dst``; bumps its version."""
+    need_array(dst, "dst", "assign")
     if isinstance(src, ndarray):
         same_device([dst, src], "assignment")
         shape = src.shape
@@ -256,13 +270,14 @@ def assign(dst, src):
 
 
 def copy(a):
-    return invoke(_copy_op, [a])
+    return invoke(_copy_op, [need_array(a, "a", "copy")])
 
 
 _copy_op = register("copy", lambda ctx, a: copy_raw(a), lambda ctx, g: (g,))
 
 
 def astype(a, dtype):
+    need_array(a, "a", "astype")
     dtype = dt.as_dtype(dtype)
     dt.check_device(dtype, a.device)
     return invoke(_astype_op, [a], dtype=dtype)
@@ -290,7 +305,8 @@ def check_out(name, out, shape, dtype, device=None):
     """Validate an ``out=`` array before any work is enqueued: type, device, shape, and NumPy's
     'same_kind' casting from the result dtype."""
     if not isinstance(out, ndarray):
-        raise TypeError(f"{name}: out must be a clgrad ndarray, not {type(out).__name__}")
+        raise ArgumentTypeError(f"{name}: out must be a clgrad ndarray, not "
+                                f"{type(out).__name__}")
     if device is not None and out.device is not device:
         raise DeviceMismatchError(f"{name}: out is on {out.device}, the operands on {device}")
     if tuple(out.shape) != tuple(shape):
@@ -302,6 +318,11 @@ def check_out(name, out, shape, dtype, device=None):
 
 
 def broadcast_shapes(*shapes):
+    for s in shapes:
+        if type(s) is not tuple:    # a user's int or list (the ops pass tuples)
+            shapes = tuple(s if type(s) is tuple else as_ints(s, "shapes", "broadcast_shapes")
+                           for s in shapes)
+            break
     nd = max((len(s) for s in shapes), default=0)
     out = [1] * nd
     for s in shapes:
@@ -337,7 +358,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     if stop is None:
         start, stop = 0, start
     if step == 0:
-        raise MXNetError("arange: step must not be zero")
+        raise ZeroStepError(f"arange: step must not be zero (got step={step!r})")
     dtype = dt.as_dtype(dtype) or dt.default_float
     _real_only("arange", dtype)
     n = max(0, int(_np.ceil((stop - start) / step)))
@@ -370,7 +391,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
              device=None, ctx=None):
     num = int(num)
     if num < 0:
-        raise MXNetError(f"linspace: number of samples, {num}, must be non-negative")
+        raise ArgumentError(f"linspace: num, the number of samples, must be non-negative "
+                            f"(got num={num})")
     div = (num - 1) if endpoint else num
     step = (stop - start) / div if div > 0 else 0.0
     dtype = dt.as_dtype(dtype) or dt.default_float
@@ -388,7 +410,11 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
-    M = N if M is None else M
+    N = as_int(N, "N", "eye")
+    M = N if M is None else as_int(M, "M", "eye")
+    k = as_int(k, "k", "eye")
+    if N < 0 or M < 0:      # (an array of negative shape would be made otherwise)
+        raise ArgumentError(f"eye: negative dimensions are not allowed (N={N}, M={M})")
     dtype = dt.as_dtype(dtype) or dt.default_float
     dev = resolve_device(device, ctx)
     dt.check_device(dtype, dev)

@@ -243,6 +243,39 @@ def _operand_args(out, inputs):
     return args, off
 
 
+def _scalar_slots(sig):
+    """Per scalar operand of an elementwise signature: (its position in the kernel's argument
+    list, its compute dtype, the Python type the argument takes, and for integer types the
+    range that goes to the kernel unconverted)."""
+    slots = []
+    pos = 2         # after the output's buffer and offset; an array operand takes two places
+    for is_array, _, c in sig:
+        if is_array:
+            pos += 2
+            continue
+        if c.kind in "iu":
+            info = _np.iinfo(c)
+            slots.append((pos, c, int, int(info.min), int(info.max)))
+        else:
+            slots.append((pos, c, _PY_TYPE[c.kind], None, None))
+        pos += 1
+    return tuple(slots)
+
+
+_PY_TYPE = {"b": bool, "f": float, "c": complex}
+
+
+def _fit_scalars(args, slots):
+    """Convert, in ``args``, the scalar operands that are not already a value of their compute
+    type (an integer outside its range, say) as ``dtypes.cast_scalar`` does: every Python
+    number an elementwise kernel receives passes here, so every op wraps integers alike (and
+    none reaches pyopencl's packing, which rejects them with a bare ``std::bad_cast``)."""
+    for pos, dtype, py, lo, hi in slots:
+        v = args[pos]
+        if type(v) is not py or (lo is not None and not lo <= v <= hi):
+            args[pos] = dt.cast_scalar(v, dtype)
+
+
 _INT_LIMIT = 2 ** 31 - 1
 _SCALAR_STREAM = (1, 1, "interleaved", 256)     # one element per work-item
 _PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
@@ -263,6 +296,17 @@ def operands(args):
     flat (one index) path, decided here, once per op call. The signature is each operand's dtype
     or Python type.
     """
+    if len(args) == 2 and type(args[0]) is ndarray and type(args[1]) is ndarray:
+        a, b = args     # two arrays, the common case, without the loop
+        dev = a._storage.device
+        if b._storage.device is not dev:
+            return None, None, False, None
+        sig = (a.dtype, b.dtype)
+        if a.shape != b.shape:
+            return dev, None, False, sig
+        ca, cb = a._contig, b._contig
+        return dev, a.shape, bool((ca if ca is not None else a._is_c_contiguous()) and
+                                  (cb if cb is not None else b._is_c_contiguous())), sig
     dev = shape = None
     flat = True
     sig = []
@@ -300,7 +344,7 @@ class EwPlan:
     """
 
     __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok",
-                 "classes")
+                 "classes", "scalars")
 
     def __init__(self, name, expr, out_dtype, sig, helpers):
         self.name = name
@@ -316,6 +360,7 @@ class EwPlan:
                                       for a, d, c in sig)
         # what the expression does to vectors decides how wide they may be on a device
         self.classes = R.vector_classes(expr + helpers) if self.vec_ok else None
+        self.scalars = _scalar_slots(sig)
 
     def reset(self):
         """Forget the kernels and layouts chosen so far (the next call looks them up anew)."""
@@ -368,6 +413,8 @@ class EwPlan:
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
         args, off = _operand_args(out, inputs)
+        if self.scalars:
+            _fit_scalars(args, self.scalars)
         args.append(n)
         device = out._storage.device
         narrow = n + off < _INT_LIMIT - _PAD_MARGIN
@@ -393,6 +440,8 @@ class EwPlan:
                 self.layouts.clear()
             lay = self.layouts[lkey] = _Layout(self, device, out, inputs)
         args, off = _operand_args(out, inputs)
+        if self.scalars:
+            _fit_scalars(args, self.scalars)
         wide = n + off + lay.extent >= _INT_LIMIT
         if lay.ndim == 0:
             args.append(n)

@@ -10,8 +10,9 @@ from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
 from ..ndarray.indexing import basic_view
 from . import launch
+from .args import as_int, as_ints, sequence
 from .core import array, copy, fill, same_device, zeros
-from .reduce import AxisError, normalize_axes
+from .reduce import AxisError, normalize_axes, normalize_axis
 from .registry import invoke, register
 from .shape import broadcast_to, expand_dims, getitem, ravel, reshape, transpose
 
@@ -63,17 +64,17 @@ _concat_op = register("concatenate", _concat_fwd, _concat_bwd)
 
 def concatenate(seq, axis=0, out=None, dtype=None):
     """Join arrays along an existing axis (None: flatten them first)."""
-    arrays = [_as_array(x) for x in seq]
+    arrays = [_as_array(x) for x in sequence(seq, "seq", "concatenate")]
     if not arrays:
-        raise ShapeError("need at least one array to concatenate")
+        raise ShapeError("concatenate: need at least one array to concatenate")
     same_device(arrays, "concatenate")
     if axis is None:
         arrays = [ravel(x) for x in arrays]
         axis = 0
     nd = arrays[0].ndim
     if nd == 0:
-        raise ShapeError("zero-dimensional arrays cannot be concatenated")
-    axis = normalize_axes(axis, nd)[0]
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
+    axis = normalize_axis(axis, nd)
     for i, x in enumerate(arrays):
         if x.ndim != nd:
             raise ShapeError(f"all the input arrays must have same number of dimensions, but the "
@@ -103,9 +104,9 @@ def append(arr, values, axis=None):
 
 def stack(arrays, axis=0, out=None):
     """Join arrays of one shape along a new axis."""
-    arrays = [_as_array(x) for x in arrays]
+    arrays = [_as_array(x) for x in sequence(arrays, "arrays", "stack")]
     if not arrays:
-        raise ShapeError("need at least one array to stack")
+        raise ShapeError("stack: need at least one array to stack")
     shape = arrays[0].shape
     if any(x.shape != shape for x in arrays):
         raise ShapeError("all input arrays must have the same shape, got " +
@@ -140,9 +141,9 @@ def atleast_3d(*arys):
 
 
 def _listed(tup):
-    arrs = [atleast_1d(x) for x in tup]
+    arrs = [atleast_1d(x) for x in sequence(tup, "tup", "stacking")]
     if not arrs:
-        raise ShapeError("need at least one array to concatenate")
+        raise ShapeError("stacking: need at least one array to concatenate")
     return arrs
 
 
@@ -182,7 +183,7 @@ def _sections(indices_or_sections):
         indices_or_sections = indices_or_sections.asnumpy().tolist()
     if isinstance(indices_or_sections, (numbers.Integral, _np.integer)):
         return int(indices_or_sections), None
-    return None, [int(i) for i in indices_or_sections]
+    return None, list(as_ints(indices_or_sections, "indices_or_sections", "split", True))
 
 
 def split(ary, indices_or_sections, axis=0):
@@ -190,7 +191,7 @@ def split(ary, indices_or_sections, axis=0):
     ary = _as_array(ary)
     if ary.ndim == 0:
         raise AxisError("split: cannot split a 0-d array")
-    axis = normalize_axes(axis, ary.ndim)[0]
+    axis = normalize_axis(axis, ary.ndim)
     sections, points = _sections(indices_or_sections)
     if points is not None:
         return _split_at(ary, points, axis)
@@ -209,14 +210,19 @@ def array_split(ary, indices_or_sections, axis=0):
     ary = _as_array(ary)
     if ary.ndim == 0:
         raise AxisError("array_split: cannot split a 0-d array")
-    axis = normalize_axes(axis, ary.ndim)[0]
+    axis = normalize_axis(axis, ary.ndim)
     sections, points = _sections(indices_or_sections)
     if points is not None:
         return _split_at(ary, points, axis)
     if sections <= 0:
         raise ShapeError("number sections must be larger than 0.")
     each, extra = divmod(ary.shape[axis], sections)
-    sizes = [each + 1] * extra + [each] * (sections - extra)
+    try:
+        sizes = [each + 1] * extra + [each] * (sections - extra)
+    except MemoryError:
+        from ..base import OutOfMemoryError
+        raise OutOfMemoryError(f"array_split: {sections} sections (one array each) do not fit "
+                               "in host memory") from None
     return _split_at(ary, list(_np.cumsum(sizes[:-1])), axis)
 
 
@@ -245,7 +251,7 @@ def dsplit(ary, indices_or_sections):
 def tile(A, reps):
     """``A`` repeated ``reps`` times along each axis (a broadcast, then one copy)."""
     A = _as_array(A)
-    reps = tuple(int(r) for r in reps) if isinstance(reps, (tuple, list)) else (int(reps),)
+    reps = as_ints(reps, "reps", "tile", truncate=True)
     if any(r < 0 for r in reps):
         raise ShapeError(f"tile: negative repetitions {reps}")
     nd = max(len(reps), A.ndim)
@@ -267,7 +273,7 @@ def repeat(a, repeats, axis=None):
         axis = 0
     elif a.ndim == 0:
         raise AxisError("repeat: axis given for a 0-d array")
-    axis = normalize_axes(axis, a.ndim)[0]
+    axis = normalize_axis(axis, a.ndim)
     n = a.shape[axis]
     if isinstance(repeats, ndarray):
         repeats = repeats.asnumpy()
@@ -322,8 +328,8 @@ def roll(a, shift, axis=None):
     shifts, axes = _np.broadcast_arrays(_np.asarray(shift), _np.asarray(axis))
     total = {}
     for s, ax in zip(shifts.reshape(-1), axes.reshape(-1)):
-        ax = normalize_axes(int(ax), a.ndim)[0]
-        total[ax] = total.get(ax, 0) + int(s)
+        ax = normalize_axis(as_int(ax, "axis", "roll"), a.ndim)
+        total[ax] = total.get(ax, 0) + as_int(s, "shift", "roll", truncate=True)
     res = a
     for ax, s in total.items():
         n = a.shape[ax]
@@ -339,10 +345,13 @@ def roll(a, shift, axis=None):
 def rot90(m, k=1, axes=(0, 1)):
     """``m`` rotated by 90 degrees ``k`` times in the plane of ``axes`` (a view)."""
     m = _as_array(m)
-    axes = tuple(axes)
+    axes = as_ints(axes, "axes", "rot90")
+    k = as_int(k, "k", "rot90")
     if len(axes) != 2:
         raise ManipArgumentError("rot90: len(axes) must be 2")
-    a0, a1 = (normalize_axes(x, m.ndim)[0] for x in axes)
+    if m.ndim < 2:
+        raise ManipArgumentError(f"rot90: m must have at least 2 dimensions, got {m.ndim}")
+    a0, a1 = (normalize_axis(x, m.ndim) for x in axes)
     if a0 == a1:
         raise ManipArgumentError("rot90: axes must be different")
     k %= 4
@@ -485,8 +494,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = _as_array(a)
     if a.ndim < 2:
         raise ShapeError("diagonal requires an array of at least two dimensions")
-    ax1 = normalize_axes(axis1, a.ndim, "axis1")[0]
-    ax2 = normalize_axes(axis2, a.ndim, "axis2")[0]
+    ax1 = normalize_axis(axis1, a.ndim, "axis1")
+    ax2 = normalize_axis(axis2, a.ndim, "axis2")
     if ax1 == ax2:
         raise ManipArgumentError("diagonal: axis1 and axis2 cannot be the same")
     return invoke(_diagonal_op, [a], k=int(offset), axis1=ax1, axis2=ax2)
@@ -495,7 +504,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 def diag(v, k=0):
     """The k-th diagonal of a 2-D array, or a 2-D array with the 1-D ``v`` on its k-th diagonal."""
     v = _as_array(v)
-    k = int(k)
+    k = as_int(k, "k", "diag", truncate=True)
     if v.ndim == 1:
         n = v.shape[0] + abs(k)
         return invoke(_diag_put_op, [v], shape=(n, n), k=k, axis1=0, axis2=1)
@@ -514,6 +523,9 @@ def _tri_fwd(ctx, m, k, lower):
     rows, cols = m.shape[-2], m.shape[-1]
     keep = "<=" if lower else ">="
     zero = f"({dt.compute_ctype(m.dtype)})0"
+    # a diagonal past the matrix keeps all or nothing however far it is: within int64, k
+    # would otherwise wrap as a scalar operand does
+    k = max(-rows - 1, min(cols + 1, k))
     launch.elementwise("tril" if lower else "triu", out, [m, cols, rows, k],
                        f"((gid % v1) - ((gid / v1) % v2) {keep} v3) ? v0 : {zero}",
                        [m.dtype, dt.int64, dt.int64, dt.int64])
@@ -530,7 +542,8 @@ def _tri(m, k, lower):
         raise ShapeError(f"{'tril' if lower else 'triu'}: input must be at least 1-d")
     if m.ndim == 1:
         m = broadcast_to(m, (m.shape[0], m.shape[0]))
-    return invoke(_tri_op, [m], k=int(k), lower=lower)
+    return invoke(_tri_op, [m], k=as_int(k, "k", "tril" if lower else "triu", truncate=True),
+                  lower=lower)
 
 
 def tril(m, k=0):
@@ -550,8 +563,9 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
     """Coordinate matrices from 1-D coordinate vectors (NumPy's ``meshgrid``): ``indexing``
     'xy' (Cartesian: the first two outputs' axes swapped) or 'ij' (matrix); ``sparse`` keeps
     size-1 axes instead of broadcasting. Each output is a recorded op of its input."""
-    if indexing not in ("xy", "ij"):
-        raise MXNetError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    if not isinstance(indexing, str) or indexing not in ("xy", "ij"):
+        raise ManipArgumentError(f"meshgrid: indexing must be 'xy' or 'ij', got "
+                                 f"indexing={indexing!r}")
     xs = [ravel(x if isinstance(x, ndarray) else array(x)) for x in xi]
     same_device(xs, "meshgrid")
     n = len(xs)

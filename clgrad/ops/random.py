@@ -5,7 +5,7 @@ import threading
 import numpy as _np
 
 from .. import dtypes as dt
-from ..base import MXNetError
+from ..base import ArgumentTypeError, MXNetError
 from ..codegen import render as R
 from ..ndarray import ndarray
 from . import launch
@@ -57,8 +57,10 @@ def seed(seed=None, device="all", ctx=None):
     if seed is None:
         import os
         seed = int.from_bytes(os.urandom(8), "little")
-    if isinstance(seed, bool) or not isinstance(seed, (int, _np.integer)) or seed < 0:
-        raise MXNetError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, _np.integer)):
+        raise ArgumentTypeError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed < 0:
+        raise RandomParameterError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     if device is None or (isinstance(device, str) and device == "all"):
         with _streams_lock:
@@ -87,10 +89,13 @@ def draw(dist, shape, dtype, p0, p1, device=None):
         param = dt.float32
     key = ("random", dist, dtype, param)
     k = launch.get_kernel(dev, key, lambda: _make(dev, dist, dtype, param))
+    # one counter per four elements: a draw continues exactly where the previous one stopped
+    # (draw(n) then draw(m) is draw(n + m) split at n, for n a multiple of 4). Wide 64-bit
+    # draws take each value's low bits from a second block of the same counter (its fourth
+    # word 1, not 0), so they advance the stream by as many counters as narrow ones.
     counters = (n + 3) // 4
-    wide = (dist == "uniform" and param == dt.float64) or (dist == "randint" and p1 > 0xFFFFFFFF)
     stream = _stream_of(dev)
-    base = stream.take(counters * (2 if wide else 1))
+    base = stream.take(counters)
     k(dev, counters, out._storage.buffer, n, stream.key[0], stream.key[1], base, p0, p1)
     return out
 
@@ -107,6 +112,11 @@ def _make(dev, dist, dtype, param):
 
 class RandomParameterError(MXNetError, ValueError):
     """Invalid arguments to a sampler (probabilities, sample sizes, ...)."""
+
+
+class RandomRangeError(RandomParameterError, OverflowError):
+    """A sampling range too wide for the samples' type (``uniform``'s ``high - low`` not
+    finite): an ``OverflowError``, as NumPy raises."""
 
 
 def permutation_indices(n, device=None):

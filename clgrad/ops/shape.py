@@ -6,12 +6,13 @@ import numpy as _np
 
 from ..autograd import graph as _state
 from ..autograd.graph import check_assignable, requires_grad
-from ..base import DTypeError, MXNetError, ShapeError
+from ..base import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, UnsupportedError
 from ..ndarray import ndarray
 from ..ndarray.ndarray import c_strides
 from ..ndarray.indexing import basic_view, is_basic
+from .args import as_ints, need_array
 from .core import array, assign, broadcast_shapes, copy_raw, zeros
-from .reduce import AxisError, normalize_axes
+from .reduce import AxisError, normalize_axes, normalize_axis
 from .registry import invoke, register
 
 
@@ -100,18 +101,23 @@ def _new_array(a, r):
 
 def reshape(a, newshape, order="C", reverse=False):
     if order != "C":
-        raise MXNetError("reshape: only order='C' is supported")
+        if not isinstance(order, str):
+            raise ArgumentTypeError(f"reshape: order must be a str, not {type(order).__name__}")
+        if order in ("F", "A", "K"):
+            raise UnsupportedError(f"reshape: order={order!r} is not supported (only 'C')")
+        raise ArgumentError(f"reshape: order must be one of 'C', 'F', 'A' or 'K', got "
+                            f"order={order!r}")
     a = _arr(a)
-    if isinstance(newshape, numbers.Integral):
-        newshape = (newshape,)
-    newshape = tuple(newshape)
+    newshape = as_ints(newshape, "newshape", "reshape")
     if newshape == a.shape and not (requires_grad(a) and _state.is_recording()):
         return a._shared(a.shape, a._strides, a._offset)    # still a new array, as MXNet
     return invoke(_reshape_op, [a], shape=newshape)
 
 
 def ravel(a, order="C"):
-    return reshape(a, (-1,))
+    if order == "F":    # column-major: the axes reversed, read in C order
+        return reshape(transpose(_arr(a)), (-1,))
+    return reshape(a, (-1,), order=order)
 
 
 def _arr(a):
@@ -140,11 +146,11 @@ def transpose(a, axes=None):
     if axes is None:
         axes = tuple(range(a.ndim - 1, -1, -1))
     else:
-        axes = tuple(int(x) for x in axes)
+        axes = as_ints(axes, "axes", "transpose")
         if len(axes) != a.ndim:
             raise AxisError(f"axes don't match array: got {len(axes)} axes for a "
                             f"{a.ndim}-dimensional array")
-        axes = tuple(normalize_axes(x, a.ndim)[0] for x in axes)
+        axes = tuple(normalize_axis(x, a.ndim) for x in axes)
         if sorted(axes) != list(range(a.ndim)):
             raise AxisError(f"repeated axis in transpose: {axes}")
     return invoke(_transpose_op, [a], axes=axes)
@@ -152,8 +158,8 @@ def transpose(a, axes=None):
 
 def swapaxes(a, axis1, axis2):
     a = _arr(a)
-    i = normalize_axes(axis1, a.ndim, "axis1")[0]
-    j = normalize_axes(axis2, a.ndim, "axis2")[0]
+    i = normalize_axis(axis1, a.ndim, "axis1")
+    j = normalize_axis(axis2, a.ndim, "axis2")
     axes = list(range(a.ndim))
     axes[i], axes[j] = axes[j], axes[i]
     return transpose(a, axes)
@@ -161,13 +167,13 @@ def swapaxes(a, axis1, axis2):
 
 def moveaxis(a, source, destination):
     a = _arr(a)
-    src = [normalize_axes(s, a.ndim, "source")[0] for s in
+    src = [normalize_axis(s, a.ndim, "source") for s in
            (source if isinstance(source, (tuple, list)) else [source])]
-    dst = [normalize_axes(d, a.ndim, "destination")[0] for d in
+    dst = [normalize_axis(d, a.ndim, "destination") for d in
            (destination if isinstance(destination, (tuple, list)) else [destination])]
     if len(src) != len(dst):
-        raise MXNetError("moveaxis: source and destination must have the same number of "
-                         "elements")
+        raise ArgumentError(f"moveaxis: source and destination must have the same number of "
+                            f"elements (got {len(src)} and {len(dst)})")
     order = [n for n in range(a.ndim) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -221,9 +227,7 @@ _broadcast_op = register("broadcast_to", _broadcast_fwd, _broadcast_bwd)
 
 def broadcast_to(a, shape):
     a = _arr(a)
-    if isinstance(shape, numbers.Integral):
-        shape = (shape,)
-    shape = tuple(int(n) for n in shape)
+    shape = as_ints(shape, "shape", "broadcast_to")
     if len(shape) < a.ndim:
         raise ShapeError(f"cannot broadcast array of shape {a.shape} to a shape with fewer "
                          f"dimensions {shape}")
@@ -267,6 +271,7 @@ _scatter_op = register("getitem_backward", _scatter_fwd,
 
 
 def getitem(a, key):
+    need_array(a, "a", "getitem")
     if is_basic(key):
         return invoke(_getitem_op, [a], key=key)
     from .indexing import advanced_getitem
@@ -297,12 +302,13 @@ _setitem_op = register("setitem", _setitem_fwd, _setitem_bwd)
 
 def setitem(a, key, value):
     """``a[key] = value`` with NumPy broadcasting of ``value``; bumps ``a``'s version."""
+    need_array(a, "a", "setitem")
     if not isinstance(value, ndarray):
         if isinstance(value, (_np.ndarray, list, tuple)):
             value = array(_np.asarray(value), dtype=a.dtype, device=a.device)
         elif not isinstance(value, (numbers.Number, _np.generic)):
-            raise DTypeError(f"cannot assign a {type(value).__name__} to an array of "
-                             f"{a.dtype}")
+            raise DTypeError(f"setitem: cannot assign a value of type {type(value).__name__} "
+                             f"to an array of {a.dtype}")
     if isinstance(key, list) or not is_basic(key):
         from .indexing import advanced_setitem
         return advanced_setitem(a, key, value)
@@ -326,7 +332,7 @@ def npx_shape(src, codes, reverse=False):
     dimension in the two sizes that follow, one of which may be -1). ``reverse``: match
     from the right."""
     src = tuple(src)
-    codes = tuple(int(c) for c in ((codes,) if isinstance(codes, numbers.Integral) else codes))
+    codes = as_ints(codes, "newshape", "npx.reshape")
     if reverse:
         # the codes read right to left: reverse both, resolve, reverse back (-6's two sizes
         # keep their order)

@@ -13,8 +13,9 @@ from ..base import MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
 from . import launch
+from .args import as_flag, as_int
 from .core import array, from_host
-from .reduce import AxisError, normalize_axes
+from .reduce import AxisError, normalize_axis
 from .registry import invoke, register
 
 __all__ = ["argsort", "searchsorted", "sort", "topk", "unique"]
@@ -76,7 +77,7 @@ def sort_raw(a, axis=-1, descending=False, values=True, indices=True):
 
     Not recorded. Outputs are contiguous in the layout with ``axis`` last (views otherwise).
     """
-    axis = normalize_axes(axis, a.ndim)[0] if a.ndim else 0
+    axis = normalize_axis(axis, a.ndim) if a.ndim else 0
     if a.dtype.kind == "c" and a.ndim:
         return _complex_sort_raw(a, axis, descending, values)
     if a.ndim == 0:
@@ -94,7 +95,8 @@ def sort_raw(a, axis=-1, descending=False, values=True, indices=True):
     idx = ndarray._empty(m.shape, dt.int64, dev) if indices else None
     if rows and L:
         if L >= 2 ** 31:
-            raise MXNetError(f"sort: an axis of length {L} is too long (limit 2**31 - 1)")
+            raise SortArgumentError(f"sort: an axis of length {L} is too long (limit "
+                                    "2**31 - 1)")
         L2 = 2
         while L2 < L:
             L2 *= 2
@@ -185,7 +187,7 @@ def _sorted(a, axis, descending):
         axis = 0
     if a.ndim == 0:
         raise AxisError("sort: cannot sort a 0-d array along an axis (use axis=None)")
-    axis = normalize_axes(axis, a.ndim)[0]
+    axis = normalize_axis(axis, a.ndim)
     holder = []
     vals = invoke(_sort_op, [a], axis=axis, descending=descending, indices_out=holder)
     return vals, holder[0]
@@ -201,7 +203,7 @@ def _check_kind(kind, order):
 def sort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
     """A sorted copy of ``a`` along ``axis`` (None: flattened). NaN sorts last; stable."""
     _check_kind(kind, order)
-    return _sorted(a, axis, bool(descending))[0]
+    return _sorted(a, axis, as_flag(descending, "descending", "sort"))[0]
 
 
 def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
@@ -213,8 +215,8 @@ def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
         axis = 0
     if a.ndim == 0:
         raise AxisError("argsort: cannot sort a 0-d array along an axis (use axis=None)")
-    axis = normalize_axes(axis, a.ndim)[0]
-    return sort_raw(a, axis, bool(descending), values=False)[1]
+    axis = normalize_axis(axis, a.ndim)
+    return sort_raw(a, axis, as_flag(descending, "descending", "argsort"), values=False)[1]
 
 
 def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
@@ -232,9 +234,9 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
         axis = 0
     if data.ndim == 0:
         raise AxisError("topk: the input must have at least one dimension")
-    axis = normalize_axes(axis, data.ndim)[0]
+    axis = normalize_axis(axis, data.ndim)
     n = data.shape[axis]
-    k = int(k)
+    k = as_int(k, "k", "topk", truncate=True)
     if k < 1:
         k = n
     if k > n:
@@ -292,7 +294,7 @@ def searchsorted_raw(a, v, right=False):
 
 def searchsorted(a, v, side="left", sorter=None):
     """Indices where ``v`` would be inserted into the sorted 1-D ``a`` to keep it sorted."""
-    if side not in ("left", "right"):
+    if not isinstance(side, str) or side not in ("left", "right"):
         raise SortArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
     a = _as_array(a)
     if a.ndim != 1:
@@ -318,6 +320,11 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     from .core import copy_raw, fill
     from .indexing import compact_raw, gather_raw, put_along_axis_raw
     ar = _as_array(ar)
+    return_index, return_inverse, return_counts, equal_nan = (
+        as_flag(v, n, "unique") for v, n in ((return_index, "return_index"),
+                                             (return_inverse, "return_inverse"),
+                                             (return_counts, "return_counts"),
+                                             (equal_nan, "equal_nan")))
     if axis is not None:
         raise SortArgumentError("unique: only axis=None (the flattened array) is supported")
     dev = ar.device

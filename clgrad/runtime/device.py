@@ -10,7 +10,7 @@ import threading
 import pyopencl as cl
 import pyopencl.tools as cl_tools
 
-from ..base import MXNetError, OutOfMemoryError
+from ..base import DeviceNotFoundError, MXNetError, OutOfMemoryError
 from .caps import apply_limits, read_caps
 
 _SIMULATORS = ("oclgrind",)
@@ -245,8 +245,8 @@ def match_device(spec, devices, what):
         for dev in devices:
             if dev.platform_index == p and dev.device_index == d:
                 return dev
-        raise MXNetError(f"{what}={spec!r}: no OpenCL device {p}:{d} "
-                         f"(run `python -m clgrad info` to list devices)")
+        raise DeviceNotFoundError(f"{what}={spec!r}: no OpenCL device {p}:{d} "
+                                  f"(run `python -m clgrad info` to list devices)")
     if spec.isdigit():
         cand = [d for d in devices if d.platform_index == int(spec)]
         if cand:
@@ -256,8 +256,8 @@ def match_device(spec, devices, what):
         plat = dev.cl_device.platform
         if any(low in t.lower() for t in (dev.name, plat.name, plat.version)):
             return dev
-    raise MXNetError(f"{what}={spec!r} matches no OpenCL device "
-                     f"(run `python -m clgrad info` to list devices)")
+    raise DeviceNotFoundError(f"{what}={spec!r} matches no OpenCL device "
+                              f"(run `python -m clgrad info` to list devices)")
 
 
 _default = None
@@ -295,6 +295,6 @@ def choose_default():
 def get_device(device_type, device_id=0):
     devs = [d for d in all_devices() if d.device_type == device_type]
     if device_id < 0 or device_id >= len(devs):
-        raise MXNetError(f"{device_type}({device_id}) does not exist: this machine has "
-                         f"{len(devs)} OpenCL {device_type.upper()} device(s)")
+        raise DeviceNotFoundError(f"{device_type}({device_id}) does not exist: this machine "
+                                  f"has {len(devs)} OpenCL {device_type.upper()} device(s)")
     return devs[device_id]

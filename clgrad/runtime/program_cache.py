@@ -24,6 +24,7 @@ import pyopencl as cl
 
 from ..base import KernelBuildError
 from . import isolation
+from .files import write_atomically
 
 # 2: only programs that passed the sandbox are written (entries of version 1 are not trusted)
 _MAGIC = b"CLGRADBIN2\n"
@@ -75,19 +76,9 @@ def _read_binary(path):
 
 
 def write_atomic(path, data):
-    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+    """Write ``data`` to ``path`` (its folder created) through a temporary file renamed in."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, data)
 
 
 def build_program(device, source, options=(), trial=()):

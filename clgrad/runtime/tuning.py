@@ -18,7 +18,7 @@ one device's work-group and local-memory limits need not fit another's.
 The database file is JSON with a checksum over its body. A file that does not parse, has the wrong
 schema or a wrong checksum is ignored with a ``TuningDatabaseWarning``, never trusted. Updates take
 a lock file (where the OS has ``fcntl``), re-read the file, and replace it atomically
-(tempfile + ``os.replace``), so concurrent tuners neither corrupt it nor lose each other's entries.
+(a temporary file renamed into place, ``runtime.files``), so concurrent tuners neither corrupt it nor lose each other's entries.
 
 ``params_for`` is memoised: the file is read once per process (``reload()`` reads it again) and a
 repeated query is one dictionary lookup plus a copy of the small result. ``generation()`` changes
@@ -29,12 +29,12 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 
+from .files import write_atomically
 from .program_cache import cache_root
 
 SCHEMA = 1
@@ -491,18 +491,7 @@ def write_document(path, doc):
     doc = dict(doc)
     doc["format"], doc["schema"] = _MAGIC, SCHEMA
     doc["checksum"] = checksum(doc["devices"])
-    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 @contextlib.contextmanager

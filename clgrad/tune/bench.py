@@ -42,11 +42,15 @@ class _CompilePool:
     """Runs jobs in daemon threads, at most ``n`` at a time.
 
     Unlike a ThreadPoolExecutor, whose threads are joined at interpreter exit, a build that never
-    returns (a hung compiler) cannot keep the tuner from exiting after it gave up on it.
+    returns (a hung compiler) cannot keep the tuner from exiting after it gave up on it. Builds
+    that are merely still running must be waited for (``shutdown``) before the tuner returns: a
+    daemon thread still inside the driver's compiler while the interpreter finalises aborts the
+    process ("terminate called without an active exception").
     """
 
     def __init__(self, n):
         self._slots = threading.Semaphore(max(1, n))
+        self._jobs = []         # (future, thread)
 
     def submit(self, fn, *args):
         fut = cf.Future()
@@ -59,11 +63,32 @@ class _CompilePool:
                     fut.set_result(fn(*args))
                 except BaseException as e:  # noqa: BLE001  (handed to whoever waits)
                     fut.set_exception(e)
-        threading.Thread(target=work, daemon=True, name="clgrad-tune-compile").start()
+        thread = threading.Thread(target=work, daemon=True, name="clgrad-tune-compile")
+        self._jobs = [(f, t) for f, t in self._jobs if t.is_alive()]
+        self._jobs.append((fut, thread))
+        thread.start()
         return fut
 
-    def shutdown(self, wait=False):
-        pass
+    def shutdown(self, wait=True, timeout=None):
+        """Cancel the jobs not started yet; with ``wait``, join the threads, giving the builds
+        still running up to ``timeout`` seconds in all (then they are abandoned). Returns
+        whether every thread has ended."""
+        for fut, _ in self._jobs:
+            fut.cancel()
+        if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for _, thread in self._jobs:
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._jobs = [(f, t) for f, t in self._jobs if t.is_alive()]
+        return not self._jobs
+
+
+def _join_pools(pools, timeout):
+    """Shut down ``pools`` (waiting up to ``timeout`` seconds in all); the pools whose threads
+    are still alive afterwards."""
+    deadline = time.monotonic() + timeout
+    return [p for p in pools
+            if not p.shutdown(wait=True, timeout=max(0.0, deadline - time.monotonic()))]
 
 
 class ProfilingDevice(Device):
@@ -170,6 +195,7 @@ class Evaluator:
         self.timeout = float(timeout) if timeout else math.inf
         self.jobs = max(1, int(jobs or 1))
         self._pool = None
+        self._retired = []      # pools given up on whose builds may still run (joined by close)
         self._futures = {}
         self.problem = None
         self._new_problem()
@@ -184,10 +210,14 @@ class Evaluator:
         self._futures = {}
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+            self._retired.append(self._pool)
             self._pool = None
 
     def close(self):
+        """Cancel the builds not started and wait for the running ones (up to the candidates'
+        time limit), so that no compile thread outlives the run."""
         self._drop_compiled()
+        self._retired = _join_pools(self._retired, min(self.timeout, 600.0))
 
     @property
     def caps(self):
@@ -448,7 +478,10 @@ class IsolatedEvaluator:
         return self._child(params, "full", self.timeout * 2 + 30)
 
     def close(self):
+        """Cancel the pre-compiles not started and wait for the running children (each has its
+        own time limit)."""
+        self._futures = {}
         if self._pool is not None:
-            self._pool.shutdown(wait=False)
+            _join_pools([self._pool], self.timeout + 30)
             self._pool = None
 

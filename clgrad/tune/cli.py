@@ -5,11 +5,11 @@
     python -m clgrad.tune elementwise --sizes 4M --strategy greedy --budget 40 --json
     python -m clgrad.tune list | show | clear
 """
-import argparse
 import json
 import shutil
 import sys
 
+from .. import command_line
 from ..base import MXNetError
 from . import db
 from .kernels import FAMILIES, TunableUnavailable, get_tunable
@@ -90,7 +90,7 @@ def _add_tune_parser(sub, name, cls):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = command_line.ArgumentParser(
         prog="python -m clgrad.tune",
         description="Tune clgrad's OpenCL kernels for a device and keep the winners in the "
                     "per-device tuning database that the runtime reads.")
@@ -127,6 +127,10 @@ def _cmd_tune(args, out):
                               constraints=[str(c) if getattr(c, "serialisable", True) else c
                                            for c in constraints])
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()] if args.sizes else None
+    # where the run writes, checked before it rather than after it
+    command_line.check_writable(args.log_dir or db.log_root(), folder=True)
+    if not args.no_store:
+        command_line.check_writable(db.db_path())
     report = tune(tunable, dtype=args.dtype, sizes=sizes, strategy=args.strategy,
                   budget=args.budget, seed=args.seed, device=args.device,
                   iterations=args.iterations, warmup=args.warmup, jobs=args.jobs,
@@ -143,7 +147,12 @@ def _cmd_tune(args, out):
             out.write(f"{report.family} {report.dtype} {r.problem}: {best}\n")
     else:
         out.write(format_table(report, args.top) + "\n")
-    return 0 if all(r.best for r in report.results) else EXIT_NOTHING_WORKED
+    failed = [r.problem for r in report.results if not r.best]
+    if failed:
+        command_line.report("clgrad.tune", f"no {report.family} configuration worked for "
+                                           f"{', '.join(failed)}")
+        return EXIT_NOTHING_WORKED
+    return 0
 
 
 def _cmd_list(args, out):
@@ -234,11 +243,17 @@ def main(argv=None, out=None):
     try:
         return args.func(args, out)
     except TunableUnavailable as e:
-        print(f"clgrad.tune: {e}", file=sys.stderr)
+        command_line.report("clgrad.tune", e)
         return EXIT_UNAVAILABLE
     except (MXNetError, ValueError) as e:   # bad sizes, dtypes, budgets, devices ...
-        print(f"clgrad.tune: {e}", file=sys.stderr)
-        return 2
+        command_line.report("clgrad.tune", e)
+        return command_line.EXIT_USAGE
+    except KeyboardInterrupt:
+        command_line.report("clgrad.tune", "interrupted")
+        return command_line.EXIT_INTERRUPTED
+    except command_line.expected_failures() as e:   # an unwritable database or logs, the driver
+        command_line.report("clgrad.tune", e)
+        return command_line.EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -540,3 +540,83 @@ def test_backward_releases_saved_arrays_as_it_goes():
         h = onp.exp(0.01 * h)
         want *= 0.01 * h
     onp.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-5)
+
+
+class _StopsOnce(autograd.Function):
+    """Its backward raises ``error`` the first time."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, dy):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return dy * 2
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
+def test_backward_after_an_interrupted_backward_says_it_was_interrupted(error):
+    x = _x()
+    with autograd.record():
+        z = (_StopsOnce(error)(x) + x * x).sum()
+    with pytest.raises(error):
+        z.backward()
+    # the nodes the interrupted pass went through were freed: the retry blames that pass
+    with pytest.raises(AutogradError, match="freed") as e:
+        z.backward()
+    msg = str(e.value)
+    assert f"interrupted ({error.__name__})" in msg and "before it finished" in msg
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_an_interrupted_backward_with_retain_graph_can_be_run_again():
+    x = _x()
+    with autograd.record():
+        z = (_StopsOnce(KeyboardInterrupt)(x) + x * x).sum()
+    with pytest.raises(KeyboardInterrupt):
+        z.backward(retain_graph=True)
+    z.backward()
+    assert x.grad.tolist() == [4.0, 6.0, 8.0]
+
+
+def test_a_graph_freed_by_a_finished_backward_is_not_called_interrupted():
+    x = _x()
+    with autograd.record():
+        y = x * x
+        a = y + 1
+        b = y * 3
+    a.backward()
+    for _ in range(2):      # the failing retries do not relabel what the first pass freed
+        with pytest.raises(AutogradError, match="freed by an earlier backward\\(\\)\\. ") as e:
+            b.backward()
+        assert "interrupted" not in str(e.value)
+
+
+def test_backward_and_mark_variables_arguments_have_builtin_categories():
+    x = _x()
+    with autograd.record():
+        y = x * 2
+    with pytest.raises(MXNetError, match="head gradients") as e:
+        autograd.backward([y], [None, None])
+    assert isinstance(e.value, ValueError) and isinstance(e.value, AssertionError)  # MXNet asserts
+    with pytest.raises(MXNetError, match="heads must be arrays") as e:
+        autograd.backward([5])
+    assert isinstance(e.value, TypeError)
+    with pytest.raises(MXNetError, match="differ in length") as e:
+        autograd.mark_variables([x, x], [np.zeros(3)])
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(MXNetError, match="gradient buffer shape") as e:
+        autograd.mark_variables([x], [np.zeros(4)])
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(MXNetError, match="variable 0 is a list") as e:
+        autograd.grad([y], [[1.0]])
+    assert isinstance(e.value, TypeError)
+    with pytest.raises(AutogradError, match="does not require gradient"):
+        autograd.grad([y], [np.ones(3)])
+    with pytest.raises(NotImplementedError, match="get_symbol"):
+        autograd.get_symbol(y)

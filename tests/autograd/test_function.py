@@ -274,3 +274,59 @@ def test_the_same_array_returned_twice_gives_two_output_slots():
     out.backward()
     assert f.seen == ([3.0], [1.0])
     assert x.grad.tolist() == [13.0]
+
+
+def test_misdefined_functions_raise_mxnet_and_builtin_categories():
+    """MXNet asserts the gradients' count and type (AssertionError), fails with a TypeError on
+    a forward returning a number and with an AttributeError without super().__init__()."""
+    class TooFew(autograd.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, dy):
+            return dy
+
+    class BadShape(autograd.Function):
+        def forward(self, x):
+            return x.sum()
+
+        def backward(self, dz):
+            return dz
+
+    class BadType(autograd.Function):
+        def forward(self, x):
+            return x * 1
+
+        def backward(self, dz):
+            return 1.0
+
+    class BadOut(autograd.Function):
+        def forward(self, x):
+            return 3.0
+
+    class NoInit(autograd.Function):
+        def __init__(self):
+            pass
+
+        def forward(self, x):
+            return x * 1
+
+    def backward_of(fn, *inputs):
+        with autograd.record():
+            out = fn(*inputs)
+        return out.backward
+
+    cases = [
+        (backward_of(TooFew(), _x([1.0]), _x([2.0])), (AssertionError, ValueError),
+         r"TooFew\.backward returned an incorrect number of gradients \(expected 2"),
+        (backward_of(BadShape(), _x([1.0, 2.0])), (AssertionError, ValueError), "shape"),
+        (backward_of(BadType(), _x([1.0])), (AssertionError, TypeError), "must return arrays"),
+        (lambda: BadOut()(_x([1.0])), (TypeError,), "forward must return arrays"),
+        (lambda: NoInit()(_x([1.0])), (AttributeError,), "super"),
+    ]
+    for call, builtins, match in cases:
+        with pytest.raises(MXNetError, match=match) as e:
+            call()
+        for b in builtins:
+            assert isinstance(e.value, b), (match, type(e.value).__mro__, b)
+    assert issubclass(autograd.FunctionGradientError, AssertionError)

@@ -59,7 +59,7 @@ def test_deferred_initialization_and_forward():
     net = Net()
     net.initialize(init.Uniform(0.5))
     w = net.features.a.weight
-    assert w.shape == (4, 0)
+    assert w.shape == (4, -1)
     with pytest.raises(gluon.DeferredInitializationError):
         w.data()
     x = np.array(onp.random.default_rng(0).standard_normal((5, 7)).astype(onp.float32))
@@ -218,3 +218,85 @@ def test_load_errors_leave_the_network_unchanged(tmp_path):
     onp.testing.assert_array_equal(small.weight.data().asnumpy(), before)
     small.load_parameters(f, allow_missing=True, ignore_extra=True)      # nothing matches
     onp.testing.assert_array_equal(small.weight.data().asnumpy(), before)
+
+
+def test_unknown_dimensions_read_minus_one_as_in_numpy_mode():
+    # MXNet (NumPy mode) shows a dimension to be inferred as -1, however it was given
+    assert Parameter("w", shape=(3, 0), allow_deferred_init=True).shape == (3, -1)
+    assert Parameter("w", shape=(-1, 4), allow_deferred_init=True).shape == (-1, 4)
+    net = Affine(2)
+    assert net.weight.shape == (2, -1)
+    net.initialize()
+    net(np.ones((1, 5)))
+    assert net.weight.shape == (2, 5)
+
+
+def test_params_get_creates_and_registers_as_mxnet_1x():
+    # d2l's BERT encoder: self.pos_embedding = self.params.get('pos_embedding', shape=...)
+    class Encoder(Block):
+        def __init__(self):
+            super().__init__()
+            self.pos_embedding = self.params.get("pos_embedding", shape=(1, 4, 3))
+
+        def forward(self, x):
+            return x + self.pos_embedding.data()[:, :x.shape[1], :]
+
+    enc = Encoder()
+    assert list(enc.collect_params()) == ["pos_embedding"]
+    assert enc.params.get("pos_embedding") is enc.pos_embedding       # dict.get without kwargs
+    assert enc.params.get("missing") is None
+    assert enc.params.get("pos_embedding", shape=(1, 0, 3)) is enc.pos_embedding
+    with pytest.raises(gluon.ParameterError, match="incompatible"):
+        enc.params.get("pos_embedding", shape=(1, 5, 3))
+    with pytest.raises(gluon.ParameterError, match="grad_req"):
+        enc.params.get("pos_embedding", grad_req="null")
+    enc.initialize()
+    assert enc(np.zeros((2, 2, 3))).shape == (2, 2, 3)
+
+
+def test_the_initializer_fills_a_parameter_of_any_name():
+    # as MXNet: the chosen initializer's _init_weight, whatever the name (no name patterns)
+    odd = Parameter("pos_embedding", shape=(2, 3))
+    odd.initialize(init.Constant(0.5))
+    assert odd.data().asnumpy().tolist() == [[0.5] * 3] * 2
+    bias_like = Parameter("my_bias", shape=(3,))
+    bias_like.initialize(default_init=init.One())        # not zeros: the pattern is not used
+    assert bias_like.data().asnumpy().tolist() == [1.0, 1.0, 1.0]
+    # an initializer given to Parameter.initialize overrides the parameter's own
+    own = Parameter("w", shape=(2,), init=init.One())
+    own.initialize(init.Zero())
+    assert own.data().asnumpy().tolist() == [0.0, 0.0]
+    block = Block()
+    block.table = Parameter("table", shape=(2,))
+    block.initialize(init.Constant(2.0))
+    assert block.table.data().asnumpy().tolist() == [2.0, 2.0]
+
+
+def test_initializing_twice_warns_and_keeps_the_data():
+    p = Parameter("w", shape=(2,))
+    p.initialize(init.One())
+    with pytest.warns(UserWarning, match="'w' is already initialized, ignoring"):
+        p.initialize(init.Zero())
+    assert p.data().asnumpy().tolist() == [1.0, 1.0]
+    p.initialize(init.Zero(), force_reinit=True)
+    assert p.data().asnumpy().tolist() == [0.0, 0.0]
+
+
+def test_nn_names_the_block_classes():
+    # MXNet's gluon.nn re-exports them: d2l subclasses nn.Block
+    assert gluon.nn.Block is Block and gluon.nn.HybridBlock is gluon.HybridBlock
+
+
+def test_load_names_mxnet_1x_prefixed_files_for_what_they_are(tmp_path):
+    # ParameterDict.save in MXNet 1.x writes 'dense0_weight' names, not save_parameters' '0.weight'
+    from clgrad import npx
+    net = gluon.nn.Sequential()
+    net.add(gluon.nn.Dense(2, in_units=3))
+    f = str(tmp_path / "legacy.params")
+    npx.save(f, {"dense0_weight": np.ones((2, 3)), "dense0_bias": np.zeros(2)})
+    with pytest.raises(gluon.ParameterError, match="MXNet 1.x's prefixed names"):
+        net.load_parameters(f)
+    npx.save(f, {"0.weight": np.ones((2, 3))})
+    with pytest.raises(gluon.ParameterError) as e:
+        net.load_parameters(f)
+    assert "prefixed" not in str(e.value)

@@ -157,7 +157,7 @@ def test_cell_gradients_float64(mode):
 def test_cell_parameters_deferred_input_size_and_repr():
     cell = rnn.LSTMCell(5)
     shapes = {n: p.shape for n, p in cell.collect_params().items()}
-    assert shapes == {"i2h_weight": (20, 0), "h2h_weight": (20, 5), "i2h_bias": (20,),
+    assert shapes == {"i2h_weight": (20, -1), "h2h_weight": (20, 5), "i2h_bias": (20,),
                       "h2h_bias": (20,)}
     assert repr(cell) == "LSTMCell(None -> 20)"
     cell.initialize()

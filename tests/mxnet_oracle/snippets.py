@@ -98,6 +98,53 @@ show("int sum", np.array([1, 2, 3], dtype='int32').sum())
 show("uint8 sum", np.array([200, 100], dtype='uint8').sum())
 """)
 
+# --- Python scalars beyond an operand type's range ------------------------------------------------
+snippet("scalars beyond the range", """
+a = np.array([1, 2], dtype='int32')
+show("int32 + 2**31", a + 2 ** 31)
+show("int64 + 2**63", np.array([1], dtype='int64') + 2 ** 63)
+show("uint8 + 300", np.array([1], dtype='uint8') + 300)
+show("uint8 + -1", np.array([1], dtype='uint8') + -1)
+show("int8 + 200", np.array([1], dtype='int8') + 200)
+show("int8 + -200", np.array([1], dtype='int8') + -200)
+show("int8 + 2**40", np.array([1], dtype='int8') + 2 ** 40)
+show("int8 == 256", np.array([0], dtype='int8') == 256)
+show("uint8 == -1", np.array([255], dtype='uint8') == -1)
+show("uint8 > -1", np.array([0], dtype='uint8') > -1)
+show("full int32 2**31", np.full(2, 2 ** 31, dtype='int32'))
+show("full int8 200", np.full(2, 200, dtype='int8'))
+show("full uint8 300", np.full(2, 300, dtype='uint8'))
+show("full uint8 -1", np.full(2, -1, dtype='uint8'))
+show("array int32 2**40", np.array([2 ** 40, 1], dtype='int32'))
+show("array uint8 300", np.array([300], dtype='uint8'))
+b = np.array([1, 2], dtype='uint8')
+b[0] = 300
+show("setitem uint8 300", b)
+show("float16 + 1e6", np.array([1], dtype='float16') + 1e6)
+show("float32 + 1e40", np.array([1], dtype='float32') + 1e40)
+show("full float16 1e6", np.full(2, 1e6, dtype='float16'))
+raises("float32 + 2**1100", lambda: np.array([1], dtype='float32') + 2 ** 1100)
+# known differences: MXNet 1.9.1 converts through a double, which x86 turns into the type's
+# minimum beyond int32 and int64
+show("int32 + (2**32 + 5)", a + (2 ** 32 + 5))
+show("int32 * 2**40", a * 2 ** 40)
+show("int32 == 2**40", np.array([0], dtype='int32') == 2 ** 40)
+show("full int32 1e20", np.full(2, 1e20, dtype='int32'))
+show("int32 0 ** -1", np.array([0, 2], dtype='int32') ** -1)
+""")
+snippet("sampler parameters", """
+# (MXNet reports a failed op when its result is read)
+raises("normal scale < 0", lambda: np.random.normal(0, -1, size=3).asnumpy())
+raises("uniform low > high", lambda: np.random.uniform(1, 0, size=3).asnumpy())
+raises("multinomial sum > 1", lambda: np.random.multinomial(5, [0.7, 0.6, 0.1]).asnumpy())
+raises("bernoulli array prob > 1",
+       lambda: npx.random.bernoulli(prob=np.array([0.5, 2.0])).asnumpy())
+# known differences
+raises("normal scale nan", lambda: np.random.normal(0, float('nan'), size=3).asnumpy())
+raises("multinomial negative pvals",
+       lambda: np.random.multinomial(5, [0.5, -0.1, 0.6]).asnumpy())
+""")
+
 # --- views and copies --------------------------------------------------------------------------
 snippet("views and copies", """
 forms = {
@@ -365,4 +412,18 @@ show("cpu", str(mx.cpu()))
 show("current", str(mx.context.current_context()))
 show("Context", str(mx.context.Context('cpu', 0)))
 show("isinstance", isinstance(mx.cpu(), mx.Context))
+""")
+
+# --- hostile arguments: each error must also be caught as MXNet's category -----------------------
+snippet("hostile arguments", """
+raises("ragged list", lambda: np.array([[1, 2], [3]]))
+raises("string", lambda: np.array("abc"))
+raises("list of strings", lambda: np.array(["a", "b"]))
+raises("dict", lambda: np.array({"a": 1}))
+raises("arange step 0", lambda: np.arange(0, 5, 0))
+raises("linspace negative num", lambda: np.linspace(0, 1, -3))
+raises("norm order bogus", lambda: np.linalg.norm(np.array([1., 2.]), ord='bogus'))
+raises("two ellipses", lambda: np.ones((2, 2))[..., ...])
+raises("meshgrid indexing", lambda: np.meshgrid(np.ones(2), np.ones(2), indexing='bad'))
+raises("moveaxis counts", lambda: np.moveaxis(np.ones((2, 2)), [0, 1], [0]))
 """)

@@ -489,3 +489,31 @@ def test_copy_and_copyto():
     assert_matches(m, h)
     with pytest.raises(clgrad.MXNetError):
         a.copyto("tpu(0)")
+
+
+# --- MXNet's fluent methods -----------------------------------------------------------------------
+def test_fluent_methods_that_mxnet_implements():
+    # d2l calls valid_lens.repeat(n), scores.argsort()[::-1], ... as methods of the array
+    h = onp.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]], onp.float32)
+    a = dev(h)
+    assert_matches(a.repeat(2), h.repeat(2))
+    assert_matches(a.repeat(2, axis=0), h.repeat(2, axis=0))
+    assert_matches(a.argsort(), h.argsort())
+    assert_matches(a.argsort(axis=0), h.argsort(axis=0))
+    assert_matches(a.take(dev(onp.array([2, 0]))), h.take([2, 0]))
+    assert_matches(a.take(dev(onp.array([1])), axis=1), h.take([1], axis=1))
+    for got, want in zip(a.nonzero(), h.nonzero()):
+        assert_matches(got, want)
+    assert_matches(a.dot(dev(h.T)), h.dot(h.T))
+
+
+def test_clip_method_takes_numpys_keywords():
+    # ndarray.clip(min=None, max=None, out=None) in NumPy and MXNet (d2l: `.clip(min=0)`)
+    h = onp.array([-2.0, 0.5, 3.0], onp.float32)
+    a = dev(h)
+    assert_matches(a.clip(min=0), h.clip(min=0))
+    assert_matches(a.clip(max=1.0), h.clip(max=1.0))
+    assert_matches(a.clip(-1, 1), h.clip(-1, 1))
+    out = dev(onp.zeros(3, onp.float32))
+    assert a.clip(0, 1, out=out) is out
+    assert_matches(out, h.clip(0, 1))

@@ -42,3 +42,10 @@ def test_linalg_namespace():
 def test_factorisations_say_they_are_not_provided(name):
     with pytest.raises(MXNetError, match=name):
         getattr(np.linalg, name)(np.ones((2, 2)))
+
+
+def test_a_missing_factorisation_is_not_implemented_and_not_an_attribute():
+    with pytest.raises(NotImplementedError, match="inv"):
+        np.linalg.inv
+    assert not hasattr(np.linalg, "inv")            # an AttributeError to hasattr / getattr
+    assert getattr(np.linalg, "det", None) is None

@@ -246,3 +246,66 @@ def test_multinomial_counts():
         np.random.multinomial(-1, fair)
     with pytest.raises(MXNetError, match="must not exceed 1"):
         np.random.multinomial(3, [0.9, 0.9, 0.1])
+
+
+def test_bad_randint_range_and_seed_have_numpys_categories():
+    # NumPy raises ValueError for both ranges (MXNet 1.9.1 aborts with SIGFPE on the first)
+    for low, high in ((5, 5), (6, 5)):
+        with pytest.raises(MXNetError, match=r"low \(\d\) must be less than high") as e:
+            np.random.randint(low, high, size=3)
+        assert isinstance(e.value, ValueError)
+    with pytest.raises(MXNetError) as e:
+        np.random.seed(-1)
+    assert isinstance(e.value, ValueError)                  # NumPy: ValueError
+    for bad in (1.5, "3", True):
+        with pytest.raises(MXNetError) as e:
+            np.random.seed(bad)
+        assert isinstance(e.value, TypeError), bad          # NumPy: TypeError
+
+
+def test_normal_scale_must_not_be_negative():
+    import clgrad
+    from clgrad.ops.random import RandomParameterError
+    for draw in (lambda: np.random.normal(0, -1, size=3),
+                 lambda: np.random.normal(0.0, -1e-30),
+                 lambda: clgrad.random.normal(0, -0.5, shape=(2,))):
+        with pytest.raises(RandomParameterError, match="scale < 0") as e:   # NumPy's words
+            draw()
+        assert isinstance(e.value, ValueError) and isinstance(e.value, MXNetError)
+    # scale 0 gives loc, NaN gives NaN samples: NumPy accepts both
+    onp.testing.assert_array_equal(np.random.normal(2.0, 0.0, size=3).asnumpy(), [2, 2, 2])
+    assert onp.isnan(np.random.normal(0.0, float("nan"), size=2).asnumpy()).all()
+
+
+def test_uniform_takes_low_above_high_but_not_an_infinite_range():
+    s = np.random.uniform(1.0, 0.0, size=1000).asnumpy()      # NumPy: samples from (0, 1]
+    assert (s > 0).all() and (s <= 1).all()
+    bad = [(0.0, float("inf"), None), (0.0, float("nan"), None), (float("-inf"), 0.0, None),
+           (-1e308, 1e308, "float64"),
+           (-3e38, 3e38, None)]            # float32 samples: high - low overflows float32
+    for low, high, dtype in bad:
+        with pytest.raises(OverflowError, match="exceeds the valid bounds") as e:
+            np.random.uniform(low, high, size=2, dtype=dtype)
+        assert isinstance(e.value, MXNetError) and isinstance(e.value, ValueError)
+    s = np.random.uniform(-3e38, 3e38, size=4, dtype="float64").asnumpy()
+    assert onp.isfinite(s).all()
+
+
+def test_multinomial_pvals_must_be_probabilities():
+    from clgrad.ops.random import RandomParameterError
+    for pvals in ([0.5, -0.1, 0.6], [0.5, 2.0], [float("nan"), 0.5]):
+        with pytest.raises(RandomParameterError,
+                           match="pvals < 0, pvals > 1 or pvals contains NaNs"):
+            np.random.multinomial(5, pvals)
+    # the last category still takes what the others leave (NumPy)
+    onp.testing.assert_array_equal(np.random.multinomial(4, [0.0, 0.0]).asnumpy(), [0, 4])
+
+
+def test_bernoulli_checks_array_probabilities():
+    from clgrad import npx
+    for p in ([0.5, 1.5], [-0.1, 0.5], [float("nan"), 0.5]):
+        with pytest.raises(ValueError, match=r"prob must be in \[0, 1\]") as e:
+            npx.random.bernoulli(prob=np.array(p))
+        assert isinstance(e.value, MXNetError)
+    onp.testing.assert_array_equal(
+        npx.random.bernoulli(prob=np.array([0.0, 1.0, 1.0, 0.0])).asnumpy(), [0, 1, 1, 0])

@@ -654,3 +654,18 @@ def test_all_scalar_inputs_make_an_array():
     assert r.item() == 3
     r = np.exp(0.0)
     assert r.dtype == onp.float32 and r.item() == 1.0
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64"])
+def test_integer_negative_powers_truncate_as_mxnet(dtype):
+    # NumPy raises ValueError; MXNet 1.9.1 defines them as the real power truncated toward
+    # zero (measured), and clgrad follows it. 0 ** -n is 0, as integer division by zero is;
+    # MXNet's is the undefined conversion of infinity (the type's minimum for int32/int64).
+    a = np.array([2, 3, 1, -1, -2, 5, 0], dtype=dtype)
+    b = np.array([-1, 2, -2, -3, -2, 0, -1], dtype=dtype)
+    want = onp.array([0, 9, 1, -1, 0, 1, 0], dtype=dtype)
+    onp.testing.assert_array_equal((a ** b).asnumpy(), want)
+    onp.testing.assert_array_equal(np.power(a[:5], -1).asnumpy(), [0, 0, 1, -1, 0])
+    onp.testing.assert_array_equal((2 ** np.array([-1, 2, 0], dtype=dtype)).asnumpy(), [0, 4, 1])
+    onp.testing.assert_array_equal(np.power(-1, np.array([-1, -2, 3], dtype=dtype)).asnumpy(),
+                                   [-1, 1, -1])

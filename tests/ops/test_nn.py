@@ -1,5 +1,6 @@
 """npx neural-network ops: forwards against NumPy references, gradients against central finite
 differences in float64, second derivatives through create_graph, and bad inputs."""
+import inspect
 import math
 
 import numpy as onp
@@ -7,9 +8,11 @@ import pytest
 
 from clgrad import MXNetError, autograd, np, npx
 from clgrad.autograd.tape import requires_grad
+from clgrad.ops import launch
 from clgrad.ops import nn as nnops
 from clgrad.ops.nn import conv as nnconv
 from clgrad.ops.nn import rows as nnsoftmax
+from clgrad.runtime import default_device
 from gradcheck import check_grad
 
 RNG = onp.random.default_rng(1234)
@@ -231,13 +234,53 @@ def test_softmax_dtypes(kind, dtype):
     assert y32.dtype == onp.float32
 
 
+# (rows, row length, along a strided axis): the row lengths that select each softmax row
+# layout of rows.py. On a CPU: a row per work-item on scalars for short rows, on vectors for
+# unit-stride rows of at least 2 * _ROW_UNROLL, with _ROW_UNROLL scalar accumulators for
+# strided ones, and a work-group per row for rows of GROUP_ROW_MIN or more when there are too
+# few rows to share out (a GPU takes a work-group for every long row).
+_UNROLLED = 2 * nnsoftmax._ROW_UNROLL + 3
+SOFTMAX_ROWS = [(3, 3, False), (3, _UNROLLED, False), (3, _UNROLLED, True),
+                (3, nnsoftmax.GROUP_ROW_MIN + 77, False), (3, nnsoftmax.GROUP_ROW_MIN + 77, True),
+                (64, nnsoftmax.GROUP_ROW_MIN + 77, False)]
+
+
+@pytest.mark.parametrize("kind", sorted(SOFT))
+def test_softmax_is_stable_for_huge_values_in_every_row_layout(kind, tuning_db, monkeypatch):
+    """Values near +-1000 (the naive exp overflows, or underflows every term of a row to 0)
+    at each row length that selects another kernel layout."""
+    fn, ref = SOFT[kind]
+    layouts = set()
+    make = nnsoftmax._row_kernel
+
+    def spy(*args, **kwargs):
+        call = inspect.signature(make).bind(*args, **kwargs)
+        call.apply_defaults()
+        a = call.arguments
+        layouts.add((a["mode"], a["unroll"] > 1, a["vw"] > 0))
+        return make(*args, **kwargs)
+    monkeypatch.setattr(nnsoftmax, "_row_kernel", spy)
+    for rows, k, strided in SOFTMAX_ROWS:
+        sign = onp.where(onp.arange(rows) % 3 == 1, -1.0, 1.0)[:, None]
+        xh = (1000.0 * sign + RNG.uniform(-3, 3, (rows, k))).astype(onp.float32)
+        xh[2::3] = 0.0
+        xh[2::3, k // 2] = 1000.0       # one huge element among zeros: a near one-hot row
+        if strided:
+            got = fn(np.array(onp.ascontiguousarray(xh.T)), axis=0).asnumpy().T
+        else:
+            got = fn(np.array(xh)).asnumpy()
+        assert onp.isfinite(got).all(), (rows, k, strided)
+        onp.testing.assert_allclose(got, ref(xh.astype(onp.float64)), rtol=1e-5, atol=1e-6,
+                                    err_msg=f"{rows} rows of {k}, strided={strided}")
+    if launch.launch_profile(default_device()) == "cpu":
+        assert len(layouts) == 4, layouts       # scalar, vector, unrolled, group
+    else:
+        assert len(layouts) >= 2, layouts
+
+
 @pytest.mark.parametrize("kind", sorted(SOFT))
 def test_softmax_stable_views_temperature_long_rows(kind):
     fn, ref = SOFT[kind]
-    # huge values: the naive exp would overflow
-    big = onp.array([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -1001.0]], dtype=onp.float32)
-    onp.testing.assert_allclose(fn(np.array(big)).asnumpy(), ref(big.astype(onp.float64)),
-                                rtol=1e-5, atol=1e-6)
     xh = RNG.standard_normal((5, 6)).astype(onp.float32)
     x = np.array(xh)
     for view, host in ((x.T, xh.T), (x[::-1, ::-2], xh[::-1, ::-2])):

@@ -21,6 +21,7 @@ print(npx.current_device().stats["compiles"])
 def _spawn(cache):
     env = dict(os.environ, CLGRAD_CACHE_DIR=str(cache),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("CLGRAD_NO_CACHE", None)    # the kernel cache is what these processes share
     return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 

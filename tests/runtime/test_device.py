@@ -120,6 +120,26 @@ def test_bad_selection_names_the_variable(no_selection_env):
         D.choose_default()
 
 
+def test_a_missing_device_is_a_value_error_however_it_is_asked_for(no_selection_env):
+    """NumPy raises ValueError for a device it cannot use; so do these, as MXNetErrors."""
+    n_cpu = sum(d.device_type == "cpu" for d in D.all_devices())
+    n_gpu = npx.num_gpus()
+    lookups = [lambda: npx.gpu(n_gpu), lambda: npx.cpu(n_cpu), lambda: clgrad.gpu(n_gpu),
+               lambda: clgrad.cpu(n_cpu), lambda: clgrad.context.gpu(n_gpu),
+               lambda: clgrad.Context("cpu", n_cpu), lambda: npx.cpu(-1),
+               lambda: np.zeros(2, device=f"gpu({n_gpu})"),
+               lambda: np.zeros(2, device=f"cpu({n_cpu})"),
+               lambda: np.zeros(2, ctx=f"cpu({n_cpu})")]
+    for lookup in lookups:
+        with pytest.raises(clgrad.DeviceNotFoundError, match="does not exist") as e:
+            lookup()
+        assert isinstance(e.value, ValueError) and isinstance(e.value, clgrad.MXNetError)
+    for spec in ("99:0", "no-such-device-xyz"):
+        no_selection_env.setenv("CLGRAD_DEVICE", spec)
+        with pytest.raises(ValueError, match="CLGRAD_DEVICE"):
+            D.choose_default()
+
+
 def test_selection_in_a_fresh_process():
     devs = D.all_devices()
     last = devs[-1]

@@ -66,7 +66,8 @@ def test_cli_tunes_shows_and_clears(env, capsys):
     assert json.loads(run_cli("show", "--json")[1])["devices"] == {}
 
 
-def test_cli_progress_line_without_tqdm(env, capsys):
+def test_cli_progress_line_without_tqdm(env, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)      # import tqdm -> ImportError
     rc, _ = run_cli(*TINY, "--log-dir", str(env / "logs"), "--no-store", "--budget", "1")
     assert rc == 0
     err = capsys.readouterr().err

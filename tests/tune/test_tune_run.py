@@ -110,6 +110,49 @@ def test_isolated_candidates_survive_a_crash(tuning_db, tmp_path):
     assert "child process died (signal SIGKILL)" in got["crash"]["error"]
 
 
+def _compile_threads():
+    import threading
+    return [t for t in threading.enumerate() if t.name == "clgrad-tune-compile" and t.is_alive()]
+
+
+class _SlowBuilds(ProbeTunable):
+    """Every build takes a while, so builds started ahead are still running when the search
+    stops; ``interrupt`` makes the first run raise KeyboardInterrupt (Ctrl-C)."""
+
+    slow_seconds = 0.4
+    interrupt = False
+
+    def run(self, problem, compiled, params):
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return super().run(problem, compiled, params)
+
+
+SLOW_SPACE = {"LS": [16, 32, 64, 128], "EPT": [1], "VW": [1], "LAYOUT": ["interleaved"],
+              "MODE": ["slow"]}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_no_compile_thread_outlives_a_run(tuning_db, tmp_path, jobs):
+    # a budget of one measures one candidate of a batch compiled ahead: the builds of the
+    # others must be cancelled or waited for, or a driver thread still compiling while the
+    # interpreter exits aborts the process ("terminate called without an active exception")
+    report = tune(_SlowBuilds(params=SLOW_SPACE), sizes=[f"{N}"], strategy="brute_force",
+                  budget="1", log_dir=tmp_path / "logs", iterations=1, jobs=jobs,
+                  progress=False, store=False)
+    assert report.results[0].measured == 1
+    assert _compile_threads() == []
+
+
+def test_no_compile_thread_outlives_an_interrupted_run(tuning_db, tmp_path):
+    t = _SlowBuilds(params=SLOW_SPACE)
+    t.interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        tune(t, sizes=[f"{N}"], strategy="brute_force", log_dir=tmp_path / "logs",
+             iterations=1, jobs=2, progress=False, store=False)
+    assert _compile_threads() == []
+
+
 def test_stored_winner_is_used_by_the_runtime(tuning_db):
     dev = default_device()
     x = cnp.array(np.arange(N, dtype=np.float32))

@@ -10,6 +10,7 @@ from ... import init as _init
 from ... import npx
 from ... import numpy as np
 from ...base import MXNetError, ShapeError
+from ...ops.args import as_float, as_int
 from ..block import HybridBlock
 from ..parameter import Parameter
 
@@ -36,9 +37,11 @@ class Activation(HybridBlock):
     """An elementwise activation named by ``activation``: 'relu', 'sigmoid', 'tanh',
     'softrelu', 'softsign', 'log_sigmoid' or 'mish'."""
 
+    _array_inputs = 1
+
     def __init__(self, activation):
         super().__init__()
-        if activation not in ACTIVATION_TYPES:
+        if not isinstance(activation, str) or activation not in ACTIVATION_TYPES:
             raise LayerError(f"Activation: unknown activation {activation!r}; expected one of "
                              f"{', '.join(ACTIVATION_TYPES)}")
         self._act_type = activation
@@ -52,6 +55,8 @@ class Activation(HybridBlock):
 
 class LeakyReLU(HybridBlock):
     """x for x >= 0, ``alpha * x`` below (``alpha`` >= 0)."""
+
+    _array_inputs = 1
 
     def __init__(self, alpha):
         super().__init__()
@@ -74,11 +79,14 @@ class PReLU(HybridBlock):
     """LeakyReLU with a learned slope ``alpha``: one value (``in_channels=1``) shared by all
     elements, or one per channel (axis 1). Its shape is fixed at construction, as MXNet's."""
 
+    _array_inputs = 1
+
     def __init__(self, alpha_initializer=_PRELU_ALPHA, in_channels=1):
         super().__init__()
-        if int(in_channels) < 1:
+        in_channels = as_int(in_channels, "in_channels", "PReLU", True)
+        if in_channels < 1:
             raise LayerError(f"PReLU: in_channels must be at least 1, got {in_channels}")
-        self.alpha = Parameter("alpha", shape=(int(in_channels),), init=alpha_initializer)
+        self.alpha = Parameter("alpha", shape=(in_channels,), init=alpha_initializer)
 
     def forward(self, x):
         n = self.alpha.shape[0]
@@ -95,6 +103,8 @@ class PReLU(HybridBlock):
 class ELU(HybridBlock):
     """x for x > 0, ``alpha * (exp(x) - 1)`` below."""
 
+    _array_inputs = 1
+
     def __init__(self, alpha=1.0):
         super().__init__()
         self._alpha = alpha
@@ -109,6 +119,8 @@ class ELU(HybridBlock):
 class SELU(HybridBlock):
     """Scaled ELU with the fixed constants of Klambauer et al. (2017)."""
 
+    _array_inputs = 1
+
     def forward(self, x):
         return npx.leaky_relu(x, act_type="selu")
 
@@ -116,9 +128,11 @@ class SELU(HybridBlock):
 class GELU(HybridBlock):
     """Gaussian error linear unit: ``approximation`` 'erf' (exact) or 'tanh'."""
 
+    _array_inputs = 1
+
     def __init__(self, approximation="erf"):
         super().__init__()
-        if approximation not in ("erf", "tanh"):
+        if not isinstance(approximation, str) or approximation not in ("erf", "tanh"):
             raise LayerError(f"GELU: unsupported approximation {approximation!r}; supported "
                              "values are 'erf' and 'tanh'")
         self._approximation = approximation
@@ -137,6 +151,8 @@ class GELU(HybridBlock):
 class SiLU(HybridBlock):
     """x * sigmoid(x)."""
 
+    _array_inputs = 1
+
     def forward(self, x):
         return x * npx.sigmoid(x)
 
@@ -144,9 +160,11 @@ class SiLU(HybridBlock):
 class Swish(HybridBlock):
     """x * sigmoid(beta * x)."""
 
+    _array_inputs = 1
+
     def __init__(self, beta=1.0):
         super().__init__()
-        self._beta = beta
+        self._beta = as_float(beta, "beta", "Swish")
 
     def forward(self, x):
         return x * npx.sigmoid(self._beta * x)

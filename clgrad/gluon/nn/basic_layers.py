@@ -6,9 +6,13 @@ Layers whose input size is not given (``in_units=0``, ``in_channels=0``) infer i
 first call (``infer_shape``); later calls are checked against the parameters' shapes so that a
 wrong input names the layer and the parameter instead of failing inside an operator.
 """
+import numbers
+
 from ... import dtypes as _dt
 from ... import npx
 from ... import numpy as np
+from ...base import ArgumentTypeError
+from ...ops.args import as_flag, as_int
 from ..block import Block, HybridBlock
 from ..parameter import Parameter
 from .activations import Activation, LayerError, LayerShapeError
@@ -24,6 +28,8 @@ def _known(n):
 
 def _channel_axis(block, axis, x):
     """``axis`` of ``x`` as a non-negative index, or an error naming ``block``."""
+    if not isinstance(axis, numbers.Integral):
+        raise ArgumentTypeError(f"{block!r}: axis must be an integer, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
         raise LayerShapeError(f"{block!r}: axis {axis} is out of range for input of shape "
                               f"{x.shape}")
@@ -150,15 +156,19 @@ class Dense(HybridBlock):
     """``activation(x @ weight.T + bias)`` with weight (units, in_units). ``flatten`` folds
     every axis after the first into the input units; otherwise the last axis is."""
 
+    _array_inputs = 1
+
     def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype="float32",
                  weight_initializer=None, bias_initializer="zeros", in_units=0):
         super().__init__()
-        self._units = int(units)
-        self._flatten = flatten
-        self.weight = Parameter("weight", shape=(self._units, int(in_units)), dtype=dtype,
+        self._units = as_int(units, "units", "Dense", True)
+        self._flatten = as_flag(flatten, "flatten", "Dense")
+        in_units = as_int(in_units, "in_units", "Dense", True)
+        self.weight = Parameter("weight", shape=(self._units, in_units), dtype=dtype,
                                 init=weight_initializer, allow_deferred_init=True)
         self.bias = Parameter("bias", shape=(self._units,), dtype=dtype, init=bias_initializer,
-                              allow_deferred_init=True) if use_bias else None
+                              allow_deferred_init=True) \
+            if as_flag(use_bias, "use_bias", "Dense") else None
         self.act = Activation(activation) if activation is not None else None
 
     def _input_units(self, x):
@@ -197,6 +207,8 @@ class Dropout(HybridBlock):
     """Zeroes a fraction ``rate`` of the elements in training mode (scaling the rest by
     1 / (1 - rate)); the identity when predicting. ``axes`` share one mask along them."""
 
+    _array_inputs = 1
+
     def __init__(self, rate, axes=()):
         super().__init__()
         if not 0 <= rate <= 1:
@@ -217,15 +229,19 @@ class Embedding(HybridBlock):
     """Rows of weight (input_dim, output_dim) at integer indices: output shape
     ``x.shape + (output_dim,)``."""
 
+    _array_inputs = 1
+
     def __init__(self, input_dim, output_dim, dtype="float32", weight_initializer=None,
                  sparse_grad=False):
         super().__init__()
         if sparse_grad:
             raise LayerError("Embedding: sparse_grad=True is not supported (sparse gradients "
                              "are not supported in Gluon 2.0)")
-        self._kwargs = {"input_dim": int(input_dim), "output_dim": int(output_dim),
+        input_dim = as_int(input_dim, "input_dim", "Embedding", True)
+        output_dim = as_int(output_dim, "output_dim", "Embedding", True)
+        self._kwargs = {"input_dim": input_dim, "output_dim": output_dim,
                         "dtype": _dt.as_dtype(dtype).name, "sparse_grad": False}
-        self.weight = Parameter("weight", shape=(int(input_dim), int(output_dim)), dtype=dtype,
+        self.weight = Parameter("weight", shape=(input_dim, output_dim), dtype=dtype,
                                 init=weight_initializer, allow_deferred_init=True)
 
     def forward(self, x):
@@ -238,6 +254,8 @@ class Embedding(HybridBlock):
 
 class Flatten(HybridBlock):
     """Folds every axis after the first: (N, d1, d2, ...) -> (N, d1 * d2 * ...)."""
+
+    _array_inputs = 1
 
     def forward(self, x):
         if x.ndim < 1:
@@ -256,10 +274,11 @@ class Flatten(HybridBlock):
 def _scale_shift_params(block, in_channels, center, scale, beta_init, gamma_init):
     """gamma and beta of shape (in_channels,); an unlearned one (center/scale False) keeps its
     initial value (1 and 0 by default) and takes no gradient, as MXNet's."""
+    n = as_int(in_channels, "in_channels", type(block).__name__, True)
     block.gamma = Parameter("gamma", grad_req="write" if scale else "null",
-                            shape=(int(in_channels),), init=gamma_init, allow_deferred_init=True)
+                            shape=(n,), init=gamma_init, allow_deferred_init=True)
     block.beta = Parameter("beta", grad_req="write" if center else "null",
-                           shape=(int(in_channels),), init=beta_init, allow_deferred_init=True)
+                           shape=(n,), init=beta_init, allow_deferred_init=True)
 
 
 def _norm_repr(block, kwargs, in_channels):
@@ -276,6 +295,8 @@ class BatchNorm(HybridBlock):
     statistics normalize and nothing changes.
     """
 
+    _array_inputs = 1
+
     def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, center=True, scale=True,
                  use_global_stats=False, beta_initializer="zeros", gamma_initializer="ones",
                  running_mean_initializer="zeros", running_variance_initializer="ones",
@@ -284,7 +305,7 @@ class BatchNorm(HybridBlock):
         self._axis = axis
         self._kwargs = {"axis": axis, "eps": epsilon, "momentum": momentum,
                         "fix_gamma": not scale, "use_global_stats": use_global_stats}
-        n = int(in_channels)
+        n = as_int(in_channels, "in_channels", "BatchNorm", True)
         self.gamma = Parameter("gamma", grad_req="write" if scale else "null", shape=(n,),
                                init=gamma_initializer, allow_deferred_init=True,
                                differentiable=scale)
@@ -322,6 +343,8 @@ class BatchNorm(HybridBlock):
 class LayerNorm(HybridBlock):
     """Normalizes each sample over ``axis`` (the last by default), then scales by gamma and
     shifts by beta, both of shape (in_channels,) along that axis."""
+
+    _array_inputs = 1
 
     def __init__(self, axis=-1, epsilon=1e-5, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0):
@@ -365,10 +388,13 @@ class GroupNorm(HybridBlock):
     """Splits the channels (axis 1) into ``num_groups`` groups and normalizes each group of
     each sample, then scales and shifts per channel (gamma, beta of shape (in_channels,))."""
 
+    _array_inputs = 1
+
     def __init__(self, num_groups=1, epsilon=1e-5, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0):
         super().__init__()
-        if int(num_groups) < 1:
+        num_groups = as_int(num_groups, "num_groups", "GroupNorm", True)
+        if num_groups < 1:
             raise LayerError(f"GroupNorm: num_groups must be at least 1, got {num_groups}")
         self._num_groups = int(num_groups)
         self._epsilon = epsilon
@@ -408,6 +434,8 @@ class GroupNorm(HybridBlock):
 class InstanceNorm(HybridBlock):
     """Normalizes each channel (``axis``) of each sample over the remaining (spatial) axes,
     then scales and shifts per channel. ``scale`` defaults to False, as MXNet's."""
+
+    _array_inputs = 1
 
     def __init__(self, axis=1, epsilon=1e-5, center=True, scale=False,
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0):

@@ -11,9 +11,11 @@ import numbers
 
 from ... import npx
 from ... import numpy as np
+from ...ops.args import as_int
 from ..block import HybridBlock
 from ..parameter import Parameter
 from .activations import Activation, LayerError, LayerShapeError
+from .basic_layers import _known
 
 __all__ = ["AvgPool1D", "AvgPool2D", "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose",
            "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "MaxPool1D",
@@ -29,7 +31,7 @@ def _ints(value, n, what, cls):
         return (int(value),) * n
     try:
         t = tuple(int(v) for v in value)
-    except TypeError:
+    except (TypeError, ValueError):
         raise LayerError(f"{cls}: {what} must be a number or a list of {n} ints, got "
                          f"{value!r}") from None
     if len(t) != n:
@@ -38,7 +40,7 @@ def _ints(value, n, what, cls):
 
 
 def _check_layout(cls, layout, nsp):
-    if layout != _LAYOUTS[nsp]:
+    if not isinstance(layout, str) or layout != _LAYOUTS[nsp]:
         raise LayerError(f"{cls}: layout {layout!r} is not supported; only "
                          f"'{_LAYOUTS[nsp]}' (channels first) is")
 
@@ -109,6 +111,8 @@ def _conv_transpose(x, weight, bias, stride, pad, output_padding, dilate, groups
 class _Conv(HybridBlock):
     """Shared by the convolution layers: parameters, shape inference, checks and repr."""
 
+    _array_inputs = 1
+
     _nsp = 2              # spatial dimensions
     _transpose = False
 
@@ -118,15 +122,15 @@ class _Conv(HybridBlock):
         super().__init__()
         cls, nsp = type(self).__name__, self._nsp
         _check_layout(cls, layout, nsp)
-        self._channels = int(channels)
-        self._groups = int(groups)
+        self._channels = as_int(channels, "channels", cls, True)
+        self._groups = as_int(groups, "groups", cls, True)
         self._layout = layout
         self._kernel = _ints(kernel_size, nsp, "kernel_size", cls)
         self._strides = _ints(strides, nsp, "strides", cls)
         self._padding = _ints(padding, nsp, "padding", cls)
         self._dilation = _ints(dilation, nsp, "dilation", cls)
         self._output_padding = _ints(output_padding or 0, nsp, "output_padding", cls)
-        in_channels = int(in_channels)
+        in_channels = as_int(in_channels, "in_channels", cls, True)
         if min(self._kernel + self._strides + self._dilation) < 1 or min(self._padding) < 0:
             raise LayerError(f"{cls}: kernel_size, strides and dilation must be positive and "
                              f"padding non-negative")
@@ -207,8 +211,8 @@ class _Conv(HybridBlock):
             s += f", {self.act}"
         # MXNet reads both sides off the weight's first two axes
         w = self.weight.shape
-        mapping = f"{w[0] or None} -> {w[1]}" if self._transpose else \
-            f"{w[1] or None} -> {w[0]}"
+        mapping = f"{_known(w[0])} -> {w[1]}" if self._transpose else \
+            f"{_known(w[1])} -> {w[0]}"
         return f"{type(self).__name__}({mapping}, {s})"
 
 
@@ -267,6 +271,8 @@ class Conv2DTranspose(_Conv):
 # --- pooling ---------------------------------------------------------------------------------
 class _Pooling(HybridBlock):
     """Shared by the pooling layers; ``strides`` None means the pool size."""
+
+    _array_inputs = 1
 
     _nsp = 2              # spatial dimensions
 

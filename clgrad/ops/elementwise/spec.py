@@ -11,9 +11,10 @@ import numpy as _np
 from ... import dtypes as dt
 from ...autograd.graph import OpContext
 from ...autograd.graph import flags as _flags
+from ...autograd.graph import mark_scaled as _mark_scaled
 from ...autograd.graph import parents_of as _parents_of
 from ...autograd.graph import record_node as _record_node
-from ...base import DTypeError, MXNetError, ShapeError
+from ...base import ArgumentTypeError, AutogradError, DTypeError, ShapeError
 from ...codegen.render import cl_source, typed
 from ...ndarray import ndarray
 from ...runtime import default_device
@@ -67,7 +68,12 @@ def _operand(x):
     if isinstance(x, _np.ndarray):
         return x
     if isinstance(x, (list, tuple)):
-        return _np.asarray(x, dtype=dt.default_float) if not isinstance(x, _np.ndarray) else x
+        try:
+            return _np.asarray(x, dtype=dt.default_float)
+        except (TypeError, ValueError) as e:    # ragged, or holding what is not a number
+            from ...base import ArrayConversionError
+            raise ArrayConversionError(f"an operand of type {type(x).__name__} cannot be "
+                                       f"converted to an array: {e}") from None
     raise DTypeError(f"unsupported operand type {type(x).__name__}")
 
 
@@ -213,6 +219,9 @@ def _dispatch(spec, args, out=None):
     if shape is None:
         shape = broadcast_shapes(*[a.shape for a in args if type(a) is ndarray])
     if out is not None:
+        if type(out) is not ndarray:
+            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad ndarray, not "
+                                    f"{type(out).__name__}")
         same_device(list(args) + [out], spec.name)
         flat = flat and out.shape == shape and out._is_c_contiguous()
     # (the record is filled in directly: a call of Call's __init__ would cost more than the rest
@@ -273,14 +282,8 @@ def _converted(operands, compute):
     return [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
 
 
-def _scalar_in(v, compute):
-    if compute.kind == "c":
-        return complex(v)       # pyopencl passes it as a float2/double2 argument
-    if compute.kind == "f":
-        return float(v)
-    if compute == dt.bool_:
-        return bool(v)
-    return int(v)
+# a scalar operand in the compute type's Python type (integers wrapped into its range)
+_scalar_in = dt.cast_scalar
 
 
 def define(spec, vjp):
@@ -304,14 +307,14 @@ def define(spec, vjp):
 
     def fn(*args, out=None, **kw):
         if len(args) != nin:
-            raise TypeError(f"{spec.name}() takes {nin} positional argument(s) "
-                            f"but {len(args)} were given")
+            raise ArgumentTypeError(f"{spec.name}() takes {nin} positional argument(s) "
+                                    f"but {len(args)} were given")
         call = _dispatch(spec, args, out)
         recorded = call.parents is not None and vjp is not None
         if recorded:
             if out is not None:
-                raise MXNetError(f"{spec.name}: out= is not supported while recording "
-                                 "gradients")
+                raise AutogradError(f"{spec.name}: out= is not supported while recording "
+                                    "gradients")
             if call.plan.is_complex:    # (a complex operand makes the compute type complex)
                 _no_complex_grad(spec.name, call.inputs)
             ctx = OpContext()
@@ -443,7 +446,7 @@ def _unary_vjp(deriv, uses_x=True):
     vjp.uses = ((0,),) if uses_x else ((),)
     if not uses_x:      # a constant derivative: backward may defer the product (tape._Scaled)
         c = float(deriv(None))
-        vjp.scale_of = lambda args: c
+        _mark_scaled(vjp, lambda args: c)
     return vjp
 
 

@@ -6,8 +6,8 @@ import math
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
-from ...autograd.graph import check_assignable, requires_grad
-from ...base import MXNetError, ShapeError
+from ...autograd.graph import check_assignable, mark_scaled as _mark_scaled, requires_grad
+from ...base import ArgumentError, ShapeError
 from ...ndarray import ndarray
 from .. import launch
 from ..core import array, assign, broadcast_shapes, check_out, zeros_like
@@ -124,7 +124,7 @@ subtract = define(EwSpec("subtract", "v0 - v1", "nobool", 2),
                  _binary_vjp(lambda g, a, b: g, lambda g, a, b: negative(g), ((), ())))
 _multiply_vjp = _binary_vjp(lambda g, a, b: multiply(g, b), lambda g, a, b: multiply(g, a),
                             ((1,), (0,)))
-_multiply_vjp.scale_of = _scalar_factor
+_mark_scaled(_multiply_vjp, _scalar_factor)
 multiply = define(EwSpec("multiply", {"f": "v0 * v1", "i": "v0 * v1", "b": "v0 && v1"}, "same", 2),
                  _multiply_vjp)
 true_divide = define(
@@ -272,7 +272,7 @@ def where(condition, x=None, y=None):
         from ..indexing import nonzero
         return nonzero(condition)
     if x is None or y is None:
-        raise MXNetError("where: either both or neither of x and y should be given")
+        raise ArgumentError("where: either both or neither of x and y should be given")
     args = _prepare([condition, x, y], "where")
     if not any(isinstance(a, ndarray) for a in args):
         args[1] = array(args[1])
@@ -306,7 +306,8 @@ def _clip_bwd(ctx, g):
         m2 = less_equal(a, hi)
         mask = m2 if mask is None else logical_and(mask, m2)
     na, nlo, nhi = ctx.needs
-    ga = (multiply(g, mask) if mask is not None else g) if na else None
+    # bounds may broadcast a to a larger result: its gradient is summed back to a's shape
+    ga = unbroadcast(multiply(g, mask) if mask is not None else g, a.shape) if na else None
     glo = unbroadcast(multiply(g, less(a, lo)), lo.shape) if nlo else None
     ghi = unbroadcast(multiply(g, greater(a, hi)), hi.shape) if nhi else None
     return ga, glo, ghi
@@ -318,7 +319,7 @@ _clip_op = register("clip", _clip_fwd, _clip_bwd)
 def clip(a, a_min=None, a_max=None, out=None):
     """Limit the values of ``a`` to [a_min, a_max]; the gradient passes where a is inside."""
     if a_min is None and a_max is None:
-        raise MXNetError("clip: one of a_min and a_max must be given")
+        raise ArgumentError("clip: one of a_min and a_max must be given")
     # None means "no bound": only the given bounds are operands
     given = iter(_prepare([a] + [b for b in (a_min, a_max) if b is not None], "clip"))
     a = next(given)
@@ -339,9 +340,16 @@ def clip(a, a_min=None, a_max=None, out=None):
 
 def round(a, decimals=0, out=None):  # noqa: A001  (NumPy's name)
     """Round half to even, as NumPy does, to ``decimals`` places."""
+    from ..args import as_int
+    decimals = as_int(decimals, "decimals", "round")
     if decimals == 0:
         return rint(a, out=out)
-    scale = 10.0 ** decimals
+    try:
+        scale = 10.0 ** decimals
+    except OverflowError:
+        from ...base import ScalarConversionError
+        raise ScalarConversionError(f"round: decimals={decimals} is out of range (10 ** "
+                                    "decimals overflows a float)") from None
     return true_divide(rint(multiply(a, scale)), scale, out=out)
 
 

@@ -200,7 +200,7 @@ def _plan_set_raw(x, plan, value):
             vb = copy_raw(vb, x.dtype)      # cast, and never read what this write may change
         vals = reshape_raw(vb, vshape)
     else:
-        z = from_host(_np.array(value, dtype=x.dtype), x.device)
+        z = from_host(dt.scalar_array(value, x.dtype), x.device)
         vals = z._view(vshape, (0,) * len(vshape), z._offset)
     skeys, perm = _sorted_keys(keys)
     _segment_launch("last", W, W._offset, dst_ax, vals, vals._offset, vals._strides[axis],

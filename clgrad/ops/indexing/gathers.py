@@ -10,7 +10,7 @@ from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from .. import launch
 from ..core import assign, broadcast_shapes, check_out, copy_raw, fill, from_host, same_device
-from ..reduce import AxisError, normalize_axes
+from ..reduce import AxisError, normalize_axis
 from ..registry import invoke, register
 from .kernels import (_as_array, _bcast_view, _flat, _index_launch, _linear, _prod,
                       _segment_launch, _sorted_keys, prep_index)
@@ -192,7 +192,7 @@ def take(a, indices, axis=None, mode="raise", out=None):
     else:
         if a.ndim == 0:
             raise AxisError("take: axis given for a 0-d array")
-        axis = normalize_axes(axis, a.ndim)[0]
+        axis = normalize_axis(axis, a.ndim)
     if isinstance(indices, ndarray):
         same_device([a, indices], "take")
     if out is not None:     # validated before the index check enqueues anything
@@ -210,7 +210,12 @@ def take_along_axis(arr, indices, axis):
     """out[..., j, ...] = arr[..., indices[..., j, ...], ...] along ``axis`` (None: flattened)."""
     from ..shape import broadcast_to, ravel
     arr = _as_array(arr)
-    ind_ndim = indices.ndim if isinstance(indices, ndarray) else _np.ndim(indices)
+    try:
+        ind_ndim = indices.ndim if isinstance(indices, ndarray) else _np.ndim(indices)
+    except ValueError as e:     # ragged nesting
+        from ...base import ArrayConversionError
+        raise ArrayConversionError(f"take_along_axis: indices cannot be converted to an "
+                                   f"array: {e}") from None
     if axis is None:
         if ind_ndim != 1:
             raise ShapeError("take_along_axis: when axis=None, indices must have a single "
@@ -220,7 +225,7 @@ def take_along_axis(arr, indices, axis):
     if ind_ndim != arr.ndim:
         raise ShapeError(f"take_along_axis: indices and arr must have the same number of "
                          f"dimensions ({ind_ndim} != {arr.ndim})")
-    axis = normalize_axes(axis, arr.ndim)[0]
+    axis = normalize_axis(axis, arr.ndim)
     if isinstance(indices, ndarray):
         same_device([arr, indices], "take_along_axis")
     idx = prep_index(indices, arr.shape[axis], "raise", arr.device, axis)
@@ -243,7 +248,7 @@ def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     data = _as_array(data)
     if data.ndim == 0:
         raise AxisError("pick: data must have at least one dimension")
-    axis = normalize_axes(axis, data.ndim)[0]
+    axis = normalize_axis(axis, data.ndim)
     if isinstance(index, ndarray):
         same_device([data, index], "pick")
     idx = prep_index(index, data.shape[axis], mode, data.device, axis, allow_float=True)

@@ -137,6 +137,9 @@ def _compact_kernels(dev, dtype):
 
 def compact_raw(a):
     """Flat (C-order) positions, int64 and ascending, of the non-zero elements of ``a``."""
+    if a.dtype.kind == "c":     # non-zero when either part is (the kernel compares scalars)
+        from ..elementwise import not_equal
+        a = not_equal(a, 0)
     dev = a.device
     src = a if a._is_c_contiguous() else copy_raw(a)
     n = a.size
@@ -230,7 +233,7 @@ def prep_index(x, n, mode="raise", device=None, axis=None, allow_float=False):
     mode 'raise' checks every index against [-n, n) before returning; 'clip' and 'wrap' map
     out-of-range indices into range as NumPy does.
     """
-    if mode not in _NORM:
+    if not isinstance(mode, str) or mode not in _NORM:
         raise IndexArgumentError(f"mode must be 'raise', 'clip' or 'wrap', got {mode!r}")
     if isinstance(x, ndarray):
         if x.dtype == dt.bool_ or (x.dtype.kind not in "iu" and not allow_float):

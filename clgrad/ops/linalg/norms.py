@@ -6,7 +6,7 @@ import numpy as _np
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
-from ...base import MXNetError, ShapeError
+from ...base import ArgumentError, ShapeError, UnsupportedError
 from ...ndarray import ndarray
 from ..registry import invoke, register
 from ..core import asarray, astype, copy_raw
@@ -74,7 +74,7 @@ def vector_norm_over(x, ord, axes, keepdims):
     if ord == 1:
         return invoke(_vnorm_op, [x], axes=axes, keepdims=keepdims, kind="1")
     if isinstance(ord, str):
-        raise MXNetError(f"norm: invalid norm order '{ord}' for vectors")
+        raise ArgumentError(f"norm: invalid norm order ord={ord!r} for vectors")
     if ord == _np.inf:
         return invoke(_vnorm_op, [x], axes=axes, keepdims=keepdims, kind="inf")
     if ord == -_np.inf:
@@ -93,9 +93,9 @@ def matrix_norm_over(x, ord, axes, keepdims):
     if ord in (None, "fro"):
         return invoke(_vnorm_op, [x], axes=tuple(sorted(axes)), keepdims=keepdims, kind="2")
     if ord in ("nuc", 2, -2):
-        raise MXNetError(f"norm: the matrix norm ord={ord!r} needs a singular value "
-                         "decomposition, which clgrad does not provide; use ord='fro', 1, -1, "
-                         "inf or -inf")
+        raise UnsupportedError(f"norm: the matrix norm ord={ord!r} needs a singular value "
+                               "decomposition, which clgrad does not provide; use ord='fro', "
+                               "1, -1, inf or -inf")
     if ord in (1, -1):
         s = invoke(_vnorm_op, [x], axes=(r,), keepdims=True, kind="1")
         res = (_max if ord == 1 else _min)(s, axis=c, keepdims=True)
@@ -103,7 +103,7 @@ def matrix_norm_over(x, ord, axes, keepdims):
         s = invoke(_vnorm_op, [x], axes=(c,), keepdims=True, kind="1")
         res = (_max if ord > 0 else _min)(s, axis=r, keepdims=True)
     else:
-        raise MXNetError(f"norm: invalid norm order {ord!r} for matrices")
+        raise ArgumentError(f"norm: invalid norm order ord={ord!r} for matrices")
     if not keepdims:
         res = reshape(res, tuple(n for i, n in enumerate(res.shape) if i not in axes))
     return res
@@ -112,7 +112,7 @@ def matrix_norm_over(x, ord, axes, keepdims):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms (NumPy's ``linalg.norm``): ord None/'fro', 1, -1, 2 (vectors),
     inf, -inf, 0 and other p for vectors; 'fro', 1, -1, inf, -inf for matrices."""
-    from ..reduce import normalize_axes
+    from ..reduce import normalize_axes, normalize_axis
     x = as_float_input(x)
     if axis is None:
         if ord is None:
@@ -127,13 +127,14 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if isinstance(axis, numbers.Integral):
         axes = normalize_axes(axis, x.ndim)
         return vector_norm_over(x, ord, axes, keepdims)
-    axis = tuple(axis)
+    from ..args import as_ints
+    axis = as_ints(axis, "axis", "norm")
     if len(axis) == 1:
         return vector_norm_over(x, ord, normalize_axes(axis, x.ndim), keepdims)
     if len(axis) == 2:
-        r = normalize_axes(axis[0], x.ndim)[0]
-        c = normalize_axes(axis[1], x.ndim)[0]
+        r = normalize_axis(axis[0], x.ndim)
+        c = normalize_axis(axis[1], x.ndim)
         if r == c:
-            raise MXNetError("norm: duplicate axes given")
+            raise ArgumentError(f"norm: duplicate axes given (axis={axis})")
         return matrix_norm_over(x, ord, (r, c), keepdims)
     raise ShapeError(f"norm: improper number of dimensions to norm (axis={axis})")

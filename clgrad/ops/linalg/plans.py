@@ -68,6 +68,13 @@ class _NoFit(MXNetError):
     """A parameter set that cannot run on this device."""
 
 
+class ParamsDoNotFitError(MXNetError, ValueError):
+    """Parameters given to ``matmul_with_params`` that this device cannot run (a ``ValueError``;
+    the tuner records the candidate as not fitting)."""
+
+    does_not_fit = True
+
+
 #: How the last matmul launch was planned (path, form, layouts, ...): for tests and the tuner.
 LAST_PLAN = {}
 
@@ -510,7 +517,7 @@ def matmul_with_params(a, b, params, out=None):
     dev = a.device
     why = param_problem(params, dev, a.dtype)
     if why:
-        raise MXNetError(f"matmul parameters do not fit {dev} ({dev.name}): {why}")
+        raise ParamsDoNotFitError(f"matmul parameters do not fit {dev} ({dev.name}): {why}")
     shape = _result_shape(a, b)
     if out is None:
         out = ndarray._empty(shape, a.dtype, dev)

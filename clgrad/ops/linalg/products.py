@@ -6,7 +6,7 @@ import numbers
 import numpy as _np
 
 from ... import dtypes as dt
-from ...base import ShapeError
+from ...base import ArgumentTypeError, ShapeError
 from ...ndarray import ndarray
 from ..core import array, assign, astype, check_out, same_device
 from ..registry import invoke, register
@@ -84,7 +84,7 @@ def _finish(res, out):
     if out is None:
         return res
     if not isinstance(out, ndarray):
-        raise TypeError("out must be a clgrad ndarray")
+        raise ArgumentTypeError(f"out must be a clgrad ndarray, not {type(out).__name__}")
     if out.shape != res.shape:
         raise ShapeError(f"out has shape {out.shape}, but the result has shape {res.shape}")
     return assign(out, res)
@@ -94,7 +94,7 @@ def matmul(a, b, out=None, **kwargs):
     """Matrix product with NumPy's rules: batched over leading dimensions (broadcast), 1-d
     operands promoted to matrices and the added dimension removed from the result."""
     if kwargs:
-        raise TypeError(f"matmul: unsupported arguments {sorted(kwargs)}")
+        raise ArgumentTypeError(f"matmul: unsupported arguments {sorted(kwargs)}")
     from ..shape import reshape
     for i, x in enumerate((a, b)):
         if isinstance(x, (numbers.Number, _np.generic)) or (isinstance(x, ndarray) and
@@ -224,6 +224,8 @@ def inner(a, b):
     if _is_scalar(a) or _is_scalar(b):
         return multiply(a, b)
     a, b = _as_arrays(a, b, "inner")
+    if a.ndim == 0 or b.ndim == 0:      # a 0-d array is a scalar here too
+        return multiply(a, b)
     if a.shape[-1] != b.shape[-1]:
         raise ShapeError(f"inner: shapes {a.shape} and {b.shape} not aligned: last dimensions "
                          f"{a.shape[-1]} != {b.shape[-1]}")

@@ -181,7 +181,7 @@ _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": lambda x: tanh(_arr(x)
 def activation(data, act_type="relu", **kwargs):
     """MXNet's Activation: ``act_type`` in relu, sigmoid, tanh, softrelu, softsign, log_sigmoid,
     mish."""
-    fn = _ACTIVATIONS.get(act_type)
+    fn = _ACTIVATIONS.get(act_type) if isinstance(act_type, str) else None
     if fn is None:
         raise ParameterError(f"activation: unknown act_type {act_type!r} (expected one of "
                              f"{', '.join(sorted(_ACTIVATIONS))})")

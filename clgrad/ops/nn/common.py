@@ -38,7 +38,7 @@ def _float_of(x, name):
 
 
 def _scalar(v, compute):
-    return float(v) if compute.kind == "f" else int(v)
+    return dt.cast_scalar(v, compute)
 
 
 def _map(name, expr, inputs, out_dtype, compute, shape=None):

@@ -10,6 +10,7 @@ from ...base import DTypeError, ShapeError
 from ...codegen import render as R
 from ...ndarray import ndarray
 from .. import launch
+from ..args import as_int
 from ..core import copy_raw, same_device
 from ..elementwise import add
 from ..indexing import take
@@ -313,7 +314,8 @@ def fully_connected(x, weight, bias=None, num_hidden=None, no_bias=False, flatte
     if w.ndim != 2:
         raise ShapeError(f"fully_connected: weight must be 2-D (num_hidden, in_units), got "
                          f"shape {w.shape}")
-    if num_hidden is not None and int(num_hidden) != w.shape[0]:
+    if num_hidden is not None and \
+            as_int(num_hidden, "num_hidden", "fully_connected", True) != w.shape[0]:
         raise ShapeError(f"fully_connected: num_hidden {num_hidden} does not match weight's "
                          f"{w.shape[0]} rows")
     if x.ndim == 0:
@@ -348,10 +350,11 @@ def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
     if w.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (input_dim, output_dim), got shape "
                          f"{w.shape}")
-    if input_dim is not None and int(input_dim) != w.shape[0]:
+    if input_dim is not None and as_int(input_dim, "input_dim", "embedding", True) != w.shape[0]:
         raise ShapeError(f"embedding: input_dim {input_dim} does not match weight's "
                          f"{w.shape[0]} rows")
-    if output_dim is not None and int(output_dim) != w.shape[1]:
+    if output_dim is not None and \
+            as_int(output_dim, "output_dim", "embedding", True) != w.shape[1]:
         raise ShapeError(f"embedding: output_dim {output_dim} does not match weight's "
                          f"{w.shape[1]} columns")
     if idx.dtype == dt.bool_:

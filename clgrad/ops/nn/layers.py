@@ -8,9 +8,10 @@ from ...autograd import graph as _state
 from ...base import DTypeError, ShapeError
 from ...ndarray import ndarray
 from .. import launch
+from ..args import as_float, as_int
 from ..core import arange, assign, same_device, zeros_like
 from ..elementwise import add, less, multiply, sqrt, square, subtract, true_divide, where
-from ..reduce import AxisError, normalize_axes, reduce_raw
+from ..reduce import AxisError, normalize_axes, normalize_axis, reduce_raw
 from ..reduce import mean as _mean
 from ..reduce import sum as _sum
 from ..registry import invoke, register
@@ -27,7 +28,7 @@ def one_hot(data, depth=None, on_value=1.0, off_value=0.0, dtype="float32"):
     idx = _arr(data, "indices")
     if depth is None:
         raise ParameterError("one_hot: depth is required")
-    depth = int(depth)
+    depth = as_int(depth, "depth", "one_hot", truncate=True)
     if depth < 0:
         raise ParameterError(f"one_hot: depth must be non-negative, got {depth}")
     dtype = dt.as_dtype(dtype)
@@ -77,7 +78,7 @@ def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
     dropout). The backward pass reuses the forward's mask.
     """
     x = _arr(data)
-    p = float(p)
+    p = as_float(p, "p", "dropout")
     if not 0.0 <= p <= 1.0:
         raise ParameterError(f"dropout: p must be in [0, 1], got {p}")
     if mode not in ("training", "always"):
@@ -101,6 +102,12 @@ def bernoulli(prob=None, logit=None, size=None, dtype=None, device=None, ctx=Non
         raise ParameterError("bernoulli: give exactly one of prob and logit")
     if isinstance(prob, ndarray) or isinstance(logit, ndarray):
         p = prob if prob is not None else sigmoid(logit)
+        if prob is not None and p.size:
+            # checked as MXNet checks them, on the host: the draw waits for the probabilities
+            bad = _map("bad_prob", "!(v0 >= 0 && v0 <= 1)", [p], dt.bool_, p.dtype)
+            if reduce_raw("any", reshape(bad, (-1,)), (0,), dt.bool_).item():
+                raise ParameterError("bernoulli: prob must be in [0, 1] (an element of the "
+                                     "array is not, or is NaN)")
         shape = p.shape if size is None else tuple(
             (size,) if isinstance(size, numbers.Integral) else size)
         u = draw("uniform", shape, dt.float32, 0.0, 1.0, p.device)
@@ -206,7 +213,7 @@ def layer_norm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False):
         raise DTypeError(f"layer_norm: data must be a float array, got {x.dtype}")
     if x.ndim == 0:
         raise AxisError("layer_norm: data must have at least one dimension")
-    ax = normalize_axes(axis, x.ndim)[0]
+    ax = normalize_axis(axis, x.ndim)
     n = x.shape[ax]
     gamma = _check_param(gamma, "gamma", n, x, "layer_norm")
     beta = _check_param(beta, "beta", n, x, "layer_norm")
@@ -299,7 +306,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
         raise DTypeError(f"batch_norm: data must be a float array, got {x.dtype}")
     if x.ndim == 0:
         raise AxisError("batch_norm: data must have at least one dimension")
-    ax = normalize_axes(axis, x.ndim)[0]
+    ax = normalize_axis(axis, x.ndim)
     n = x.shape[ax]
     gamma = _check_param(gamma, "gamma", n, x, "batch_norm")
     beta = _check_param(beta, "beta", n, x, "batch_norm")

@@ -11,9 +11,10 @@ from ...codegen import render as R
 from ...runtime import tuning, vector_width
 from ...ndarray import ndarray
 from .. import launch
+from ..args import as_flag
 from ..core import arange, broadcast_shapes, same_device
 from ..elementwise import exp, less, multiply, subtract, where
-from ..reduce import AxisError, normalize_axes
+from ..reduce import AxisError, normalize_axis
 from ..reduce import sum as _sum
 from ..registry import invoke, register
 from ..shape import expand_dims, reshape
@@ -256,10 +257,9 @@ def _softmax_call(op, name, data, axis, length, temperature, use_length, dtype):
     x = _arr(data)
     if x.dtype == dt.bool_:
         raise DTypeError(f"{name} is not defined for boolean arrays")
-    ax = normalize_axes(axis, x.ndim)
     if x.ndim == 0:
         raise AxisError(f"{name}: axis {axis} is out of bounds for array of dimension 0")
-    ax = ax[0]
+    ax = normalize_axis(axis, x.ndim)
     t = 1.0 if temperature is None else float(temperature)
     if t == 0.0 or not math.isfinite(t):
         raise ParameterError(f"{name}: temperature must be finite and non-zero, got {t}")
@@ -268,7 +268,7 @@ def _softmax_call(op, name, data, axis, length, temperature, use_length, dtype):
         raise DTypeError(f"{name}: dtype must be a float type, got {out_dtype}")
     dt.check_device(out_dtype, x.device)
     inputs = [x]
-    if use_length:
+    if as_flag(use_length, "use_length", name):
         if length is None:
             raise ParameterError(f"{name}: use_length=True needs length")
         length = _arr(length, "length")

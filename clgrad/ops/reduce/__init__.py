@@ -22,7 +22,7 @@ splitting one reduction in parts).
 """
 from .kernels import TUNABLE, reduce_raw, scan_raw  # noqa: F401
 from .kinds import (AxisError, EmptyReductionError, acc_dtype, default_out_dtype,  # noqa: F401
-                    normalize_axes)
+                    normalize_axes, normalize_axis)
 from .ops import (all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp,  # noqa: F401
                   max, mean, min, prod, std, sum, var)
 

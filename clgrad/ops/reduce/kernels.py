@@ -12,6 +12,7 @@ from ...codegen import render as R
 from ...ndarray import ndarray
 from ...runtime import tuning
 from .. import launch
+from ..args import as_flag
 from .kinds import (_KINDS, _LIMITS, EmptyReductionError, _acc_size, kind_spec,
                     acc_dtype, default_out_dtype)
 
@@ -150,6 +151,15 @@ class _RPlan:
         return out
 
 
+def _real_input(a, out_dtype):
+    """A complex ``a`` reduced into a real ``dtype=``: its elements cast first, as NumPy does
+    (the real parts); the kernels accumulate complex values only into a complex type."""
+    if out_dtype is None or out_dtype.kind == "c":
+        return a
+    from ..core import copy_raw
+    return copy_raw(a, out_dtype)
+
+
 def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     """Reduce ``a`` over ``axes`` (normalised) with ``kind``; not recorded.
 
@@ -158,6 +168,8 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     """
     if a.dtype.kind == "c":
         kind_spec(kind, a.dtype)        # raises for the kinds complex numbers lack
+        a = _real_input(a, out_dtype)
+    keepdims = as_flag(keepdims, "keepdims", kind)  # (part of the plan's key)
     dev = a._storage.device
     # launch parameters come from _params and the tuning database: a plan made under other
     # parameters (an override, a reloaded database) is not reused
@@ -362,6 +374,8 @@ _COMPLEX_SCANS = {"cumsum": _SCANS["cumsum"],
 def scan_raw(kind, a, axis, out_dtype=None):
     """Inclusive ``cumsum``/``cumprod`` of ``a`` along ``axis`` (a normalised int); not recorded."""
     rkind, init, combine = _SCANS[kind]
+    if a.dtype.kind == "c":
+        a = _real_input(a, out_dtype)
     dev = a.device
     acc = acc_dtype(rkind, a.dtype, out_dtype)
     if out_dtype is None:

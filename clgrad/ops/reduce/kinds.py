@@ -7,7 +7,7 @@ import numbers
 
 
 from ... import dtypes as dt
-from ...base import MXNetError
+from ...base import ArgumentTypeError, MXNetError
 
 
 class AxisError(MXNetError, ValueError, IndexError):
@@ -31,11 +31,14 @@ def normalize_axes(axis, ndim, name="axis"):
         if ndim == 0 and int(axis) in (0, -1):
             return ()
         axis = (axis,)
+    if not isinstance(axis, (tuple, list)):
+        raise ArgumentTypeError(f"'{type(axis).__name__}' object cannot be interpreted as an "
+                                f"integer {name}")
     out = []
     for a in axis:
         if not isinstance(a, numbers.Integral) or isinstance(a, bool):
-            raise TypeError(f"'{type(a).__name__}' object cannot be interpreted as an integer "
-                            f"{name}")
+            raise ArgumentTypeError(f"'{type(a).__name__}' object cannot be interpreted as an "
+                                    f"integer {name}")
         a = int(a)
         if a < -ndim or a >= ndim:
             raise AxisError(f"{name} {a} is out of bounds for array of dimension {ndim}")
@@ -44,6 +47,17 @@ def normalize_axes(axis, ndim, name="axis"):
             raise AxisError(f"duplicate value in '{name}': {a}")
         out.append(a)
     return tuple(sorted(out))
+
+
+def normalize_axis(axis, ndim, name="axis"):
+    """One axis (an integer, as NumPy's single-axis functions take) as a non-negative int."""
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise ArgumentTypeError(f"'{type(axis).__name__}' object cannot be interpreted as an "
+                                f"integer {name}")
+    a = int(axis)
+    if a < -ndim or a >= ndim:
+        raise AxisError(f"{name} {a} is out of bounds for array of dimension {ndim}")
+    return a % ndim
 
 
 # --- the kinds ---------------------------------------------------------------------------------

@@ -7,11 +7,13 @@ import numbers
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
+from ...base import ArgumentTypeError
 from ...ndarray import ndarray
+from ..args import as_float
 from ..core import array, assign, full
 from ..registry import invoke, register
 from .kernels import reduce_raw, scan_raw
-from .kinds import AxisError, EmptyReductionError, normalize_axes
+from .kinds import AxisError, EmptyReductionError, normalize_axes, normalize_axis
 
 
 # --- differentiable reductions ---------------------------------------------------------------
@@ -39,7 +41,7 @@ def _out(res, out):
     if out is None:
         return res
     if not isinstance(out, ndarray):
-        raise TypeError(f"out must be an array, not {type(out).__name__}")
+        raise ArgumentTypeError(f"out must be an array, not {type(out).__name__}")
     if out.shape != res.shape:
         from ...base import ShapeError
         raise ShapeError(f"output array has shape {out.shape}, the reduction's is {res.shape}")
@@ -175,8 +177,8 @@ def _arg(kind):
     def fn(a, axis=None, out=None, keepdims=False):
         a = _as_array(a)
         if axis is not None and not isinstance(axis, numbers.Integral):
-            raise TypeError(f"{kind}: axis must be an integer or None, not "
-                            f"{type(axis).__name__}")
+            raise ArgumentTypeError(f"{kind}: axis must be an integer or None, not "
+                                    f"{type(axis).__name__}")
         axes = normalize_axes(axis, a.ndim)
         if _count(a.shape, axes) == 0:
             raise EmptyReductionError(f"attempt to get {kind} of an empty sequence")
@@ -240,6 +242,8 @@ def _moments(kind):
     def fn(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         a = _as_array(a)
         axes = normalize_axes(axis, a.ndim)
+        if not isinstance(ddof, numbers.Integral):
+            ddof = as_float(ddof, "ddof", kind)
         return _out(invoke(op, [a], axes=axes, dtype=dt.as_dtype(dtype), ddof=ddof,
                            keepdims=keepdims), out)
 
@@ -340,11 +344,11 @@ def _scan_public(op, name):
             ax = 0
         else:
             if not isinstance(axis, numbers.Integral):
-                raise TypeError(f"{name}: axis must be an integer or None, not "
-                                f"{type(axis).__name__}")
+                raise ArgumentTypeError(f"{name}: axis must be an integer or None, not "
+                                        f"{type(axis).__name__}")
             if a.ndim == 0:
                 raise AxisError(f"axis {axis} is out of bounds for array of dimension 0")
-            ax = normalize_axes(axis, a.ndim)[0]
+            ax = normalize_axis(axis, a.ndim)
         return _out(invoke(op, [a], axis=ax, dtype=dt.as_dtype(dtype)), out)
 
     fn.__name__ = fn.__qualname__ = name
