@@ -1,6 +1,6 @@
 """Runs d2l chapters' cells as a notebook would, and prints what each cell showed as JSON.
 
-    python nbrun.py mxnet|clgrad CHAPTER_FILE...
+    python nbrun.py mxnet|clgrad [--library] CHAPTER_FILE...
 
 A chapter file (``chapters/*.py``) holds ``CELLS``, MXNet code as d2l wrote it. Under clgrad
 each cell runs with ``mxnet`` replaced by ``clgrad`` and nothing else changed. A chapter's cells
@@ -11,15 +11,20 @@ runner records what it printed, what it displayed, a summary of the displayed va
 array dtypes, shapes and elements: a cell that draws random numbers is compared on the dtypes
 and shapes), the warnings it issued and the error it raised, if any; later cells still run.
 
-Before each chapter Python's ``random`` and the framework's generator are seeded with 0. The
-``d2l`` shim (``shim/``) comes first on ``sys.path``; ``shim_fallback/`` (a stand-in for
-``matplotlib_inline``) comes last. This file imports no test code: it runs in MXNet's venv too.
+Before each chapter Python's ``random`` and the framework's generator are seeded with 0, and
+the ``d2l`` library is imported afresh and every figure closed, as in a new notebook kernel.
+``d2l`` is the shim (``shim/``), or with ``--library`` d2l's own library (``lib/``, unchanged),
+first on ``sys.path``; for clgrad the library also needs ``alias/`` (``mxnet`` as another name
+for ``clgrad``). ``shim_fallback/`` comes last: stand-ins for what may not be installed
+(matplotlib, matplotlib_inline, IPython, pandas, requests). Figures draw on matplotlib's Agg
+backend. This file imports no test code: it runs in MXNet's venv too.
 """
 import ast
 import contextlib
 import io
 import json
 import math
+import os
 import random
 import runpy
 import sys
@@ -68,9 +73,18 @@ def run_cell(source, ns, name):
     return out.getvalue(), repr(value), summary(value), shown
 
 
+def new_kernel():
+    """Forget the d2l library (the next import runs it afresh) and close every figure."""
+    for name in [m for m in sys.modules if m == "d2l" or m.startswith("d2l.")]:
+        del sys.modules[name]
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 def run_chapter(framework, path):
     cells = runpy.run_path(str(path))["CELLS"]
     fw = __import__(framework)
+    new_kernel()
     random.seed(0)
     fw.random.seed(0)
     ns = {"__name__": "__main__"}
@@ -89,7 +103,14 @@ def run_chapter(framework, path):
 
 def main():
     framework, paths = sys.argv[1], sys.argv[2:]
-    sys.path.insert(0, str(HERE / "shim"))
+    library = paths[:1] == ["--library"]
+    paths = paths[library:]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if library:
+        first = ["lib"] + (["alias"] if framework == "clgrad" else [])
+    else:
+        first = ["shim"]
+    sys.path[:0] = [str(HERE / f) for f in first]
     sys.path.append(str(HERE / "shim_fallback"))
     report = {Path(p).stem: run_chapter(framework, p) for p in paths}
     json.dump(report, sys.stdout, indent=1)

@@ -9,31 +9,22 @@ cell must print, display and warn the same text, MXNet's ``mxnet`` read as ``clg
 the cells in ``DIFFERENT``: each says how it is compared instead, and why (docs/d2l.md).
 """
 import importlib.util
-import json
-import math
 import re
 import runpy
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from mxnet_python import SKIP_REASON, mxnet_python
+from nbcompare import difference, run_chapters
 
 HERE = Path(__file__).resolve().parent
-RUNNER = HERE / "nbrun.py"
 CHAPTERS = ["ndarray", "linear_algebra", "calculus", "autograd", "probability"]
 
 _RANDOM = "draws random numbers: clgrad's generator is Philox-4x32-10, not MXNet's " \
           "(docs/mxnet_differences.md), so only the dtypes and shapes can agree"
-# Everywhere: clgrad's default device is the first GPU, MXNet's the CPU, and an array off the CPU
-# shows its device (`array([1.], device=gpu(0))`); that suffix is dropped before comparing.
-_DEVICE = re.compile(r", device=[a-z]+\(\d+\)\)")
-# (chapter, cell index): (how it is compared, text its source contains, why)
-#   shapes: the displayed value's kinds, dtypes and shapes; printed text with numbers masked
-#   close:  as shapes, and the elements within a relative 1e-6
-#   masked: printed and displayed text with every number masked
+# (chapter, cell index): (how it is compared (nbcompare.py), text its source contains, why)
 DIFFERENT = {
     ("ndarray", 7): ("shapes", "np.random.normal", _RANDOM),
     ("ndarray", 12): (
@@ -53,71 +44,6 @@ DIFFERENT = {
 
 def cells(chapter):
     return runpy.run_path(str(HERE / "chapters" / f"{chapter}.py"))["CELLS"]
-
-
-def run_chapters(python, framework, cwd):
-    files = [str(HERE / "chapters" / f"{c}.py") for c in CHAPTERS]
-    r = subprocess.run([python, str(RUNNER), framework, *files], capture_output=True,
-                       text=True, timeout=1800, cwd=cwd, check=False)
-    assert r.returncode == 0, f"{framework} runner failed:\n{r.stderr[-3000:]}"
-    return json.loads(r.stdout)
-
-
-# --- how two runs of a cell are compared -------------------------------------------------------
-_NUMBER = re.compile(r"\d+")
-
-
-def masked(text):
-    return None if text is None else _NUMBER.sub("#", text)
-
-
-def shapes(summary):
-    """A summary without the elements of its arrays."""
-    if isinstance(summary, dict):
-        return {k: shapes(v) for k, v in summary.items() if k != "value"}
-    if isinstance(summary, list):
-        return [shapes(s) for s in summary]
-    return summary
-
-
-def values_close(want, got, rtol=1e-6):
-    if isinstance(want, dict) and isinstance(got, dict):
-        return want.keys() == got.keys() and all(values_close(want[k], got[k]) for k in want)
-    if isinstance(want, list) and isinstance(got, list):
-        return len(want) == len(got) and all(values_close(w, g) for w, g in zip(want, got))
-    if isinstance(want, float) and isinstance(got, float):
-        return math.isclose(want, got, rel_tol=rtol, abs_tol=0.0)
-    return want == got
-
-
-def difference(mx_cell, cl_cell, how="text"):
-    """Why clgrad's run of a cell does not match MXNet's, or None."""
-    if cl_cell["error"]:
-        return f"clgrad raised:\n{cl_cell['error']}"
-    def fix(text):
-        return None if text is None else text.replace("mxnet", "clgrad")
-    want_out, want_shown = fix(mx_cell["stdout"]), fix(mx_cell["display"])
-    got_out = cl_cell["stdout"]
-    got_shown = None if cl_cell["display"] is None else _DEVICE.sub(")", cl_cell["display"])
-    if [fix(w) for w in mx_cell["warnings"]] != cl_cell["warnings"]:
-        return f"warned {cl_cell['warnings']}, MXNet {mx_cell['warnings']}"
-    if how == "text":
-        if want_out != got_out:
-            return f"printed\n{got_out}\nMXNet printed\n{want_out}"
-        if want_shown != got_shown:
-            return f"displayed\n{got_shown}\nMXNet displayed\n{want_shown}"
-        return None
-    if masked(want_out) != masked(got_out):
-        return f"printed\n{got_out}\nMXNet printed (numbers aside)\n{want_out}"
-    if how == "masked":
-        if masked(want_shown) != masked(got_shown):
-            return f"displayed\n{got_shown}\nMXNet displayed (numbers aside)\n{want_shown}"
-        return None
-    if shapes(mx_cell["summary"]) != shapes(cl_cell["summary"]):
-        return f"displayed {shapes(cl_cell['summary'])}, MXNet {shapes(mx_cell['summary'])}"
-    if how == "close" and not values_close(mx_cell["summary"], cl_cell["summary"]):
-        return f"displayed\n{got_shown}\nMXNet displayed (to a relative 1e-6)\n{want_shown}"
-    return None
 
 
 def _cell(stdout="", display=None, summary=None, error=None, warnings=()):
@@ -145,6 +71,19 @@ def test_comparison_finds_each_kind_of_difference():
     assert "1e-6" in difference(mx, _cell("id: 1\n", "x", _arr([1.00001])), "close")
     assert "warned" in difference(mx, _cell("id: 12\n", "array([1.], ctx=clgrad)", _arr([1.0]),
                                             warnings=["DeprecationWarning: float()"]))
+    # numbers: signs and padding masked too; near: and each number within the tolerance
+    mx = _cell("w: [ 0.10 -0.12]\n", warnings=["DeprecationWarning: as_in_context"])
+    cl = _cell("w: [0.09 0.15]\n")
+    assert "warned" in difference(mx, cl, "numbers")
+    mx["warnings"] = []
+    assert difference(mx, cl, "masked") is not None
+    assert difference(mx, cl, "numbers") is None
+    assert difference(mx, cl, "near", atol=0.3) is None
+    assert "within" in difference(mx, cl, "near", atol=0.1)
+    assert difference(mx, _cell("w: [ 0.09 -0.15]\n"), "near", rtol=0.3) is None
+    assert "printed" in difference(mx, _cell("w: [0.09]\n"), "numbers")
+    assert difference(_cell("a\n", warnings=["DeprecationWarning: x"]), _cell("a\n"),
+                      "quiet") is None
 
 
 def test_every_deliberate_difference_names_the_cell_it_means():
@@ -154,7 +93,8 @@ def test_every_deliberate_difference_names_the_cell_it_means():
 
 
 def test_the_fake_pyplot_checks_what_matplotlib_checks():
-    spec = importlib.util.spec_from_file_location("fakeplt", HERE / "shim/d2l/_fakeplt.py")
+    spec = importlib.util.spec_from_file_location("fakeplt",
+                                                  HERE / "shim_fallback/matplotlib/pyplot.py")
     plt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plt)
     plt.plot([0, 1, 2], [1.0, 2.0, 3.0], "m--", [4, 5], label="a")
@@ -166,12 +106,19 @@ def test_the_fake_pyplot_checks_what_matplotlib_checks():
         plt.gca().set_xscale("loggy")
     with pytest.raises(TypeError):
         plt.axhline(y=[0.5, 1.0])
+    # d2l's ProgressBoard: a new figure, one line per plot call, legend(handles, labels)
+    plt.figure(figsize=(3.5, 2.5))
+    lines = plt.plot([0, 1], [1.0, 2.0], linestyle="--", color="C0")
+    assert len(lines) == 1
+    plt.gca().legend(lines, ["train_loss"])
+    with pytest.raises(TypeError):
+        plt.gca().legend(["not a line"], ["train_loss"])
 
 
 # --- clgrad alone ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def clgrad_run():
-    return run_chapters(sys.executable, "clgrad", HERE.parent.parent)
+    return run_chapters(sys.executable, "clgrad", CHAPTERS, HERE.parent.parent)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -194,7 +141,7 @@ def mxnet_run(tmp_path_factory):
     if py is None:
         pytest.skip(SKIP_REASON)
     # MXNet runs outside the repository, so that `import clgrad` there could never succeed
-    return run_chapters(py, "mxnet", tmp_path_factory.mktemp("mxnet"))
+    return run_chapters(py, "mxnet", CHAPTERS, tmp_path_factory.mktemp("mxnet"))
 
 
 @pytest.mark.mxnet_oracle

@@ -2,15 +2,13 @@
 (d2l-en 23d7a5ae, chapter_preliminaries/calculus.md, the book's sample-code license).
 
 ``plt`` is matplotlib's pyplot on the Agg backend when matplotlib is installed; otherwise it is
-``_fakeplt``, which only checks its arguments as matplotlib would (data converted with
-``numpy.asarray``, matching lengths, known scales) and draws nothing.
+the stand-in in ``shim_fallback/matplotlib``, which only checks its arguments as matplotlib
+would (data converted with ``numpy.asarray``, matching lengths, known scales) and draws nothing.
 """
-try:
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-except ImportError:
-    from . import _fakeplt as plt
+import matplotlib
+from matplotlib import pyplot as plt
+
+matplotlib.use("Agg")
 
 __all__ = ["plot", "plt", "set_axes", "set_figsize", "use_svg_display"]
 

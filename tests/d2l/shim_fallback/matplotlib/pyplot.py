@@ -1,7 +1,8 @@
 """A pyplot that draws nothing, for where matplotlib is not installed. It checks what matplotlib
 would: data is converted with ``numpy.asarray(data, float)``, as matplotlib's lines do, and
-must have at most 2 axes; x and y must have the same first
-dimension; scales, limits, labels and line positions must be of the right kind."""
+must have at most 2 axes; x and y must have the same first dimension; scales, limits, labels,
+line positions and legend entries must be of the right kind. ``plot`` returns one line per
+data group, as matplotlib does (d2l's ProgressBoard passes them to ``legend``)."""
 import numpy
 
 rcParams = {"figure.figsize": (6.4, 4.8)}
@@ -22,12 +23,17 @@ def _real(v, what):
     return float(a)
 
 
+class Line2D:
+    def __init__(self, data, label=None):
+        self.data, self.label = data, label
+
+
 class Axes:
     def __init__(self):
         self.lines = []
 
     def plot(self, *args, **kwargs):
-        args = list(args)
+        args, added = list(args), len(self.lines)
         while args:     # groups of [x,] y [, fmt]
             group = []
             while args and not isinstance(args[0], str) and len(group) < 2:
@@ -42,7 +48,7 @@ class Axes:
             self.lines.append(group)
         if "label" in kwargs and not isinstance(kwargs["label"], str):
             raise TypeError("label must be a string")
-        return []
+        return [Line2D(group, kwargs.get("label")) for group in self.lines[added:]]
 
     def axhline(self, y=0, xmin=0, xmax=1, **kwargs):
         _real(y, "y"), _real(xmin, "xmin"), _real(xmax, "xmax")
@@ -69,6 +75,11 @@ class Axes:
     set_xlim = set_ylim = _lim
 
     def legend(self, *args, **kwargs):
+        """legend(labels) or legend(handles, labels)."""
+        if len(args) == 2:
+            handles, args = args[0], args[1:]
+            if not all(isinstance(h, Line2D) for h in handles):
+                raise TypeError("legend handles must be artists")
         if args and not all(isinstance(s, str) for s in args[0]):
             raise TypeError("legend labels must be strings")
 
@@ -79,31 +90,50 @@ class Axes:
         self.lines = []
 
 
-_axes = Axes()
+class Figure:
+    def __init__(self, figsize=None):
+        self.figsize = figsize or rcParams["figure.figsize"]
+        self.axes = [Axes()]
+
+
+_figures = [Figure()]
+
+
+def figure(figsize=None, **kwargs):
+    """A new figure, the current one from now on."""
+    if figsize is not None and len(figsize) != 2:
+        raise ValueError(f"figsize must be (width, height), got {figsize!r}")
+    _figures.append(Figure(figsize))
+    return _figures[-1]
 
 
 def gca():
-    return _axes
+    return _figures[-1].axes[0]
+
+
+def close(fig=None):
+    """Closes every figure (a new one is current)."""
+    _figures[:] = [Figure()]
 
 
 def plot(*args, **kwargs):
-    return _axes.plot(*args, **kwargs)
+    return gca().plot(*args, **kwargs)
 
 
 def axhline(*args, **kwargs):
-    return _axes.axhline(*args, **kwargs)
+    return gca().axhline(*args, **kwargs)
 
 
 def legend(*args, **kwargs):
-    return _axes.legend(*args, **kwargs)
+    return gca().legend(*args, **kwargs)
 
 
 def xlabel(label, **kwargs):
-    return _axes.set_xlabel(label)
+    return gca().set_xlabel(label)
 
 
 def ylabel(label, **kwargs):
-    return _axes.set_ylabel(label)
+    return gca().set_ylabel(label)
 
 
 def show(*args, **kwargs):
