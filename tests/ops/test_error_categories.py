@@ -103,3 +103,13 @@ def test_out_while_recording_is_an_autograd_error():
     with autograd.record():
         err = _raises(lambda: np.add(x, 1, out=out), RuntimeError, match="out=")
     assert isinstance(err, clgrad.AutogradError)
+
+
+def test_an_unknown_keyword_of_an_elementwise_op_is_a_type_error_before_anything_else():
+    # NumPy's order: the call's keywords are checked before its operands (even mismatched ones)
+    a = np.ones(2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        np.less(a, a, bogus=1)
+    with pytest.raises(TypeError, match="'bogus'"):
+        np.add(a, [[1, 2], [3]], bogus=1)
+    assert np.add(a, a, casting="same_kind", where=True).asnumpy().tolist() == [2.0, 2.0]

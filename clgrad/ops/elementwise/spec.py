@@ -309,6 +309,8 @@ def define(spec, vjp):
         if len(args) != nin:
             raise ArgumentTypeError(f"{spec.name}() takes {nin} positional argument(s) "
                                     f"but {len(args)} were given")
+        if kw:
+            _check_ufunc_keywords(spec.name, kw)
         call = _dispatch(spec, args, out)
         recorded = call.parents is not None and vjp is not None
         if recorded:
@@ -342,6 +344,16 @@ def define(spec, vjp):
     fn.__module__ = __package__      # the package the namespaces take the op from
     fn.__doc__ = f"Elementwise ``{spec.name}`` with NumPy broadcasting and promotion."
     return fn
+
+
+# NumPy's ufunc keywords: accepted (MXNet code passes them) and left at their defaults' meaning
+_UFUNC_KEYWORDS = frozenset(("dtype", "casting", "order", "where", "subok", "signature"))
+
+
+def _check_ufunc_keywords(name, kw):
+    for k in kw:
+        if k not in _UFUNC_KEYWORDS:
+            raise ArgumentTypeError(f"{name}() got an unexpected keyword argument '{k}'")
 
 
 def _save_output(ctx, res):
