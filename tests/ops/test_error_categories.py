@@ -113,3 +113,10 @@ def test_an_unknown_keyword_of_an_elementwise_op_is_a_type_error_before_anything
     with pytest.raises(TypeError, match="'bogus'"):
         np.add(a, [[1, 2], [3]], bogus=1)
     assert np.add(a, a, casting="same_kind", where=True).asnumpy().tolist() == [2.0, 2.0]
+
+
+def test_an_out_that_is_not_an_array_is_a_type_error_before_anything_else():
+    a = np.ones(2)
+    for bad in (True, 3, [0.0, 0.0]):
+        with pytest.raises(TypeError, match="out must be a clgrad array"):
+            np.less(a, a, out=bad)

@@ -311,6 +311,9 @@ def define(spec, vjp):
                                     f"but {len(args)} were given")
         if kw:
             _check_ufunc_keywords(spec.name, kw)
+        if out is not None and not isinstance(out, ndarray):
+            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad array, not "
+                                    f"{type(out).__name__}")
         call = _dispatch(spec, args, out)
         recorded = call.parents is not None and vjp is not None
         if recorded:
