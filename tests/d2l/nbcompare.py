@@ -39,7 +39,8 @@ def masked(text):
 
 
 def numbers_masked(text):
-    return None if text is None else _NUMBER.sub(" #", text)
+    # NumPy pads printed numbers to a common width: the padding goes with the numbers
+    return None if text is None else re.sub(r"[ \t]*#[ \t]*", "#", _NUMBER.sub(" #", text))
 
 
 def numbers(text):
