@@ -325,6 +325,16 @@ def latency(env):
             cl.enqueue_nd_range_kernel(q, k, (16,), (16,))
             cl.enqueue_copy(q, host_out, out, is_blocking=True)
         syncs["bare enqueue + read"] = (round_trip, None, n // 10)
+        # a captured replay's host cost per launch: 32 unfused elementwise ops
+        import os
+        os.environ["CLGRAD_HYBRIDIZE_FUSE"] = "0"
+        try:
+            chain32 = env.npx.hybridize(lambda x: _chain(x, 32))
+            chain32(a)
+            chain32(a)
+        finally:
+            del os.environ["CLGRAD_HYBRIDIZE_FUSE"]
+        asyncs["hybridized replay"] = (lambda: chain32(a), env.sync, max(1, n // 32))
     if env.torch is not None:
         ta = env.torch.ones(16)
         asyncs["torch cpu"] = (lambda: ta + ta, None, n)
@@ -336,8 +346,17 @@ def latency(env):
     # the device's execution or other processes' load
     host = median_host_time(lambda: a + b, env.sync, env.repeat, number=n)
     rows = []
+    if "hybridized replay" in t_async:
+        t_async["hybridized replay"] /= 32     # per launch
+        replay_host = median_host_time(lambda: chain32(a), env.sync, env.repeat,
+                                       number=max(1, n // 32)) / 32
     for impl, t in t_async.items():
         extra = {}
+        if impl == "hybridized replay":
+            extra = dict(host_us=replay_host * 1e6, over_floor=t / t_async["bare enqueue"])
+            rows.append(_row("tiny add (16) async", impl, t, "us/launch", t * 1e6, ok,
+                             **extra))
+            continue
         if impl == "clgrad":
             extra = dict(host_us=host * 1e6)
             if "bare enqueue" in t_async:
@@ -385,10 +404,43 @@ def tape(env):
     host = median_host_time(run, env.sync, env.repeat)
     rows = [_row(f"{n_ops} recorded ops + backward", "clgrad", times[0], "ms", times[0] * 1e3,
                  ok, host_us=host * 1e6, **_mem(env.dev))]
+    # the same chain hybridized: captured once, then one fused kernel each way
+    from clgrad.ops.launch import launch_count
+    hx = np.ones(16)
+    hx.attach_grad()
+    hchain = env.npx.hybridize(lambda v: _mul_chain(v, n_ops))
+
+    def hrun():
+        with autograd.record():
+            y = hchain(hx)
+        y.backward()
+    hrun()
+    hrun()
+    before = launch_count()
+    hrun()
+    launches = launch_count() - before
+    hok = onp.allclose(hx.grad.asnumpy(), 1.0001 ** n_ops, rtol=1e-4)
+    th = median_time(hrun, env.sync, env.repeat)
+    extra = {}
     if env.torch is not None:
         rows.append(_row(f"{n_ops} recorded ops + backward", "torch cpu", times[1], "ms",
                          times[1] * 1e3))
+        extra["torch_over"] = times[1] / th
+    rows.append(_row(f"{n_ops} recorded ops + backward", "clgrad hybridized", th, "ms", th * 1e3,
+                     hok, launches=launches, eager_over=times[0] / th, **extra))
     return rows
+
+
+def _mul_chain(y, n):
+    for _ in range(n):
+        y = y * 1.0001
+    return y
+
+
+def _chain(y, n):
+    for i in range(n):
+        y = y * 1.0001 if i % 2 == 0 else y - 0.0001
+    return y
 
 
 @case
@@ -455,13 +507,68 @@ def mlp(env):
     launches = launch_count() - before
     rows.append(_row(name, "clgrad gluon", tg, "ms", tg * 1e3, ok, over_hand_written=tg / t,
                      launches=launches))
+    hstep = _gluon_mlp_step(ws, dims, X, Y, hybridize=True)
+    hok = abs(float(hstep().mean()) - ref) <= 1e-4 * max(1.0, abs(ref))
+    hstep()
+    th = median_time(hstep, env.sync, env.repeat)
+    before = launch_count()
+    hstep()
+    hlaunches = launch_count() - before
+    tt = None
     if env.torch is not None:
         tt = median_time(_torch_mlp_step(env.torch, ws, dims, hx, hy), None, env.repeat)
         rows.append(_row(name, "torch cpu", tt, "ms", tt * 1e3))
+    rows.append(_row(name, "clgrad gluon hybridized", th, "ms", th * 1e3, hok,
+                     over_hand_written=th / t, eager_gluon_over=tg / th, launches=hlaunches,
+                     **({"over_torch": th / tt} if tt else {})))
     return rows
 
 
-def _gluon_mlp_step(ws, dims, X, Y):
+@case
+def lenet(env):
+    """The LeNet step of examples/train_digits.py (batch 64, SGD), eager and hybridized."""
+    import importlib.util
+    import os
+    from clgrad import autograd, gluon
+    np = env.np
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "train_digits.py")
+    spec = importlib.util.spec_from_file_location("train_digits", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = onp.random.default_rng(3)
+    batch = 16 if env.quick else 64
+    X = np.array(rng.uniform(0, 1, (batch, 1, 8, 8)).astype(onp.float32))
+    Y = np.array(rng.integers(0, 10, batch).astype(onp.float32))
+
+    def make(hybrid):
+        np.random.seed(0)
+        net = mod.lenet()
+        net.initialize()
+        net(X)
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        if hybrid:
+            net.hybridize()
+            loss_fn.hybridize()
+        tr = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+
+        def step():
+            with autograd.record():
+                loss = loss_fn(net(X), Y)
+            loss.backward()
+            tr.step(batch)
+            return loss
+        return step
+    eager, hyb = make(False), make(True)
+    ok = bool(onp.allclose(eager().asnumpy(), hyb().asnumpy(), rtol=1e-4, atol=1e-5))
+    times = interleaved_times([(eager, env.sync, 1), (hyb, env.sync, 1)], env.repeat)
+    name = f"LeNet (train_digits) b{batch} SGD step"
+    return [_row(name, "clgrad gluon", times[0], "ms", times[0] * 1e3, ok),
+            _row(name, "clgrad gluon hybridized", times[1], "ms", times[1] * 1e3, ok,
+                 speedup=times[0] / times[1])]
+
+
+def _gluon_mlp_step(ws, dims, X, Y, hybridize=False):
     """The same step written with Gluon: HybridSequential of Dense, SoftmaxCrossEntropyLoss and
     Trainer('sgd') (same weights, batch and learning rate; the Trainer's 1/batch rescale makes
     the summed per-sample gradient the mean's)."""
@@ -476,6 +583,9 @@ def _gluon_mlp_step(ws, dims, X, Y):
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
     batch = X.shape[0]
+    if hybridize:
+        net.hybridize()
+        loss_fn.hybridize()
 
     def step():
         with autograd.record():

@@ -40,6 +40,16 @@ def _notes(r):
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
         out.append(f"host CPU {v:.2f} {unit}")
+    if r.get("over_torch") is not None:
+        out.append(f"{r['over_torch']:.2f}x torch's eager step")
+    if r.get("eager_gluon_over") is not None:
+        out.append(f"{r['eager_gluon_over']:.2f}x faster than eager Gluon")
+    if r.get("eager_over") is not None:
+        out.append(f"{r['eager_over']:.1f}x faster than eager; {r['launches']} launches")
+    if r.get("torch_over") is not None:
+        out.append(f"{r['torch_over']:.1f}x faster than torch eager")
+    if r.get("speedup") is not None:
+        out.append(f"{r['speedup']:.2f}x faster than eager")
     if r.get("over_hand_written") is not None:
         out.append(f"{r['over_hand_written']:.2f}x the hand-written step; {r['launches']} "
                    "launches")

@@ -17,6 +17,18 @@ random = _types.SimpleNamespace(bernoulli=_nn_bernoulli, seed=_random.seed)
 _np_mode = {"array": False, "shape": False}
 
 
+def hybridize(fn=None, static_alloc=False, static_shape=False):
+    """Capture a function of arrays as ``HybridBlock.hybridize`` captures a block: the first
+    call per input signature runs eagerly and is captured (inside ``autograd.record()`` with
+    its backward), later calls replay fused kernels. ``npx.hybridize(f)`` or ``@npx.hybridize``;
+    the result's ``describe()`` prints what was captured. Arrays the function reads from its
+    closure are read where they are at each call (their buffers), as constants of the graph."""
+    from .hybrid import Hybridized
+    if fn is None:
+        return lambda f: Hybridized(f)
+    return Hybridized(fn)
+
+
 def set_np(shape=True, array=True, dtype=False):
     """Turn on NumPy semantics. clgrad arrays always behave so; kept for MXNet code."""
     _np_mode["array"] = bool(array)

@@ -17,6 +17,8 @@
 ## output's "1") gives each work-item ``ept`` elements of one row, ``vw`` at a time, its runs
 ## strided by the global size along dimension 0 (several streams side by side); broadcast
 ## operands are read once per row and splat. A ragged row end goes element by element.
+## ``lets`` (fused chains, clgrad.hybrid) are (C type, expression) pairs evaluated in order before
+## ``expr`` as u0, u1, ...: each may read the operands and the lets before it.
 <%
     blocked = layout == "blocked"
     flat_runs = ndim == 0 and (ept > 1 or vw > 1)   # each work-item loops over its elements
@@ -36,6 +38,11 @@
 %       endif
 %     endfor
     }
+%   endfor
+</%def>\
+<%def name="let_lines(w)">\
+%   for k, (lt, le) in enumerate(lets):
+            const ${lt}${w} u${k} = (${lt}${w})(${le});
 %   endfor
 </%def>\
 ${prelude}
@@ -79,7 +86,7 @@ __kernel void ${name}(
             const ${op.compute}${vw} v${i - 1} = (${op.compute}${vw})(s${i});
 %       endif
 %     endfor
-            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
+${let_lines("%d" % vw)}            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
             ${vstore(out.ctype, vw, "r", "p0 + off0 + e")}
             continue;
         }
@@ -97,7 +104,7 @@ __kernel void ${name}(
             const ${op.compute} v${i - 1} = s${i};
 %     endif
 %   endfor
-            const ${out.compute} r = (${out.compute})(${expr});
+${let_lines("")}            const ${out.compute} r = (${out.compute})(${expr});
             ${store(out, "p0", "i0", "r")};
         }
     }
@@ -138,7 +145,7 @@ ${outer_offsets()}
             const ${op.compute}${vw} v${i - 1} = b${i - 1};
 %     endif
 %   endfor
-            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
+${let_lines("%d" % vw)}            const ${out.compute}${vw} r = (${out.compute}${vw})(${expr});
             ${vstore(out.ctype, vw, "r", "p0 + i0 + e")}
             continue;
         }
@@ -152,7 +159,7 @@ ${outer_offsets()}
             const ${op.compute} v${i - 1} = s${i};
 %     endif
 %   endfor
-            const ${out.compute} r = (${out.compute})(${expr});
+${let_lines("")}            const ${out.compute} r = (${out.compute})(${expr});
             ${store(out, "p0", "i0 + c", "r")};
         }
     }
@@ -183,7 +190,7 @@ ${outer_offsets()}
     const ${op.compute} v${i - 1} = s${i};
 %     endif
 %   endfor
-    const ${out.compute} r = (${out.compute})(${expr});
+${let_lines("")}    const ${out.compute} r = (${out.compute})(${expr});
     ${store(out, "p0", "i0", "r")};
 % endif
 }

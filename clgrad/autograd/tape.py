@@ -370,6 +370,15 @@ def _reached(heads):
     return ops_ | set(roots) | {p[0] for n in ops_ for p in n.parents if p is not None}
 
 
+def reaches(heads, variables):
+    """Per variable: whether a gradient can flow to it from ``heads`` (the check ``grad``
+    makes before it raises for an unreachable variable)."""
+    reached = _reached(_as_list(heads))
+    if reached is None:
+        return [True] * len(variables)
+    return [v._ag_node in reached for v in variables]
+
+
 # --- the array's autograd methods --------------------------------------------------------------
 def _attach_grad(self, grad_req="write", stype=None):
     """Give the array a gradient buffer (``grad_req``: 'write', 'add' or 'null')."""

@@ -2,7 +2,8 @@
 assignment, structural names ('0.weight', 'features.1.bias'), deferred shape inference at the
 first forward, hooks, and parameter files in MXNet's format.
 
-``hybridize()`` is accepted and recorded; blocks run eagerly (capture and fusion come later).
+``HybridBlock.hybridize()`` hands the block's calls to ``clgrad.hybrid``: captured per input
+signature, fused, replayed as prepared launches (a plain Block passes it on to its children).
 """
 import re
 from collections import OrderedDict
@@ -11,6 +12,7 @@ import numpy as _np
 
 from .. import npx
 from ..base import MXNetError, UnsupportedError
+from ..hybrid import Hybridized, capturing
 from ..ndarray import ndarray
 from .parameter import DeferredInitializationError, Parameter, ParameterDict, ParameterError
 
@@ -125,7 +127,7 @@ class Block:
         return self
 
     def hybridize(self, active=True, **kwargs):
-        """Accepted as in MXNet; blocks run eagerly (``active`` is recorded)."""
+        """Hybridize every HybridBlock below (a plain Block itself runs eagerly, as in MXNet)."""
         object.__setattr__(self, "_active", bool(active))
         for child in self._children.values():
             child.hybridize(active, **kwargs)
@@ -313,8 +315,50 @@ def _prod(shape):
 
 
 class HybridBlock(Block):
-    """A Block whose forward is written with ``np``/``npx`` operations only, so it can be
-    captured later; here it runs eagerly like a Block."""
+    """A Block whose forward is written with ``np``/``npx`` operations only, so that
+    ``hybridize()`` can capture it: the first call per input signature runs eagerly and is
+    captured (forward, and inside ``autograd.record()`` its backward), later calls replay fused
+    kernels as prepared launches. Python control flow is captured as taken; a forward that
+    reads array values on the host runs eagerly, with one ``HybridizeWarning`` naming the op."""
+
+    def hybridize(self, active=True, static_alloc=False, static_shape=False, **kwargs):
+        """Capture this block's calls (``active=False`` returns to eager calls). Intermediates
+        always live in a per-graph arena planned by liveness, kept between calls, which is
+        MXNet's ``static_alloc=True``; a new input shape always captures a new graph, which
+        ``static_shape`` only promises not to need. Both are accepted for MXNet's code."""
+        super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape,
+                          **kwargs)
+        h = Hybridized(lambda *a: Block.__call__(self, *a), self._hybrid_params,
+                       type(self).__name__) if active else None
+        object.__setattr__(self, "_hybrid", h)
+
+    def __call__(self, *args, **kwargs):
+        h = self.__dict__.get("_hybrid")
+        if h is None or kwargs or capturing():
+            return super().__call__(*args, **kwargs)
+        return h(*args)
+
+    def _hybrid_params(self):
+        """The arrays of every parameter below, or None while one is not initialized (that
+        call runs eagerly and finishes it)."""
+        arrays = []
+        seen = set()
+        for p in self.collect_params().values():
+            if p._data is None:
+                return None
+            for a in p.list_data():
+                if id(a) not in seen:
+                    seen.add(id(a))
+                    arrays.append(a)
+        return arrays
+
+    def describe_captured(self):
+        """The captured graphs of this hybridized block: op counts before and after fusion,
+        launches per call, the arena, and the source of every fused kernel."""
+        h = self.__dict__.get("_hybrid")
+        if h is None:
+            return f"{type(self).__name__} is not hybridized"
+        return h.describe()
 
     def infer_type(self, *args):
         """Parameters take their declared dtypes; nothing to infer eagerly."""

@@ -14,6 +14,20 @@ except (ImportError, AttributeError):     # pragma: no cover
     _read = _write = None
 
 
+_observer = None    # the capture in progress (``set_observer``)
+
+
+def set_observer(observer):
+    """Install ``observer`` (None removes it) and return the one it replaces: while installed,
+    it is told of every storage created (``allocated(storage)``), every upload
+    (``uploaded(storage, host, byte_offset)``), every download (``downloaded(storage)``, which
+    may raise to refuse it) and every device copy (``copied(dst, src, nbytes)``)."""
+    global _observer
+    prev = _observer
+    _observer = observer
+    return prev
+
+
 class Storage:
     """A pooled buffer on one device, with a version counter bumped by every in-place write.
 
@@ -29,6 +43,8 @@ class Storage:
         self.buffer = device.allocate(nbytes)
         self.version = 0
         self.shared = False
+        if _observer is not None:
+            _observer.allocated(self)
 
     def share(self):
         """A new storage over the same buffer: MXNet's copy semantics (``reshape``, transposes,
@@ -50,12 +66,16 @@ class Storage:
             # storage (a stray temporary reference only costs a copy that was not needed)
             if _getrefcount(self.buffer) > 2 and self.nbytes:
                 new = self.device.allocate(self.nbytes)
+                if _observer is not None:
+                    _observer.copied(new, self.buffer, self.nbytes)
                 cl.enqueue_copy(self.device.queue, new, self.buffer, byte_count=self.nbytes)
                 self.buffer = new
             self.shared = False
 
     def upload(self, host, byte_offset=0):
         """Copy a C-contiguous NumPy array in (asynchronously; pyopencl keeps ``host`` alive)."""
+        if _observer is not None:
+            _observer.uploaded(self, host, byte_offset)
         if host.nbytes:
             if _write is not None:
                 _write(self.device.queue, self.buffer, host, byte_offset, None, False)
@@ -65,6 +85,8 @@ class Storage:
 
     def download(self, shape, dtype, byte_offset=0):
         """A NumPy copy of ``shape``/``dtype`` elements starting at ``byte_offset`` (waits)."""
+        if _observer is not None:
+            _observer.downloaded(self)
         host = _np.empty(shape, dtype=dtype)
         if host.nbytes:
             if _read is not None:

@@ -31,6 +31,35 @@ from ..runtime import build_program, group_size, tuning, vector_width
 _WGI = cl.kernel_work_group_info
 _enqueue = cl.enqueue_nd_range_kernel
 _launches = 0       # kernels enqueued by this process (``launch_count``)
+_observer = None    # the capture in progress (``set_observer``), None when running eagerly
+
+
+def set_observer(observer):
+    """Install ``observer`` (None to remove it); returns the one it replaces.
+
+    While one is installed, every elementwise call is offered to ``observer.elementwise(plan,
+    out, inputs, flat)`` and every launch to ``observer.launch(kernel, global_size,
+    local_size, args)``; each returns True when it took the call over (then nothing is
+    enqueued here). This is how a capture (``clgrad.hybrid``) sees the records of a call
+    without a second dispatch path.
+    """
+    global _observer
+    prev = _observer
+    _observer = observer
+    return prev
+
+
+def observer():
+    """The installed observer, or None."""
+    return _observer
+
+
+def per_call_args(positions, values):
+    """Declare that the arguments at ``positions`` of the next launch are drawn anew by
+    ``values()`` at every call (random streams): a captured replay calls it instead of
+    repeating the captured values. A no-op when nothing captures."""
+    if _observer is not None:
+        _observer.per_call_args(positions, values)
 
 
 def launch_count():
@@ -38,6 +67,12 @@ def launch_count():
     launches through ``Kernel``, so the difference around a call counts that call's launches
     (copies between host and device are transfers, not launches)."""
     return _launches
+
+
+def add_launches(n):
+    """Count ``n`` launches enqueued outside ``Kernel`` (a captured replay's prepared ones)."""
+    global _launches
+    _launches += n
 
 
 def launch_profile(device):
@@ -65,7 +100,7 @@ class Kernel:
     ``trial``); ``KernelBuildError`` when it fails to build, is rejected, or lacks the kernel.
     """
 
-    __slots__ = ("kernel", "local", "name", "limit", "queue", "lock")
+    __slots__ = ("kernel", "local", "name", "limit", "queue", "lock", "arg_dtypes", "source")
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256, program=None):
         prog = program if program is not None else build_program(
@@ -76,6 +111,8 @@ class Kernel:
             raise KernelBuildError(f"kernel {name} cannot be created on {device} "
                                    f"({device.name}): {e}", device_name=device.name) from None
         k.set_scalar_arg_dtypes(arg_dtypes)
+        self.arg_dtypes = tuple(arg_dtypes)
+        self.source = source
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)
         local = group_size(limit, device.caps.max_wg, local_cap)
@@ -93,6 +130,9 @@ class Kernel:
         """Launch over ``n`` work-items (one per element), padding to whole work-groups."""
         global _launches
         local = self.local
+        if _observer is not None and _observer.launch(
+                self, ((n + local - 1) // local * local,), (local,), args):
+            return
         k = self.kernel
         with self.lock:
             k.set_args(*args)
@@ -101,6 +141,8 @@ class Kernel:
 
     def launch(self, device, global_size, local_size, *args):
         global _launches
+        if _observer is not None and _observer.launch(self, global_size, local_size, args):
+            return
         k = self.kernel
         with self.lock:
             k.set_args(*args)
@@ -344,22 +386,24 @@ class EwPlan:
     """
 
     __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok",
-                 "classes", "scalars")
+                 "classes", "scalars", "lets")
 
-    def __init__(self, name, expr, out_dtype, sig, helpers):
+    def __init__(self, name, expr, out_dtype, sig, helpers, lets=()):
         self.name = name
         self.expr = expr
         self.out_dtype = out_dtype
         self.sig = sig
         self.helpers = helpers
+        self.lets = lets        # (C type, expression) evaluated before expr (fused chains)
         self.flat = {}       # (device, size bucket, index type) -> (kernel, elements per item)
         self.layouts = {}    # (device, shapes and strides) -> _Layout
         # vector loads need an expression valid on vector types and one float type throughout
+        text = expr + "".join(e for _, e in lets)
         self.vec_ok = name in VECTOR_SAFE and out_dtype in _VEC_DTYPES and \
-            "gid" not in expr and all(c == out_dtype and (not a or d == out_dtype)
+            "gid" not in text and all(c == out_dtype and (not a or d == out_dtype)
                                       for a, d, c in sig)
         # what the expression does to vectors decides how wide they may be on a device
-        self.classes = R.vector_classes(expr + helpers) if self.vec_ok else None
+        self.classes = R.vector_classes(text + helpers) if self.vec_ok else None
         self.scalars = _scalar_slots(sig)
 
     def reset(self):
@@ -370,12 +414,12 @@ class EwPlan:
     def kernel(self, device, ndim, idx, inner_cls, stream=None):
         stream = stream or _SCALAR_STREAM
         key = ("ew", self.name, self.expr, self.out_dtype, self.sig, ndim, idx, inner_cls,
-               stream)
+               stream, self.lets)
         k = device.kernels.get(key)
         if k is None:
             k = get_kernel(device, key, lambda: _make_elementwise(
                 device, self.name, self.out_dtype, self.sig, self.expr, ndim, self.helpers, idx,
-                inner_cls, *stream))
+                inner_cls, *stream, lets=self.lets))
         return k
 
     def flat_kernel(self, device, n, idx="int"):
@@ -410,8 +454,24 @@ class EwPlan:
             return self.run_flat(out, inputs, n)
         return self._run_strided(out, inputs, n)
 
+    def execute(self, out, inputs, flat):
+        """``run`` without offering the call to an observer (the observer's own way in)."""
+        n = 1
+        for d in out.shape:
+            n *= d
+        if n == 0:
+            return out
+        if flat:
+            return self._flat(out, inputs, n)
+        return self._strided(out, inputs, n)
+
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
+        if _observer is not None and _observer.elementwise(self, out, inputs, True):
+            return out
+        return self._flat(out, inputs, n)
+
+    def _flat(self, out, inputs, n):
         args, off = _operand_args(out, inputs)
         if self.scalars:
             _fit_scalars(args, self.scalars)
@@ -427,6 +487,11 @@ class EwPlan:
         return out
 
     def _run_strided(self, out, inputs, n):
+        if _observer is not None and _observer.elementwise(self, out, inputs, False):
+            return out
+        return self._strided(out, inputs, n)
+
+    def _strided(self, out, inputs, n):
         device = out._storage.device
         lkey = [device, out.shape, out._strides]
         for x in inputs:
@@ -673,13 +738,26 @@ def _reset_plans():
         p.reset()
 
 
-def ew_plan(name, expr, out_dtype, sig, helpers=""):
-    """The (cached) EwPlan of ``expr`` over the operand signature ``sig``."""
-    key = (name, expr, out_dtype, sig, helpers)
+def ew_plan(name, expr, out_dtype, sig, helpers="", lets=()):
+    """The (cached) EwPlan of ``expr`` over the operand signature ``sig`` (``lets``: named
+    subexpressions evaluated first, as u0, u1, ...; fused chains use them)."""
+    key = (name, expr, out_dtype, sig, helpers, lets)
     p = _PLANS.get(key)
     if p is None:
-        p = _PLANS[key] = EwPlan(name, expr, out_dtype, sig, helpers)
+        if len(_PLANS) > _PLANS_MAX and lets:
+            _drop_fused_plans()
+        p = _PLANS[key] = EwPlan(name, expr, out_dtype, sig, helpers, lets)
     return p
+
+
+_PLANS_MAX = 4096
+
+
+def _drop_fused_plans():
+    """Forget the plans of fused chains (each captured graph holds its own): the op modules'
+    plans stay, they hold on to them."""
+    for key in [k for k in _PLANS if k[5]]:
+        del _PLANS[key]
 
 
 def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
@@ -701,16 +779,16 @@ def elementwise(name, out, inputs, expr, compute_dtypes=None, helpers=""):
 
 
 def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, inner_cls,
-                      ept=1, vw=1, layout="interleaved", local_cap=256):
+                      ept=1, vw=1, layout="interleaved", local_cap=256, lets=()):
     out_op = R.Operand(True, out_dtype)
     ops = [out_op] + [R.Operand(is_arr, d if is_arr else c, c) for is_arr, d, c in sig]
     uses_fp64 = any(o.dtype in (dt.float64, dt.complex128) or o.compute in ("double", "double2")
-                    for o in ops)
+                    for o in ops) or any(t.startswith("double") for t, _ in lets)
     kname = f"ew_{name}"
     src = R.render("elementwise.cl.mako", prelude=R.prelude(uses_fp64), helpers=helpers,
                    name=kname, operands=ops, ndim=ndim, expr=expr, out=out_op, idx=idx,
                    inner_cls=_operand_classes(ops, inner_cls),
-                   ept=ept if ndim == 0 or vw > 1 else 1, vw=vw, layout=layout)
+                   ept=ept if ndim == 0 or vw > 1 else 1, vw=vw, layout=layout, lets=lets)
     it = _np.int32 if idx == "int" else _np.int64
     arg_dtypes = [None, it]
     for o in ops[1:]:

@@ -96,6 +96,9 @@ def draw(dist, shape, dtype, p0, p1, device=None):
     counters = (n + 3) // 4
     stream = _stream_of(dev)
     base = stream.take(counters)
+    # a captured replay draws anew each call: the stream's key (a later seed()) and counters
+    launch.per_call_args((2, 3, 4), lambda: (stream.key[0], stream.key[1],
+                                              stream.take(counters)))
     k(dev, counters, out._storage.buffer, n, stream.key[0], stream.key[1], base, p0, p1)
     return out
 

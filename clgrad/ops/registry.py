@@ -12,6 +12,7 @@ records one node whose backward is the op's vjp.
 """
 from ..autograd.graph import OpContext, parents_of, record_node
 from ..autograd.graph import flags as _flags
+from . import launch as _launch
 
 REGISTRY = {}
 
@@ -65,6 +66,9 @@ def invoke(op, inputs, **attrs):
     vjp needs is what the forward put in ``ctx``.
     """
     ctx = OpContext()
+    obs = _launch.observer()
+    if obs is not None:
+        obs.note_op(op.name)
     links = parents_of(inputs) if op.backward is not None and _flags.recording else \
         _UNRECORDED
     if links[0] is None:

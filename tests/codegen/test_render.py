@@ -176,7 +176,7 @@ def test_rendered_source_is_self_contained():
                    operands=[R.Operand(True, dt.float64), R.Operand(True, dt.float16),
                              R.Operand(False, dt.int32, dt.float64)],
                    ndim=0, expr="v0 + v1", out=R.Operand(True, dt.float64), idx="int",
-                   inner_cls=["", "", ""], ept=1, vw=1, layout="interleaved")
+                   inner_cls=["", "", ""], ept=1, vw=1, layout="interleaved", lets=())
     assert "#include" not in src                      # helpers are inlined: the cache key is whole
     assert "cl_khr_fp64" in src and "CLGRAD_DEFINE_INTMATH" in src
     assert "vload_half" in src and "__kernel void k(" in src
