@@ -350,13 +350,18 @@ def latency(env):
         t_async["hybridized replay"] /= 32     # per launch
         replay_host = median_host_time(lambda: chain32(a), env.sync, env.repeat,
                                        number=max(1, n // 32)) / 32
+        bare_host = median_host_time(lambda: cl.enqueue_nd_range_kernel(q, k, (16,), (16,)),
+                                     q.finish, env.repeat, number=n)
     for impl, t in t_async.items():
         extra = {}
         if impl == "hybridized replay":
-            extra = dict(host_us=replay_host * 1e6, over_floor=t / t_async["bare enqueue"])
+            extra = dict(host_us=replay_host * 1e6, over_floor=t / t_async["bare enqueue"],
+                         host_over_bare=replay_host / bare_host)
             rows.append(_row("tiny add (16) async", impl, t, "us/launch", t * 1e6, ok,
                              **extra))
             continue
+        if impl == "bare enqueue" and "hybridized replay" in t_async:
+            extra = dict(host_us=bare_host * 1e6)
         if impl == "clgrad":
             extra = dict(host_us=host * 1e6)
             if "bare enqueue" in t_async:

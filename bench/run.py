@@ -40,6 +40,8 @@ def _notes(r):
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
         out.append(f"host CPU {v:.2f} {unit}")
+    if r.get("host_over_bare") is not None:
+        out.append(f"host {r['host_over_bare']:.2f}x bare enqueue's")
     if r.get("over_torch") is not None:
         out.append(f"{r['over_torch']:.2f}x torch's eager step")
     if r.get("eager_gluon_over") is not None:

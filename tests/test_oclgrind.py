@@ -625,6 +625,25 @@ SCENARIOS = {
                 "ew_exp", "ew_add"} <= ran, sorted(ran)
     """, {"reduce", "softmax", "elementwise"}),
     # --- optimizer updates: packed groups and one parameter at a time, every rule ---------------
+    "hybridize": Scenario("""
+        a = rng.standard_normal((4, 6)).astype('float32'); w = rng.standard_normal((6, 3)).astype('float32')
+        b = rng.standard_normal(3).astype('float32')
+        x, W, B = np.array(a), np.array(w), np.array(b)
+        W.attach_grad(); B.attach_grad()
+        def f(x, W, B):
+            h = np.tanh(x @ W + B) * 2 - 1
+            return (h * h + np.array([1., 2., 3.])).sum(axis=1)
+        g = npx.hybridize(f)
+        for _ in range(3):      # capture, then replays: fused kernels, arena sub-buffers
+            with autograd.record():
+                y = g(x, W, B)
+            y.backward()
+            hh = onp.tanh(a @ w + b) * 2 - 1
+            close(y, (hh * hh + onp.array([1, 2, 3])).sum(1), 1e-4)
+            dz = 2 * hh * 2 * (1 - ((hh + 1) / 2) ** 2)
+            close(W.grad, a.T @ dz, 1e-4); close(B.grad, dz.sum(0), 1e-4)
+        assert len(g.graphs) == 1 and 'ew_fused' in g.describe()
+    """, {"elementwise", "reduce"}),
     "optimizer": Scenario("""
         from clgrad import optimizer as opt
         from clgrad.optimizer import Arena, fused

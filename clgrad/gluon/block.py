@@ -364,5 +364,7 @@ class HybridBlock(Block):
         """Parameters take their declared dtypes; nothing to infer eagerly."""
 
     def export(self, path, epoch=0, remove_amp_cast=True):
-        raise UnsupportedError("HybridBlock.export needs graph capture, which clgrad does not "
-                               "have yet; save_parameters writes the weights")
+        raise UnsupportedError("HybridBlock.export writes MXNet's symbol JSON, which clgrad's "
+                               "captured graphs (OpenCL launches) have no form of; "
+                               "save_parameters writes the weights, describe_captured() shows "
+                               "the captured graph")

@@ -160,9 +160,19 @@ def _as_outputs(out):
     return None, None
 
 
+# one capture at a time in a process: the tracer is the launch helper's one observer (other
+# threads' eager calls pass through it untouched, but a second tracer would take its place)
+_CAPTURE_LOCK = threading.Lock()
+
+
 def capture(h, args, inputs, n_args, needs):
     """Run ``h.fn`` once under a tracer, capturing the backward too when recording; returns
     (this call's outputs, CapturedCall). ``_Uncapturable`` when it cannot be replayed."""
+    with _CAPTURE_LOCK:
+        return _capture(h, args, inputs, n_args, needs)
+
+
+def _capture(h, args, inputs, n_args, needs):
     recording = needs is not None and any(needs)
     training = _graph.flags.training
     # inputs that need a gradient are replaced by fresh leaves over the same buffers, so the

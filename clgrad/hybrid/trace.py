@@ -146,6 +146,8 @@ class Tracer:
 
     # --- storage observer ----------------------------------------------------------------------
     def allocated(self, storage):
+        if not self._mine():
+            return
         buf = storage.buffer
         self.internal[id(buf)] = buf
         self.sizes[id(buf)] = storage.nbytes
@@ -167,7 +169,8 @@ class Tracer:
                            "printing, or a result whose shape depends on the data)")
 
     def note_op(self, name):
-        self.op = name
+        if self._mine():
+            self.op = name
 
 
 def _api_name():

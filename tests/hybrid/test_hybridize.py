@@ -404,3 +404,33 @@ def test_an_array_from_the_closure_is_read_where_it_is_at_each_call():
     h(x)
     w[:] = np.array([5.0, 7.0])           # written in place: the same buffer
     _same(h(x).asnumpy(), [5, 7])
+
+
+def test_threads_capture_and_replay_one_function_concurrently():
+    import threading
+    h = npx.hybridize(lambda a, b: np.tanh(a * b) + a)
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(30):
+                va = onp.full((4 + k % 2, 3), 0.1 * (k + 1), onp.float32)
+                vb = onp.full(3, 0.01 * i, onp.float32)
+                got = h(np.array(va), np.array(vb)).asnumpy()
+                onp.testing.assert_allclose(got, onp.tanh(va * vb) + va, rtol=1e-5)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert len(h.graphs) == 2
+
+
+def test_export_says_what_it_cannot_write():
+    from clgrad.base import UnsupportedError
+    net = _seq(gluon.nn.Dense(2, in_units=2))
+    with pytest.raises(UnsupportedError, match="symbol JSON"):
+        net.export("x")
