@@ -232,6 +232,7 @@ def _capture(h, args, inputs, n_args, needs):
     result = out if kind is None else kind(outs)
     if bwd is not None:
         cc.record(args, inputs, outs, cc.first_binding)
+    cc.first_binding = None     # (the first call's node holds what it needs)
     return result, cc
 
 
@@ -361,12 +362,10 @@ class CapturedCall:
         for i, key in keys.items():
             if key[0] in ("out", "saved") and i in internal:
                 self.first_binding[key] = _Held(internal[i], sizes.get(i, 0), device)
-        self.out_storages = {}
         for o in outs:
             key = keys.get(id(o._storage.buffer))
             if key is not None and key[0] == "out":
-                self.out_storages[key] = o._storage
-        self.first_binding.update(self.out_storages)
+                self.first_binding[key] = o._storage
 
     # --- replay ---------------------------------------------------------------------------------
     def replay(self, args, inputs, needs):
@@ -540,7 +539,9 @@ def _materialise(d, storages, inputs):
     if key == "fixed":
         pass
     elif key[0] == "in":
-        st = inputs[key[1]]._storage
+        # an input (or a view of one) returned: MXNet's copy semantics at a view's price, as
+        # eager reshapes give them (a write to either side copies first)
+        st = inputs[key[1]]._storage.share()
     else:
         st = storages[key]
     return ndarray._make(st, shape, strides, offset, dtype)

@@ -434,3 +434,13 @@ def test_export_says_what_it_cannot_write():
     net = _seq(gluon.nn.Dense(2, in_units=2))
     with pytest.raises(UnsupportedError, match="symbol JSON"):
         net.export("x")
+
+
+def test_an_input_returned_as_it_is_keeps_copy_semantics():
+    h = npx.hybridize(lambda a: (a.reshape(-1), a * 1))
+    x = np.ones((2, 2))
+    for _ in range(2):
+        flat, _ = h(x)
+    flat[0] = 5.0
+    _same(x.asnumpy(), onp.ones((2, 2)))
+    _same(flat.asnumpy(), [5, 1, 1, 1])
