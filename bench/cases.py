@@ -534,7 +534,7 @@ def lenet(env):
     """The LeNet step of examples/train_digits.py (batch 64, SGD), eager and hybridized."""
     import importlib.util
     import os
-    from clgrad import autograd, gluon
+    from clgrad import gluon
     np = env.np
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "examples", "train_digits.py")
@@ -552,18 +552,7 @@ def lenet(env):
         net.initialize()
         net(X)
         loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        if hybrid:
-            net.hybridize()
-            loss_fn.hybridize()
-        tr = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
-
-        def step():
-            with autograd.record():
-                loss = loss_fn(net(X), Y)
-            loss.backward()
-            tr.step(batch)
-            return loss
-        return step
+        return _gluon_step(net, loss_fn, X, Y, hybrid)
     eager, hyb = make(False), make(True)
     ok = bool(onp.allclose(eager().asnumpy(), hyb().asnumpy(), rtol=1e-4, atol=1e-5))
     times = interleaved_times([(eager, env.sync, 1), (hyb, env.sync, 1)], env.repeat)
@@ -577,7 +566,7 @@ def _gluon_mlp_step(ws, dims, X, Y, hybridize=False):
     """The same step written with Gluon: HybridSequential of Dense, SoftmaxCrossEntropyLoss and
     Trainer('sgd') (same weights, batch and learning rate; the Trainer's 1/batch rescale makes
     the summed per-sample gradient the mean's)."""
-    from clgrad import autograd, gluon, np
+    from clgrad import gluon, np
     net = gluon.nn.HybridSequential()
     for i, o in enumerate(dims[1:]):
         net.add(gluon.nn.Dense(o, activation="relu" if i < len(ws) - 1 else None,
@@ -585,7 +574,13 @@ def _gluon_mlp_step(ws, dims, X, Y, hybridize=False):
     net.initialize()
     for layer, w in zip(net, ws):
         layer.weight.set_data(np.array(w.T.copy()))
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    return _gluon_step(net, gluon.loss.SoftmaxCrossEntropyLoss(), X, Y, hybridize)
+
+
+def _gluon_step(net, loss_fn, X, Y, hybridize):
+    """One SGD step (learning rate 0.01) of ``net`` on the batch ``X``, ``Y``, as a function;
+    ``hybridize``: the network and the loss hybridized."""
+    from clgrad import autograd, gluon
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
     batch = X.shape[0]
     if hybridize:

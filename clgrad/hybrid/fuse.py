@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from .. import dtypes as dt
 from ..ops import launch as _launch
-from .trace import Copy, Ew, Launch, Upload
+from .trace import Ew, Launch, Upload
 
 #: the fused kernels' plan names: "fused_v" when every part is valid on vector types
 _launch.VECTOR_SAFE.add("fused_v")
@@ -228,7 +228,7 @@ def _fused(events, root, children):
             else:
                 # x broadcasts to e's shape, which broadcasts to the root's
                 subs.append(f"v{operand(x, c, (e.out.shape, root_shape))}")
-        text = _V.sub(lambda m: subs[int(m.group(1))], p.expr)
+        text = _V.sub(lambda m, subs=subs: subs[int(m.group(1))], p.expr)
         if i == root:
             expr, out_dtype = text, p.out_dtype
         else:

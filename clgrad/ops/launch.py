@@ -445,14 +445,9 @@ class EwPlan:
     def run(self, out, inputs, flat):
         """Write the expression of ``inputs`` into ``out`` (any views); ``flat``: every operand,
         ``out`` included, has ``out``'s shape and is C-contiguous (``operands``)."""
-        n = 1
-        for d in out.shape:
-            n *= d
-        if n == 0:
+        if _observer is not None and _observer.elementwise(self, out, inputs, flat):
             return out
-        if flat:
-            return self.run_flat(out, inputs, n)
-        return self._run_strided(out, inputs, n)
+        return self.execute(out, inputs, flat)
 
     def execute(self, out, inputs, flat):
         """``run`` without offering the call to an observer (the observer's own way in)."""
@@ -485,11 +480,6 @@ class EwPlan:
         k, ept = got
         k(device, n if ept == 1 else (n + ept - 1) // ept, *args)
         return out
-
-    def _run_strided(self, out, inputs, n):
-        if _observer is not None and _observer.elementwise(self, out, inputs, False):
-            return out
-        return self._strided(out, inputs, n)
 
     def _strided(self, out, inputs, n):
         device = out._storage.device
