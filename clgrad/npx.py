@@ -31,8 +31,9 @@ def hybridize(fn=None, static_alloc=False, static_shape=False):
 
 def set_np(shape=True, array=True, dtype=False):
     """Turn on NumPy semantics. clgrad arrays always behave so; kept for MXNet code."""
-    _np_mode["array"] = bool(array)
-    _np_mode["shape"] = bool(shape)
+    from .ops.args import as_flag
+    flags = as_flag(array, "array", "set_np"), as_flag(shape, "shape", "set_np")
+    _np_mode["array"], _np_mode["shape"] = flags
 
 
 def reset_np():

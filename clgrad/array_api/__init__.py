@@ -453,8 +453,9 @@ def nextafter(x1, x2, /):
     r = result_type(x1, x2)
     if r.kind != "f":
         raise _DTypeError(f"nextafter: needs floating arrays, not {r}")
-    x1 = x1 if a is not None else float(x1)
-    x2 = x2 if b is not None else float(x2)
+    from ..ops.args import as_float
+    x1 = x1 if a is not None else as_float(x1, "x1", "nextafter")
+    x2 = x2 if b is not None else as_float(x2, "x2", "nextafter")
     shape = _ops.broadcast_shapes(*[x.shape for x in (x1, x2) if isinstance(x, _ndarray)])
     dev = _first_device(x1, x2)
     out = _ops.empty(shape, dtype=r, device=dev)
@@ -501,6 +502,8 @@ def vecdot(x1, x2, /, *, axis=-1):
     shape = _ops.broadcast_shapes(x1.shape, x2.shape)
     if not shape:
         raise _ShapeError("vecdot: needs arrays with at least one dimension")
+    from ..ops.args import as_int
+    axis = as_int(axis, "axis", "vecdot")
     ax = axis if axis < 0 else axis - len(shape)
     s1 = (1,) * (len(shape) - x1.ndim) + x1.shape
     s2 = (1,) * (len(shape) - x2.ndim) + x2.shape
@@ -722,10 +725,12 @@ def _cumulative(fn, identity, x, axis, dtype, include_initial):
     x = _arr(x)
     if axis is None:
         if x.ndim != 1:
-            raise _ShapeError("axis is required for arrays with more than one dimension")
+            raise _ShapeError(f"{fn.__name__}: axis is required for arrays with more than one "
+                              "dimension")
         axis = 0
     if x.ndim == 0:
-        raise _ShapeError("cumulative functions need an array with at least one dimension")
+        raise _ShapeError(f"{fn.__name__}: cumulative functions need an array with at least "
+                          "one dimension")
     r = fn(x, axis=axis, dtype=_sum_dtype(x, dtype))
     if include_initial:
         from ..ops.reduce import normalize_axis

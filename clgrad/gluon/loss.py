@@ -162,6 +162,9 @@ class SoftmaxCrossEntropyLoss(Loss):
         if not self._from_logits:
             pred = npx.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
+            if pred.ndim == 0:
+                raise ShapeError(f"{type(self).__name__}: pred must have at least one "
+                                 "dimension (the classes)")
             axis = self._axis % pred.ndim
             without = pred.shape[:axis] + pred.shape[axis + 1:]
             kept = pred.shape[:axis] + (1,) + pred.shape[axis + 1:]

@@ -8,7 +8,7 @@ from .. import dtypes as _dt
 from .. import init as _init
 from .. import numpy as np
 from ..base import MXNetError
-from ..ops.args import as_ints
+from ..ops.args import as_flag, as_ints
 from ..ops.core import resolve_device
 from ..runtime import default_device
 
@@ -62,8 +62,9 @@ class Parameter:
         self.lr_mult = float(lr_mult)
         self.wd_mult = float(wd_mult)
         self.init = init
-        self.allow_deferred_init = allow_deferred_init
-        self._differentiable = differentiable
+        self.allow_deferred_init = as_flag(allow_deferred_init, "allow_deferred_init",
+                                           f"Parameter '{name}'")
+        self._differentiable = as_flag(differentiable, "differentiable", f"Parameter '{name}'")
         self._grad_req = None
         self.grad_req = grad_req if differentiable else "null"
         self._data = None           # device -> ndarray, in the order of initialize's devices
@@ -103,7 +104,7 @@ class Parameter:
 
     @grad_req.setter
     def grad_req(self, req):
-        if req not in _GRAD_REQS:
+        if not isinstance(req, str) or req not in _GRAD_REQS:
             raise ParameterError(f"Parameter '{self._name}': grad_req must be one of "
                                  f"{_GRAD_REQS}, got {req!r}")
         if not self._differentiable:

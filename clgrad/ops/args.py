@@ -6,7 +6,7 @@ import math
 import numbers
 import operator
 
-from ..base import ArgumentError, ArgumentTypeError, MXNetError
+from ..base import ArgumentError, ArgumentTypeError
 from ..ndarray import ndarray
 
 
@@ -63,12 +63,15 @@ def as_float(value, name, what):
     raise ArgumentTypeError(f"{what}: {name} must be a real number, got {value!r}")
 
 
+class TruthValueError(ArgumentError, TypeError):
+    """A flag given something without a truth value (an array of several elements): a
+    ``ValueError`` as an array's ``bool()`` raises, and a ``TypeError`` as NumPy raises for a
+    flag it cannot read."""
+
+
 def as_flag(value, name, what):
-    """``value``'s truth value; an object that has none (a NumPy array of several elements,
-    whose ``bool()`` is ambiguous) is refused by name."""
+    """``value``'s truth value; an object that has none is refused by name."""
     try:
         return bool(value)
-    except (TypeError, ValueError) as e:
-        if isinstance(e, MXNetError):
-            raise
-        raise ArgumentError(f"{what}: {name} must be a truth value, got {value!r}") from None
+    except (TypeError, ValueError):
+        raise TruthValueError(f"{what}: {name} must be a truth value, got {value!r}") from None

@@ -10,7 +10,7 @@ from ..base import DTypeError, MXNetError, ShapeError
 from ..ndarray import ndarray
 from ..ndarray.indexing import basic_view
 from . import launch
-from .args import as_int, as_ints, sequence
+from .args import as_flag, as_int, as_ints, sequence
 from .core import array, copy, fill, same_device, zeros
 from .reduce import AxisError, normalize_axes, normalize_axis
 from .registry import invoke, register
@@ -277,7 +277,12 @@ def repeat(a, repeats, axis=None):
     n = a.shape[axis]
     if isinstance(repeats, ndarray):
         repeats = repeats.asnumpy()
-    reps = _np.asarray(repeats)
+    try:
+        reps = _np.asarray(repeats)
+    except ValueError as e:     # ragged nesting
+        from ..base import ArrayConversionError
+        raise ArrayConversionError(f"repeat: repeats cannot be converted to an array: {e}") \
+            from None
     if reps.size == 0 and reps.dtype.kind == "f":
         reps = reps.astype(_np.int64)     # an empty list: no counts, of no particular type
     if reps.dtype.kind not in "iub":
@@ -498,7 +503,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     ax2 = normalize_axis(axis2, a.ndim, "axis2")
     if ax1 == ax2:
         raise ManipArgumentError("diagonal: axis1 and axis2 cannot be the same")
-    return invoke(_diagonal_op, [a], k=int(offset), axis1=ax1, axis2=ax2)
+    return invoke(_diagonal_op, [a], k=as_int(offset, "offset", "diagonal", True), axis1=ax1,
+                  axis2=ax2)
 
 
 def diag(v, k=0):
@@ -577,8 +583,8 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
             s[0], s[1] = s[1], s[0]
         shapes.append(tuple(s))
     out = [reshape(x, s) for x, s in zip(xs, shapes)]
-    if sparse:
+    if as_flag(sparse, "sparse", "meshgrid"):
         return out
     full = tuple(max(s[k] for s in shapes) for k in range(n))
     out = [broadcast_to(o, full) for o in out]
-    return [_copy_array(o) for o in out] if copy else out
+    return [_copy_array(o) for o in out] if as_flag(copy, "copy", "meshgrid") else out

@@ -196,7 +196,8 @@ def _sorted(a, axis, descending):
 def _check_kind(kind, order):
     if order is not None:
         raise SortArgumentError("sort: the order argument (structured arrays) is not supported")
-    if kind not in (None, "quicksort", "mergesort", "heapsort", "stable"):
+    if kind is not None and (not isinstance(kind, str) or
+                             kind not in ("quicksort", "mergesort", "heapsort", "stable")):
         raise SortArgumentError(f"sort: unknown kind {kind!r}")
 
 

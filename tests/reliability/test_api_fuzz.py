@@ -430,7 +430,8 @@ def call_arguments(draw, fn):
     if draw(st.integers(0, 9)) == 0:
         kwargs[BOGUS_KEYWORD] = Nasty(1)
     if draw(st.integers(0, 19)) == 0:
-        args.append(Nasty(draw(_operand())))        # one positional argument too many
+        extra = draw(_operand())                    # one positional argument too many
+        args.append(extra if isinstance(extra, Nasty) else Nasty(extra))
     if left_out:
         args.append(Nasty(MISSING))     # (dropped again by build: counted as a fault)
     return args, kwargs
@@ -439,9 +440,12 @@ def call_arguments(draw, fn):
 # --- building arguments ------------------------------------------------------------------------
 def build(tree, side, memo):
     """``tree`` with each ArraySpec made into a clgrad array (side "cl") or a NumPy array
-    (side "np"); the same spec gives the same object within one call."""
+    (side "np"); the same spec gives the same object within one call. A NumPy array of the
+    hostile pool is copied for each call and side: neither may see what the other wrote."""
     if isinstance(tree, Nasty):
         return build(tree.value, side, memo)
+    if isinstance(tree, onp.ndarray):
+        return tree.copy()
     if isinstance(tree, ArraySpec):
         key = id(tree)
         if key not in memo:
@@ -624,11 +628,12 @@ def _tolerance(dtype):
 
 
 def _python_int_out_of_range(args, kwargs, memo):
-    """A Python int outside the range of an integer array operand's dtype: MXNet wraps it
-    C-style, NumPy 2 raises OverflowError (or compares exactly); no common meaning."""
+    """A Python int outside int64 or the range of an integer array operand's dtype: MXNet wraps
+    it C-style, NumPy 2 raises OverflowError (or compares exactly); no common meaning."""
     values = [v.value if isinstance(v, Nasty) else v for v in list(args) + list(kwargs.values())]
     ints = [v for v in values if type(v) is int]
     kinds = [x.dtype for _, x in array_leaves(list(memo.values())) if x.dtype.kind in "iub"]
+    kinds.append(onp.dtype("int64"))
     for v in ints:
         for d in kinds:
             lo, hi = (0, 1) if d.kind == "b" else (onp.iinfo(d).min, onp.iinfo(d).max)
@@ -795,9 +800,11 @@ KNOWN_OPEN = [
            "neither the function nor the argument"),
      lambda t, e: _through(e, "clgrad/dtypes.py", "cast_scalar") and
      (_raw(e) or isinstance(e, clgrad.base.ScalarConversionError))),
-    ("A", ("a Python int beyond an integer dtype's range, or beyond int64, made an array by "
-           "np.array / asarray (NumPy's OverflowError comes through)"),
-     lambda t, e: type(e) is OverflowError and _through(e, "clgrad/ops/core.py", "array")),
+    ("A", ("a Python int beyond an integer dtype's range, or beyond int64, made an array "
+           "(np.array / asarray, searchsorted's v): NumPy's OverflowError comes through"),
+     lambda t, e: type(e) is OverflowError and
+     (_through(e, "clgrad/ops/core.py", "array") or
+      re.search(r"C long|out of bounds for", str(e)) is not None)),
     ("A", ("np.random parameters: NaN / inf bounds of randint, array bounds, a p that is not "
            "numbers in choice"),
      lambda t, e: t.name.startswith("np.random.") and

@@ -134,6 +134,25 @@ CASES = [
     ("size over an axis beyond C's int", lambda: np.size(0.5, axis=2 ** 31), OverflowError,
      "size"),
     ("array_api.iinfo of None", lambda: xp.iinfo(None), TypeError, "dtype"),
+    ("diagonal offset a dtype", lambda: np.diagonal(_a(), offset=onp.dtype("float64")),
+     TypeError, "offset"),
+    ("repeat by ragged counts", lambda: np.repeat(-1, [[1], [1, 2]]), ValueError, "repeats"),
+    ("sort kind an array", lambda: np.sort(_a(), kind=onp.arange(3)), ValueError, "kind"),
+    ("array_api.nextafter toward a dtype",
+     lambda: xp.nextafter(xp.asarray([1.0]), onp.dtype("float64")), TypeError, "x2"),
+    ("array_api.vecdot over a float axis",
+     lambda: xp.vecdot(xp.asarray([1.0]), xp.asarray([1.0]), axis=0.5), TypeError, "axis"),
+    ("meshgrid sparse an array", lambda: np.meshgrid(_a((2,)), sparse=onp.arange(3)),
+     ValueError, "sparse"),
+    ("unique with an array for return_index", lambda: np.unique(True, _a((3,))), TypeError,
+     "return_index"),
+    ("one_hot of complex indices",
+     lambda: npx.one_hot(np.array(onp.ones(2, onp.complex64)), depth=2), TypeError, "one_hot"),
+    ("set_np with an array", lambda: npx.set_np(shape=onp.arange(3)), ValueError, "shape"),
+    ("leaky_relu act_type an array", lambda: npx.leaky_relu(_a(), act_type=onp.arange(3)),
+     ValueError, "act_type"),
+    ("array_api.cumulative_prod of a 0-d array",
+     lambda: xp.cumulative_prod(xp.asarray(1)), ValueError, "cumprod"),
     ("setitem of a function", lambda: np.setitem(_a(), 0, print), TypeError, "setitem"),
     # npx.save / load
     ("save to an object", lambda: npx.save(object(), _a()), TypeError, "file"),
@@ -187,6 +206,16 @@ CASES = [
      ValueError, "approximation"),
     ("Parameter grad_stype an array", lambda: gluon.Parameter(grad_stype=onp.arange(3)),
      ValueError, "grad_stype"),
+    ("Dropout rate an array", lambda: gluon.nn.Dropout(_a((3,))), TypeError, "rate"),
+    ("Parameter differentiable an array",
+     lambda: gluon.Parameter(differentiable=onp.arange(3)), ValueError, "differentiable"),
+    ("Parameter grad_req an array", lambda: gluon.Parameter(grad_req=onp.arange(3)),
+     ValueError, "grad_req"),
+    ("SoftmaxCELoss of a 0-d pred",
+     lambda: gluon.loss.SoftmaxCELoss(from_logits=True)(np.array(1.0), np.array(0)),
+     ValueError, "pred"),
+    ("pooling ceil_mode an array", lambda: gluon.nn.AvgPool2D(ceil_mode=onp.arange(3)),
+     ValueError, "ceil_mode"),
     ("Swish beta a dtype", lambda: gluon.nn.Swish(onp.dtype("float64")), TypeError, "beta"),
     ("Parameter shape a function", lambda: gluon.Parameter(shape=print), TypeError, "shape"),
     ("split_data of None", lambda: gluon.utils.split_data(None, 2), TypeError, "data"),
@@ -242,6 +271,41 @@ def test_nonzero_of_complex_arrays(fn):
     want = getattr(onp, fn)(h)
     for g, w in zip(got if fn == "nonzero" else [got], want if fn == "nonzero" else [want]):
         onp.testing.assert_array_equal(g.asnumpy(), w)
+
+
+@pytest.mark.parametrize("dtype, out_dtype", [("int8", "int64"), ("uint8", "int32"),
+                                              ("float16", "float32")])
+def test_out_of_a_wider_dtype_gets_the_result_of_the_operands_dtype(dtype, out_dtype):
+    """As NumPy: the product is computed in the operands' dtype (int8 wraps, float16 rounds and
+    overflows) and then cast into out; it used to be computed at out's width."""
+    values = {"int8": [-128, 100, 3, 1], "uint8": [255, 16, 3, 1],
+              "float16": [300.0, 1e-3, 3.0, 0.1]}
+    h = onp.array(values[dtype], dtype=dtype)
+    out = np.array(onp.zeros(4, out_dtype))
+    np.multiply(np.array(h), np.array(h), out=out)
+    with onp.errstate(over="ignore"):
+        want = onp.multiply(h, h, out=onp.zeros(4, out_dtype))
+    onp.testing.assert_array_equal(out.asnumpy(), want)
+
+
+@pytest.mark.parametrize("fn", ["sum", "cumsum", "prod"])
+def test_reduction_into_bool_tests_each_element(fn):
+    """As NumPy: 0.5 is True; it used to be converted through an integer (0, False)."""
+    h = onp.array([0.5, 0.0, 0.25])
+    onp.testing.assert_array_equal(getattr(np, fn)(np.array(h), dtype="bool").asnumpy(),
+                                   getattr(onp, fn)(h, dtype=bool))
+
+
+@pytest.mark.parametrize("fn, initial", [("sum", 0.001), ("prod", 1.5), ("max", 0.5),
+                                         ("min", -0.5)])
+def test_initial_takes_the_reductions_dtype(fn, initial):
+    """As NumPy: ``initial`` is cast to the reduction's dtype; it used to promote an integer
+    result to float."""
+    h = onp.array([2, -1, 3])
+    got = getattr(np, fn)(np.array(h), initial=initial)
+    want = getattr(onp, fn)(h, initial=initial)
+    assert got.dtype.kind == "i"
+    onp.testing.assert_array_equal(got.asnumpy(), want)
 
 
 def test_eye_of_a_negative_size_makes_no_array():

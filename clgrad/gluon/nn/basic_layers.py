@@ -12,7 +12,7 @@ from ... import dtypes as _dt
 from ... import npx
 from ... import numpy as np
 from ...base import ArgumentTypeError
-from ...ops.args import as_flag, as_int
+from ...ops.args import as_flag, as_float, as_int
 from ..block import Block, HybridBlock
 from ..parameter import Parameter
 from .activations import Activation, LayerError, LayerShapeError
@@ -211,6 +211,7 @@ class Dropout(HybridBlock):
 
     def __init__(self, rate, axes=()):
         super().__init__()
+        rate = as_float(rate, "rate", "Dropout")
         if not 0 <= rate <= 1:
             raise LayerError(f"Dropout: rate must be in [0, 1], got {rate}")
         self._rate = rate

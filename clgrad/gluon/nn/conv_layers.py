@@ -11,7 +11,7 @@ import numbers
 
 from ... import npx
 from ... import numpy as np
-from ...ops.args import as_int
+from ...ops.args import as_flag, as_int
 from ..block import HybridBlock
 from ..parameter import Parameter
 from .activations import Activation, LayerError, LayerShapeError
@@ -287,7 +287,7 @@ class _Pooling(HybridBlock):
             "stride": _ints(strides if strides is not None else pool_size, nsp, "strides", cls),
             "pad": _ints(padding, nsp, "padding", cls),
             "global_pool": global_pool, "pool_type": pool_type, "layout": layout,
-            "pooling_convention": "full" if ceil_mode else "valid"}
+            "pooling_convention": "full" if as_flag(ceil_mode, "ceil_mode", cls) else "valid"}
         if count_include_pad is not None:
             self._kwargs["count_include_pad"] = count_include_pad
 

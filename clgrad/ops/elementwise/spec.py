@@ -19,7 +19,7 @@ from ...codegen.render import cl_source, typed
 from ...ndarray import ndarray
 from ...runtime import default_device
 from .. import launch
-from ..core import array, broadcast_shapes, same_device
+from ..core import array, broadcast_shapes, copy_into, same_device
 from ..registry import Call, register
 
 
@@ -264,10 +264,15 @@ def _run(spec, operands, out=None, call=None):
                          f"broadcast shape {call.shape} of the operands")
     _check_cast(spec.name, plan.out_dtype, out.dtype)
     out._storage.prepare_write()
-    ew = plan.ew
-    if out.dtype != plan.out_dtype:     # out= of another dtype: stored in its type
-        ew = launch.ew_plan(spec.name, plan.expr, out.dtype, ew.sig, plan.helpers)
-    return ew.run(out, operands, call.flat)
+    if out.dtype != plan.out_dtype:
+        # out= of another dtype: NumPy's order, the result in its own dtype first (an int8
+        # product wraps in int8, a float16 one rounds to float16), then cast into out's
+        res, n = _empty_n(call.shape, plan.out_dtype, call.device)
+        if n:
+            plan.ew.run(res, operands, call.flat)
+            copy_into(out, res)
+        return out
+    return plan.ew.run(out, operands, call.flat)
 
 
 def _check_cast(name, result, target):

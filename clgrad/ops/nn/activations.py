@@ -218,6 +218,8 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
     """MXNet's LeakyReLU: ``act_type`` leaky (x or slope*x), prelu (learned ``gamma`` per
     channel), rrelu (random slope in training), elu (slope*(exp(x)-1) below 0), selu, gelu."""
     x = _arr(data)
+    if not isinstance(act_type, str):
+        raise ParameterError(f"leaky_relu: act_type must be a str, got {act_type!r}")
     if act_type == "leaky":
         return _leaky(x, float(slope))
     if act_type == "elu":

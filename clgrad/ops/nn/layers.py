@@ -32,8 +32,8 @@ def one_hot(data, depth=None, on_value=1.0, off_value=0.0, dtype="float32"):
     if depth < 0:
         raise ParameterError(f"one_hot: depth must be non-negative, got {depth}")
     dtype = dt.as_dtype(dtype)
-    if idx.dtype == dt.bool_:
-        raise DTypeError("one_hot: indices must be integers or floats, not bool")
+    if idx.dtype == dt.bool_ or idx.dtype.kind == "c":
+        raise DTypeError(f"one_hot: indices must be integers or floats, not {idx.dtype}")
     shape = idx.shape + (depth,)
     view = idx._view(shape, tuple(idx._strides) + (0,), idx._offset)
     # the flat output index's last coordinate is gid % depth (the output is C-contiguous)

@@ -151,13 +151,17 @@ class _RPlan:
         return out
 
 
-def _real_input(a, out_dtype):
-    """A complex ``a`` reduced into a real ``dtype=``: its elements cast first, as NumPy does
-    (the real parts); the kernels accumulate complex values only into a complex type."""
-    if out_dtype is None or out_dtype.kind == "c":
+def _cast_input(a, out_dtype):
+    """``a`` cast to ``dtype=`` first where the kernels cannot convert on the fly, as NumPy
+    casts the elements: a complex array into a real type (its real parts; the kernels
+    accumulate complex values only into a complex type), any array into bool (non-zero is
+    True, 0.5 included, where a C conversion through an integer would give 0)."""
+    if out_dtype is None or out_dtype == a.dtype:
         return a
-    from ..core import copy_raw
-    return copy_raw(a, out_dtype)
+    if (a.dtype.kind == "c" and out_dtype.kind != "c") or out_dtype == dt.bool_:
+        from ..core import copy_raw
+        return copy_raw(a, out_dtype)
+    return a
 
 
 def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
@@ -168,7 +172,8 @@ def reduce_raw(kind, a, axes, out_dtype=None, keepdims=False, ddof=0):
     """
     if a.dtype.kind == "c":
         kind_spec(kind, a.dtype)        # raises for the kinds complex numbers lack
-        a = _real_input(a, out_dtype)
+    if kind in ("sum", "prod", "mean"):
+        a = _cast_input(a, out_dtype)
     keepdims = as_flag(keepdims, "keepdims", kind)  # (part of the plan's key)
     dev = a._storage.device
     # launch parameters come from _params and the tuning database: a plan made under other
@@ -374,8 +379,7 @@ _COMPLEX_SCANS = {"cumsum": _SCANS["cumsum"],
 def scan_raw(kind, a, axis, out_dtype=None):
     """Inclusive ``cumsum``/``cumprod`` of ``a`` along ``axis`` (a normalised int); not recorded."""
     rkind, init, combine = _SCANS[kind]
-    if a.dtype.kind == "c":
-        a = _real_input(a, out_dtype)
+    a = _cast_input(a, out_dtype)
     dev = a.device
     acc = acc_dtype(rkind, a.dtype, out_dtype)
     if out_dtype is None:

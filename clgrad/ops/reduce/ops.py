@@ -4,6 +4,7 @@ vjp in clgrad ops.
 """
 import numbers
 
+import numpy as _np
 
 from ... import dtypes as dt
 from ...autograd import graph as _state
@@ -37,6 +38,17 @@ def _count(shape, axes):
     return K
 
 
+def _initial(value, dtype, name):
+    """``initial`` in the reduction's dtype, as NumPy casts it (0.5 starts an integer sum at
+    0; an integer beyond the type wraps, as every scalar operand does), so that it does not
+    promote the result."""
+    if isinstance(value, (ndarray, _np.ndarray, _np.generic)):
+        value = _np.asarray(value).item() if _np.size(value) == 1 else value
+    if not isinstance(value, numbers.Number):
+        raise ArgumentTypeError(f"{name}: initial must be a number, got {value!r}")
+    return dt.cast_scalar(value, dtype)
+
+
 def _out(res, out):
     if out is None:
         return res
@@ -68,7 +80,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None):  # no
     res = invoke(_sum_op, [a], axes=axes, dtype=dt.as_dtype(dtype), keepdims=keepdims)
     if initial is not None:
         from ..elementwise import add
-        res = add(res, initial)
+        res = add(res, _initial(initial, res.dtype, "sum"))
     return _out(res, out)
 
 
@@ -128,7 +140,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None):
     res = invoke(_prod_op, [a], axes=axes, dtype=dt.as_dtype(dtype), keepdims=keepdims)
     if initial is not None:
         from ..elementwise import multiply
-        res = multiply(res, initial)
+        res = multiply(res, _initial(initial, res.dtype, "prod"))
     return _out(res, out)
 
 
@@ -159,7 +171,8 @@ def _extreme(kind):
         res = invoke(op, [a], axes=axes, keepdims=keepdims)
         if initial is not None:
             from .. import elementwise as ew
-            res = (ew.maximum if kind == "max" else ew.minimum)(res, initial)
+            res = (ew.maximum if kind == "max" else ew.minimum)(
+                res, _initial(initial, res.dtype, kind))
         return _out(res, out)
 
     fn.__name__ = fn.__qualname__ = kind
