@@ -12,7 +12,8 @@ from ..ndarray.ndarray import c_strides
 from ..ndarray.indexing import basic_view, is_basic
 from .args import as_ints, need_array
 from .core import array, assign, broadcast_shapes, copy_raw, zeros
-from .reduce import AxisError, normalize_axes, normalize_axis
+from .axes import AxisError, normalize_axes, normalize_axis
+from . import late
 from .registry import invoke, register
 
 
@@ -274,8 +275,7 @@ def getitem(a, key):
     need_array(a, "a", "getitem")
     if is_basic(key):
         return invoke(_getitem_op, [a], key=key)
-    from .indexing import advanced_getitem
-    return advanced_getitem(a, key)
+    return late.advanced_getitem(a, key)
 
 
 def _setitem_fwd(ctx, a, value, key):
@@ -310,8 +310,7 @@ def setitem(a, key, value):
             raise DTypeError(f"setitem: cannot assign a value of type {type(value).__name__} "
                              f"to an array of {a.dtype}")
     if isinstance(key, list) or not is_basic(key):
-        from .indexing import advanced_setitem
-        return advanced_setitem(a, key, value)
+        return late.advanced_setitem(a, key, value)
     check_assignable(a, "a[key] = value")
     if _state.is_recording() and requires_grad(value):
         sh, st, off = basic_view(a.shape, a._strides, a._offset, key)
@@ -426,3 +425,6 @@ def npx_reshape(a, newshape, reverse=False, order="C"):
     """MXNet's ``npx.reshape``: ``reshape`` with MXNet's special codes (see ``npx_shape``)."""
     a = _arr(a)
     return reshape(a, npx_shape(a.shape, newshape, reverse), order=order)
+
+
+late.bind(reshape=reshape)

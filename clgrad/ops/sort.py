@@ -12,10 +12,10 @@ from .. import dtypes as dt
 from ..base import MXNetError, ShapeError
 from ..codegen import render as R
 from ..ndarray import ndarray
-from . import launch
+from . import late, launch
 from .args import as_flag, as_int
 from .core import array, from_host
-from .reduce import AxisError, normalize_axis
+from .axes import AxisError, normalize_axis
 from .registry import invoke, register
 
 __all__ = ["argsort", "searchsorted", "sort", "topk", "unique"]
@@ -368,3 +368,5 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
         out.append(counts)
     return out[0] if len(out) == 1 else tuple(out)
 
+
+late.bind(argsort_keys=argsort_keys)

@@ -21,7 +21,7 @@ from ..ndarray import ndarray
 from ..ops import launch
 from ..ops.core import copy_into, copy_raw, from_host, empty
 from .arena import arena_of
-from .optimizer import OptimizerError, OptimizerTypeError, _active
+from .errors import OptimizerError, OptimizerTypeError, active_bound
 
 __all__ = ["update", "create_states", "CHUNK"]
 
@@ -163,7 +163,7 @@ def update(optimizer, indices, weights, grads, states, packed=True):
         return
     hyper = optimizer._hyperparams()
     names, values = tuple(hyper), [float(v) for v in hyper.values()]
-    common = [float(optimizer.rescale_grad), _active(optimizer.clip_gradient)] + values
+    common = [float(optimizer.rescale_grad), active_bound(optimizer.clip_gradient)] + values
     groups = {}
     for e in entries:
         sig = (e.w.device, e.w.dtype, e.g.dtype, e.master is not None,

@@ -1,6 +1,7 @@
 """LAMB (MXNet 2.x ``LAMB``)."""
 from .. import dtypes as _dt
-from .optimizer import Optimizer, OptimizerError, _active, register
+from .errors import active_bound
+from .optimizer import Optimizer, OptimizerError, register
 
 __all__ = ["LAMB"]
 
@@ -48,8 +49,8 @@ class LAMB(Optimizer):
 
     def _hyperparams(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
-                "lower_bound": _active(self.lower_bound),
-                "upper_bound": _active(self.upper_bound)}
+                "lower_bound": active_bound(self.lower_bound),
+                "upper_bound": active_bound(self.upper_bound)}
 
     def _state_dtypes(self, dtype):
         d = _dt.float64 if dtype == _dt.float64 else _dt.float32

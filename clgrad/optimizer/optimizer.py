@@ -13,18 +13,11 @@ import numpy as _np
 from .. import dtypes as _dt
 from ..base import MXNetError
 from ..ndarray import ndarray
+from . import fused
+from .errors import OptimizerError, OptimizerTypeError  # noqa: F401  (part of this API)
 
 __all__ = ["Optimizer", "OptimizerError", "OptimizerTypeError", "SchedulerConflictError",
            "register", "create"]
-
-
-class OptimizerError(MXNetError, ValueError):
-    """An unknown optimizer name, or settings that do not fit together (MXNet raises
-    ValueError or fails an assertion there)."""
-
-
-class OptimizerTypeError(MXNetError, TypeError):
-    """An argument of the wrong kind: an unknown keyword, a weight that is not an array."""
 
 
 class SchedulerConflictError(MXNetError, UserWarning):
@@ -196,7 +189,6 @@ class Optimizer:
         """Update each weight in place, one parameter at a time."""
         if self._rule() is None:
             raise NotImplementedError(f"{type(self).__name__} must implement step()")
-        from . import fused
         fused.update(self, indices, weights, grads, states, packed=False)
 
     def fused_step(self, indices, weights, grads, states):
@@ -204,7 +196,6 @@ class Optimizer:
         if self._rule() is None:
             raise NotImplementedError(f"{type(self).__name__} has no fused_step; create it "
                                       "with use_fused_step=False")
-        from . import fused
         fused.update(self, indices, weights, grads, states, packed=True)
 
     def update(self, indices, weights, grads, states):
@@ -272,12 +263,6 @@ class Optimizer:
     def _skip_update(self):
         """Whether this update is skipped entirely (AdamW: a non-finite rescale_grad)."""
         return False
-
-
-def _active(value):
-    """A bound the kernels apply: ``value`` when it is set and positive, else -1 (off), as
-    MXNet passes a clip only when it is truthy and its kernels apply it when >= 0."""
-    return float(value) if value is not None and value > 0 else -1.0
 
 
 register = Optimizer.register

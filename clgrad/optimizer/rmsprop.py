@@ -1,5 +1,6 @@
 """RMSProp and AdaGrad (MXNet 2.x ``RMSProp``, ``AdaGrad``)."""
-from .optimizer import Optimizer, _active, register
+from .errors import active_bound
+from .optimizer import Optimizer, register
 
 __all__ = ["RMSProp", "AdaGrad"]
 
@@ -47,7 +48,7 @@ class RMSProp(Optimizer):
         if self.centered:
             h["momentum"] = self.momentum
         h["epsilon"] = self.epsilon
-        h["clip_weights"] = _active(self.clip_weights)
+        h["clip_weights"] = active_bound(self.clip_weights)
         return h
 
     def _state_dtypes(self, dtype):

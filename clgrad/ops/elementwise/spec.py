@@ -18,7 +18,7 @@ from ...base import ArgumentTypeError, AutogradError, DTypeError, ShapeError
 from ...codegen.render import cl_source, typed
 from ...ndarray import ndarray
 from ...runtime import default_device
-from .. import launch
+from .. import late, launch
 from ..core import array, broadcast_shapes, copy_into, same_device
 from ..registry import Call, register
 
@@ -383,8 +383,7 @@ def unbroadcast(g, shape):
     """Sum ``g`` down to ``shape`` (the reverse of broadcasting), as a recorded op."""
     if g.shape == tuple(shape):
         return g
-    from ..reduce import sum as _sum
-    from ..shape import reshape
+    reshape = late.reshape
     nd = g.ndim
     pad = nd - len(shape)
     if pad < 0:
@@ -393,7 +392,7 @@ def unbroadcast(g, shape):
         return reshape(unbroadcast(g, shape[-pad:]), shape)
     axes = tuple(range(pad)) + tuple(i + pad for i, n in enumerate(shape)
                                      if n == 1 and g.shape[i + pad] != 1)
-    r = _sum(g, axis=axes, keepdims=True) if axes else g
+    r = late.sum(g, axis=axes, keepdims=True) if axes else g
     return reshape(r, shape)
 
 
@@ -460,9 +459,8 @@ _KEEP = {}      # (vjp, needs) -> per operand: does the vjp read it
 def _unary_vjp(deriv, uses_x=True):
     """vjp g * deriv(x) for unary ops (``uses_x``: whether deriv reads x)."""
     def vjp(ctx, g):
-        from .table import multiply
         (x,) = ctx.saved
-        return (multiply(g, deriv(x)),)
+        return (late.multiply(g, deriv(x)),)
     vjp.uses = ((0,),) if uses_x else ((),)
     if not uses_x:      # a constant derivative: backward may defer the product (tape._Scaled)
         c = float(deriv(None))

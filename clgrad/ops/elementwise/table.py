@@ -9,7 +9,7 @@ from ...autograd import graph as _state
 from ...autograd.graph import check_assignable, mark_scaled as _mark_scaled, requires_grad
 from ...base import ArgumentError, ShapeError
 from ...ndarray import ndarray
-from .. import launch
+from .. import late, launch
 from ..core import array, assign, broadcast_shapes, check_out, zeros_like
 from ..registry import invoke, register
 from .spec import (_LN2, _LN10, EwSpec, _binary_vjp, _check_cast, _dtype_of, define,
@@ -269,8 +269,7 @@ _where_op = register("where", _where_fwd, _where_bwd)
 def where(condition, x=None, y=None):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (broadcast together)."""
     if x is None and y is None:
-        from ..indexing import nonzero
-        return nonzero(condition)
+        return late.nonzero(condition)
     if x is None or y is None:
         raise ArgumentError("where: either both or neither of x and y should be given")
     args = _prepare([condition, x, y], "where")
@@ -394,3 +393,6 @@ def _overlaps(x, other):
 __all__ = sorted(n for n, v in list(globals().items())
                  if callable(v) and getattr(v, "__module__", "").startswith(__package__)
                  and not n.startswith("_") and n not in ("EwSpec", "inplace", "unbroadcast"))
+
+
+late.bind(multiply=multiply)

@@ -13,6 +13,7 @@ from ...base import DTypeError, ShapeError
 from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from ...ndarray.indexing import IndexOutOfRange, basic_view
+from .. import late
 from ..core import assign, broadcast_shapes, copy_raw, from_host, same_device
 from ..registry import invoke, register
 from .gathers import _take_op
@@ -265,3 +266,6 @@ def advanced_setitem(a, key, value):
         return
     _plan_set_raw(a, plan, value)
     a._storage.version += 1
+
+
+late.bind(advanced_getitem=advanced_getitem, advanced_setitem=advanced_setitem)

@@ -10,7 +10,7 @@ from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from .. import launch
 from ..core import assign, broadcast_shapes, check_out, copy_raw, fill, from_host, same_device
-from ..reduce import AxisError, normalize_axis
+from ..axes import AxisError, normalize_axis
 from ..registry import invoke, register
 from .kernels import (_as_array, _bcast_view, _flat, _index_launch, _linear, _prod,
                       _segment_launch, _sorted_keys, prep_index)

@@ -12,7 +12,7 @@ from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from ...ndarray.indexing import IndexOutOfRange
 from ...runtime import default_device
-from .. import launch
+from .. import late, launch
 from ..core import array, copy_raw, from_host
 from ..reduce import reduce_raw
 
@@ -114,8 +114,7 @@ def _segment_launch(mode, dst, dst_off, dst_ax, src, src_off, src_ax, skeys, per
 
 def _sorted_keys(keys):
     """(sorted keys, permutation) of a flat int64 key array (stable)."""
-    from ..sort import argsort_keys
-    return argsort_keys(keys)
+    return late.argsort_keys(keys)
 
 
 def _flat(x):
@@ -302,3 +301,6 @@ def _linear(idxs, mults, shape):
 def _bcast_view(x, shape):
     """``x`` viewed with ``shape`` (NumPy broadcasting), unrecorded."""
     return x._view(tuple(shape), tuple(launch.broadcast_strides(x, shape)), x._offset)
+
+
+late.bind(nonzero=nonzero)
