@@ -2,5 +2,5 @@
 from .block import Block, BlockError, HybridBlock  # noqa: F401
 from .parameter import (Constant, DeferredInitializationError, Parameter,  # noqa: F401
                         ParameterDict, ParameterError)
-from .trainer import Trainer  # noqa: F401
+from .trainer import DistributedTrainer, Trainer  # noqa: F401
 from . import data, loss, metric, nn, parameter, rnn, utils  # noqa: F401

@@ -28,12 +28,15 @@ from ..base import MXNetError
 from ..ops import add, assign
 from ..ops.core import copy_into, from_host
 from ..runtime.files import replace_atomically
-from .. import lr_scheduler
+from .. import distributed, lr_scheduler
 from .. import optimizer as opt
 from ..optimizer import Arena, fused
 from .parameter import Parameter
 
-__all__ = ["Trainer", "TrainerError", "StaleGradientError", "StatesFileError"]
+__all__ = ["Trainer", "DistributedTrainer", "TrainerError", "StaleGradientError",
+           "StatesFileError"]
+
+_DIST_SYNC = ("dist_sync", "dist_sync_device", "dist_device_sync")
 
 _FORMAT = "clgrad-trainer-states"
 _VERSION = 1
@@ -83,9 +86,14 @@ class Trainer:
     under two names counts once). ``step(batch_size)`` after ``backward`` rescales the
     gradients by 1 / batch_size, sums them over devices and updates the parameters.
 
-    ``kvstore`` is accepted for compatibility ('device', 'local' or None: the devices of one
-    machine); ``update_on_kvstore=True`` is not supported.
+    ``kvstore``: 'device', 'local' or None sum over the devices of this process;
+    'dist_sync' (also 'dist_sync_device', 'dist_device_sync') also sums over the ranks of an MPI
+    job (``clgrad.distributed``), so ``step`` takes the global batch size, as in MXNet; the
+    parameters are broadcast from rank 0 when they are first packed. ``update_on_kvstore=True``
+    and the asynchronous kvstores are not supported.
     """
+
+    _average_ranks = False      # dist_sync sums over ranks (DistributedTrainer averages)
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
                  compression_params=None, update_on_kvstore=None):
@@ -107,8 +115,12 @@ class Trainer:
                 self._params.append(p)
         if kvstore is not None and not isinstance(kvstore, str):
             raise TrainerError(f"kvstore must be 'device', 'local' or None, got {kvstore!r}")
-        if isinstance(kvstore, str) and kvstore.startswith("dist"):
-            raise TrainerError(f"kvstore {kvstore!r}: distributed training is not supported")
+        self._dist = isinstance(kvstore, str) and kvstore.startswith("dist")
+        if self._dist and kvstore not in _DIST_SYNC:
+            raise TrainerError(f"kvstore {kvstore!r} is not supported: clgrad trains "
+                               f"synchronously over MPI ({', '.join(_DIST_SYNC)})")
+        if self._dist:
+            distributed.init()
         if update_on_kvstore:
             raise TrainerError("update_on_kvstore=True is not supported: clgrad updates the "
                                "parameters on their devices")
@@ -128,6 +140,7 @@ class Trainer:
         self._consumed = {}        # (id(param), device) -> (gradient, its version at last step)
         self._pending = None       # loaded state arrays waiting for the parameters' data
         self._kept = {}            # (device, index) -> (shape, dtype, state) of past packings
+        self._broadcast_done = False
         if all(p._data is not None for p in self._trainable()):
             self._pack()
 
@@ -200,6 +213,11 @@ class Trainer:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._apply_states(pending)
+        if self._dist and not self._broadcast_done:
+            # every rank starts from rank 0's parameters (and a mismatch of names or shapes
+            # across ranks is found here, on every rank)
+            distributed.broadcast_parameters(self._params)
+            self._broadcast_done = True
 
     def _pack_group(self, n, dev, members, old):
         """Pack ``members`` ((index, parameter) of one dtype) on ``dev``, device ``n`` of the
@@ -246,16 +264,24 @@ class Trainer:
         self._allreduce_grads()
 
     def _allreduce_grads(self):
-        if len(self._devices) < 2:
+        multi = len(self._devices) > 1
+        if not multi and not self._dist:
             return
         first = self._devices[0]
         for j, head in enumerate(self._groups[first]):
-            total = head.grads.flat.copy()
-            for dev in self._devices[1:]:
-                total = add(total, self._groups[dev][j].grads.flat.to_device(first))
-            # writes through the arenas' own arrays: the parameters' versions (freshness) stay
-            for dev in self._devices:
-                assign(self._groups[dev][j].grads.flat, total.to_device(dev))
+            total = head.grads.flat
+            if multi:
+                total = total.copy()
+                for dev in self._devices[1:]:
+                    total = add(total, self._groups[dev][j].grads.flat.to_device(first))
+            if self._dist:
+                # a group's gradients are packed: one read, one MPI allreduce, one write
+                distributed.allreduce(total, average=self._average_ranks, name=f"group {j}")
+            if multi:
+                # writes through the arenas' own arrays: the parameters' versions (freshness)
+                # stay
+                for dev in self._devices:
+                    assign(self._groups[dev][j].grads.flat, total.to_device(dev))
 
     def update(self, batch_size, ignore_stale_grad=False):
         """The update of ``step`` without summing gradients over devices."""
@@ -484,3 +510,15 @@ def _restore_settings(optimizer, settings, scheduler):
             s = cls.__new__(cls)
             optimizer.lr_scheduler = s
         vars(s).update(values)
+
+
+class DistributedTrainer(Trainer):
+    """Horovod's trainer: gradients *averaged* over the ranks of an MPI job, so ``step`` takes
+    this rank's batch size; the parameters are broadcast from rank 0 when first packed. The
+    same as ``Trainer(..., kvstore='dist_sync')`` otherwise (which sums, as MXNet)."""
+
+    _average_ranks = True
+
+    def __init__(self, params, optimizer, optimizer_params=None, **kwargs):
+        kwargs.setdefault("kvstore", "dist_sync")
+        super().__init__(params, optimizer, optimizer_params, **kwargs)

@@ -7,7 +7,7 @@ import numpy as onp
 import pytest
 
 import clgrad
-from clgrad import autograd, np
+from clgrad import autograd, gluon, np
 from clgrad import lr_scheduler as lrs
 from clgrad import optimizer as opt
 from clgrad.base import MXNetError
@@ -355,3 +355,11 @@ def test_states_file_carries_the_schedule(tmp_path):
     assert (restored.count, restored.base_lr) == (sched.count, sched.base_lr)
     assert other.learning_rate == trainer.learning_rate == pytest.approx(0.025)
     assert other.optimizer._index_update_count == {0: 3, 1: 3}
+
+
+def test_asynchronous_kvstores_are_refused_by_name():
+    from clgrad.gluon.trainer import TrainerError
+    net = gluon.nn.Dense(2, in_units=2)
+    net.initialize()
+    with pytest.raises(TrainerError, match="dist_async.*dist_sync"):
+        gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_async")

@@ -1,0 +1,20 @@
+"""Data-parallel training over MPI (``mpi4py`` over the system's Open MPI; ``clgrad[mpi]``).
+
+Launch with ``mpirun -n N python script.py``: every process (rank) runs the same script on its
+share of each batch, and gradients are summed (``gluon.Trainer(..., kvstore='dist_sync')``, as
+MXNet) or averaged (``DistributedTrainer``, as Horovod) across ranks before each update. OpenCL
+has no device-to-device transport between processes, so arrays travel through host memory: one
+read, one MPI collective and one write per bucket of packed gradients (the Trainer's arenas).
+
+Collectives are MPI's (``Iallreduce``, ``Ibcast``, ``Allgatherv``); clgrad adds no transport.
+A collective that does not complete within ``CLGRAD_DIST_TIMEOUT`` seconds (default 300)
+raises ``DistributedError`` instead of hanging, and an uncaught exception on one rank aborts
+the whole job (``MPI_Abort``) after printing which rank raised, so the others never wait forever.
+"""
+from .comm import (DistributedError, allgather, allreduce, allreduce_arrays, barrier,  # noqa: F401
+                   broadcast, broadcast_parameters, init, is_initialized, local_rank, rank,
+                   size, timeout)
+
+__all__ = ["DistributedError", "init", "is_initialized", "rank", "size", "local_rank",
+           "allreduce", "allreduce_arrays", "allgather", "broadcast", "broadcast_parameters",
+           "barrier", "timeout"]

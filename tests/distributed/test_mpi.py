@@ -1,0 +1,201 @@
+"""clgrad.distributed under ``mpirun -n 2``: the collectives on every dtype and shape, buckets,
+the Trainer's dist_sync and DistributedTrainer against one process, and the faults (a rank that
+raises, a rank that never joins a collective, ranks that disagree on the parameters).
+
+Each case runs a script in two processes on this machine (``--oversubscribe``: CI machines may
+have fewer cores than ranks) and checks its exit status and output.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _mpi_missing():
+    if shutil.which("mpirun") is None:
+        return "mpirun is not installed (Debian: apt install openmpi-bin libopenmpi-dev)"
+    try:
+        import mpi4py
+        mpi4py.rc.initialize = False        # load the MPI library, start nothing
+        from mpi4py import MPI  # noqa: F401
+    except (ImportError, RuntimeError) as e:
+        return f"mpi4py is not installed or finds no MPI library (pip install '.[mpi]'): {e}"
+    return None
+
+
+pytestmark = [pytest.mark.mpi, pytest.mark.skipif(_mpi_missing() is not None,
+                                                   reason=str(_mpi_missing()))]
+
+
+def mpirun(code, tmp_path, n=2, timeout=240, env=None, script=None):
+    """Run ``code`` (or the file ``script`` with arguments) in ``n`` ranks; (returncode,
+    stdout, stderr)."""
+    if script is None:
+        path = tmp_path / "job.py"
+        path.write_text("import numpy as onp\nfrom clgrad import np, distributed as D\n"
+                        "D.init()\nr, n = D.rank(), D.size()\n" + textwrap.dedent(code))
+        script = [str(path)]
+    cmd = ["mpirun", "-n", str(n), "--oversubscribe"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    r = subprocess.run(cmd + [sys.executable] + script, cwd=tmp_path, env=e,
+                       capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_collectives_on_every_dtype_and_shape(tmp_path):
+    rc, out, err = mpirun("""
+        for dt in ["float32", "float64", "float16", "int32", "int64", "uint8", "int8", "bool"]:
+            for shape in [(2, 3), (), (0, 3), (5,)]:
+                h = (onp.arange(int(onp.prod(shape))).reshape(shape) + r * 3).astype(dt)
+                a = np.array(h)
+                D.allreduce(a, average=False)
+                want = sum((onp.arange(int(onp.prod(shape))).reshape(shape) + k * 3).astype(dt)
+                           .astype("float64") for k in range(n))
+                if dt == "bool":
+                    want = want != 0
+                assert a.shape == shape and a.dtype == dt, (dt, shape, a)
+                assert onp.allclose(a.asnumpy().astype("float64"),
+                                    onp.asarray(want).astype("float64")), (dt, shape, a, want)
+                b = np.array(h)
+                D.broadcast(b, root=1)
+                assert (b.asnumpy() == (onp.arange(int(onp.prod(shape))).reshape(shape) + 3)
+                        .astype(dt)).all(), (dt, shape, b)
+        m = np.array([1.0, 3.0]) * (r + 1)
+        D.allreduce(m)                                          # average
+        assert onp.allclose(m.asnumpy(), [1.5, 4.5]), m
+        i = np.array([3, 4], dtype="int32") * (r + 1)
+        D.allreduce(i)                                          # integers: the floor
+        assert (i.asnumpy() == [4, 6]).all(), i
+        t = np.arange(12).reshape(3, 4)[:, ::2]                 # a strided view, in place
+        D.allreduce(t, average=False)
+        assert onp.allclose(t.asnumpy(), 2 * onp.arange(12).reshape(3, 4)[:, ::2]), t
+        g = D.allgather(np.ones((r + 1, 2)) * r)
+        assert g.shape == (3, 2) and (g.asnumpy()[:, 0] == [0, 1, 1]).all(), g
+        D.barrier()
+        print("ok", r)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
+
+
+def test_buckets_give_what_one_allreduce_per_array_gives(tmp_path):
+    rc, out, err = mpirun("""
+        rng = onp.random.default_rng(r)
+        hs = [rng.standard_normal(s).astype(d) for s, d in
+              [((300,), "float32"), ((7, 5), "float64"), ((1000,), "float32"), ((), "float32"),
+               ((0,), "float32"), ((9,), "int64")]]
+        one = [np.array(h) for h in hs]
+        for a in one:
+            D.allreduce(a)
+        for limit in (64, 4096, 1 << 30):
+            many = [np.array(h) for h in hs]
+            D.allreduce_arrays(many, bucket_bytes=limit)
+            for a, b in zip(one, many):
+                assert a.dtype == b.dtype and (a.asnumpy() == b.asnumpy()).all(), (limit, a, b)
+        print("ok")
+    """, tmp_path)
+    assert rc == 0, out + err
+
+
+def test_a_rank_that_raises_stops_the_job_naming_it(tmp_path):
+    rc, out, err = mpirun("""
+        if r == 1:
+            raise ValueError("bad batch on this rank")
+        D.allreduce(np.ones(3))         # rank 0 would wait here forever
+        print("rank 0 went on")
+    """, tmp_path, timeout=120)
+    assert rc != 0
+    assert "rank 1 of 2 raised ValueError: bad batch on this rank" in err
+    assert "rank 0 went on" not in out
+
+
+def test_a_collective_that_a_rank_never_joins_times_out(tmp_path):
+    rc, out, err = mpirun("""
+        import time
+        if r == 0:
+            D.allreduce(np.ones(3), name="grads")
+        else:
+            time.sleep(60)
+    """, tmp_path, timeout=120, env={"CLGRAD_DIST_TIMEOUT": "3"})
+    assert rc != 0
+    assert "rank 0: allreduce 'grads' did not complete within 3 s" in err
+
+
+def test_ranks_with_different_parameters_are_told_at_start(tmp_path):
+    rc, out, err = mpirun("""
+        from clgrad import gluon
+        net = gluon.nn.Dense(4 + r, in_units=3)
+        net.initialize()
+        try:
+            gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_sync")
+        except D.DistributedError as e:
+            print("refused:", e)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("refused: broadcast_parameters: parameter 'bias (#0)'") == 2, out
+
+
+def _losses(path):
+    import json
+    return json.loads(Path(path).read_text())
+
+
+def test_distributed_digits_training_follows_one_process_step_by_step(tmp_path):
+    args = [str(ROOT / "examples" / "train_digits.py"), "--epochs", "1", "--steps", "6",
+            "--out", str(tmp_path / "out")]
+    one = subprocess.run([sys.executable] + args + ["--loss-log", str(tmp_path / "one.json")],
+                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=240)
+    assert one.returncode == 0, one.stdout + one.stderr
+    rc, out, err = mpirun(None, tmp_path, script=args + ["--distributed", "--loss-log",
+                                                         str(tmp_path / "two.json")])
+    assert rc == 0, out + err
+    a, b = _losses(tmp_path / "one.json"), _losses(tmp_path / "two.json")
+    assert len(a) == len(b) == 6
+    for x, y in zip(a, b):
+        assert abs(x - y) <= 1e-5 * max(1.0, abs(x)), (a, b)
+
+
+def test_distributed_trainer_averages_and_steps_with_the_local_batch(tmp_path):
+    rc, out, err = mpirun("""
+        from clgrad import autograd, gluon
+        rng = onp.random.default_rng(0)
+        X, Y = rng.standard_normal((8, 3)).astype("float32"), rng.standard_normal((8, 2))
+        def run(trainer_cls, xs, ys, batch, **kw):
+            np.random.seed(1)
+            net = gluon.nn.Dense(2, in_units=3)
+            net.initialize()
+            tr = trainer_cls(net.collect_params(), "sgd", {"learning_rate": 0.1}, **kw)
+            for _ in range(3):
+                with autograd.record():
+                    loss = gluon.loss.L2Loss()(net(np.array(xs)), np.array(ys.astype("float32")))
+                loss.backward()
+                tr.step(batch)
+            return net.weight.data().asnumpy()
+        mine = slice(r * 4, r * 4 + 4)
+        hv = run(gluon.DistributedTrainer, X[mine], Y[mine], 4)
+        ds = run(gluon.Trainer, X[mine], Y[mine], 8, kvstore="dist_sync")
+        single = run(gluon.Trainer, X, Y, 8)
+        assert onp.allclose(hv, single, atol=1e-6) and onp.allclose(ds, single, atol=1e-6), \\
+            (hv, ds, single)
+        print("ok")
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
+
+
+def test_a_world_of_one_without_mpirun(tmp_path):
+    code = ("from clgrad import np, distributed as D\nD.init()\nassert D.size() == 1\n"
+            "a = np.ones(3); D.allreduce(a); D.broadcast(a); D.barrier()\nprint('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
