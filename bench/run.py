@@ -30,6 +30,17 @@ def _ratio(row, rows, stream_gbs):
     return f"{row['seconds'] / ref['seconds']:6.2f}x {ref['impl']} time"
 
 
+# ratios of the hybridized rows: (row key, how the note says it)
+_RATIO_NOTES = (
+    ("host_over_bare", "host {:.2f}x bare enqueue's"),
+    ("over_torch", "{:.2f}x torch's eager step"),
+    ("eager_gluon_over", "{:.2f}x faster than eager Gluon"),
+    ("eager_over", "{:.1f}x faster than eager; {launches} launches"),
+    ("torch_over", "{:.1f}x faster than torch eager"),
+    ("speedup", "{:.2f}x faster than eager"),
+)
+
+
 def _notes(r):
     out = []
     if r.get("frac_copy") is not None:      # against the one-in-one-out kernel timed alongside
@@ -40,18 +51,9 @@ def _notes(r):
         unit = "ms" if r["metric"] == "ms" else "us/op"
         v = r["host_us"] / 1e3 if unit == "ms" else r["host_us"]
         out.append(f"host CPU {v:.2f} {unit}")
-    if r.get("host_over_bare") is not None:
-        out.append(f"host {r['host_over_bare']:.2f}x bare enqueue's")
-    if r.get("over_torch") is not None:
-        out.append(f"{r['over_torch']:.2f}x torch's eager step")
-    if r.get("eager_gluon_over") is not None:
-        out.append(f"{r['eager_gluon_over']:.2f}x faster than eager Gluon")
-    if r.get("eager_over") is not None:
-        out.append(f"{r['eager_over']:.1f}x faster than eager; {r['launches']} launches")
-    if r.get("torch_over") is not None:
-        out.append(f"{r['torch_over']:.1f}x faster than torch eager")
-    if r.get("speedup") is not None:
-        out.append(f"{r['speedup']:.2f}x faster than eager")
+    for key, text in _RATIO_NOTES:
+        if r.get(key) is not None:
+            out.append(text.format(r[key], **r))
     if r.get("over_hand_written") is not None:
         out.append(f"{r['over_hand_written']:.2f}x the hand-written step; {r['launches']} "
                    "launches")

@@ -27,13 +27,7 @@ def normalize_axes(axis, ndim, name="axis"):
                                 f"integer {name}")
     out = []
     for a in axis:
-        if not isinstance(a, numbers.Integral) or isinstance(a, bool):
-            raise ArgumentTypeError(f"'{type(a).__name__}' object cannot be interpreted as an "
-                                    f"integer {name}")
-        a = int(a)
-        if a < -ndim or a >= ndim:
-            raise AxisError(f"{name} {a} is out of bounds for array of dimension {ndim}")
-        a %= ndim
+        a = normalize_axis(a, ndim, name)
         if a in out:
             raise AxisError(f"duplicate value in '{name}': {a}")
         out.append(a)
