@@ -44,6 +44,11 @@ def init():
                     "clgrad.distributed needs mpi4py over an MPI library: pip install "
                     "'clgrad[mpi]' with Open MPI installed (Debian: apt install openmpi-bin "
                     f"libopenmpi-dev) ({e})") from None
+            if not MPI.Is_initialized():
+                # mpi4py was imported with initialization off (rc.initialize = False)
+                import atexit
+                MPI.Init()
+                atexit.register(lambda: MPI.Is_finalized() or MPI.Finalize())
             comm = MPI.COMM_WORLD
             _state["MPI"] = MPI
             _state["comm"] = comm

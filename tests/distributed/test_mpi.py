@@ -117,6 +117,18 @@ def test_a_rank_that_raises_stops_the_job_naming_it(tmp_path):
     assert "rank 0 went on" not in out
 
 
+def test_a_rank_that_dies_stops_the_job(tmp_path):
+    rc, out, err = mpirun("""
+        import os, signal
+        if r == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        D.allreduce(np.ones(3))
+        print("rank 0 went on")
+    """, tmp_path, timeout=120, env={"CLGRAD_DIST_TIMEOUT": "30"})
+    assert rc != 0
+    assert "rank 0 went on" not in out
+
+
 def test_a_collective_that_a_rank_never_joins_times_out(tmp_path):
     rc, out, err = mpirun("""
         import time
