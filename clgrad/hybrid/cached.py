@@ -59,9 +59,9 @@ class Hybridized:
         self.captures = 0
         self.lock = threading.RLock()
 
-    def __call__(self, *args):
-        if self.eager is not None or not enabled() or capturing():
-            return self.fn(*args)
+    def __call__(self, *args, **kwargs):
+        if kwargs or self.eager is not None or not enabled() or capturing():
+            return self.fn(*args, **kwargs)     # (keyword arguments: not part of signatures)
         params = self.params()
         if params is None:
             return self.fn(*args)

@@ -444,3 +444,12 @@ def test_an_input_returned_as_it_is_keeps_copy_semantics():
     flat[0] = 5.0
     _same(x.asnumpy(), onp.ones((2, 2)))
     _same(flat.asnumpy(), [5, 1, 1, 1])
+
+
+def test_keyword_arguments_run_eagerly():
+    h = npx.hybridize(lambda a, scale=2.0: a * scale)
+    x = np.ones(2)
+    _same(h(x, scale=3.0).asnumpy(), [3, 3])
+    _same(h(x).asnumpy(), [2, 2])
+    _same(h(x, scale=5.0).asnumpy(), [5, 5])
+    assert len(h.graphs) == 1

@@ -162,7 +162,7 @@ class _Plan:
     launch plan of its kernel family (all worked out once, on the first call)."""
 
     __slots__ = ("compute", "out_dtype", "expr", "helpers", "computes", "fp64", "ew",
-                 "convert", "is_complex", "checked")
+                 "is_complex", "checked")
 
     def __init__(self, spec, operands):
         compute, out_dtype = spec.dtypes(operands)
@@ -180,15 +180,8 @@ class _Plan:
         sig = tuple((True, o.dtype, compute) if type(o) is ndarray else (False, None, compute)
                     for o in operands)
         self.ew = launch.ew_plan(spec.name, self.expr, out_dtype, sig, self.helpers)
-        # whether a scalar operand needs converting to the compute type's Python type (a float
-        # operand of a float op goes to the kernel as it is); the signature fixes their types
-        py = _PY_TYPE_OF_KIND.get(compute.kind, int) if compute != dt.bool_ else bool
-        self.convert = any(type(o) is not ndarray and type(o) is not py for o in operands)
         self.is_complex = compute.kind == "c"
         self.checked = set()    # devices known to support the dtypes (float64)
-
-
-_PY_TYPE_OF_KIND = {"f": float, "c": complex}
 
 
 _PY_SCALARS = launch.PY_SCALARS
@@ -252,8 +245,6 @@ def _run(spec, operands, out=None, call=None):
         call = _dispatch(spec, operands, out)
     plan = call.plan
     operands = call.inputs
-    if plan.convert:
-        operands = _converted(operands, plan.compute)
     if out is None:
         out, n = _empty_n(call.shape, plan.out_dtype, call.device)
         if call.flat:
@@ -280,15 +271,6 @@ def _check_cast(name, result, target):
     if not _np.can_cast(result, target, "same_kind"):
         raise DTypeError(f"{name}: cannot cast the result from {result} to the output's dtype "
                          f"{target} (casting rule 'same_kind')")
-
-
-def _converted(operands, compute):
-    """``operands`` with the scalars converted to the compute type's Python type."""
-    return [o if type(o) is ndarray else _scalar_in(o, compute) for o in operands]
-
-
-# a scalar operand in the compute type's Python type (integers wrapped into its range)
-_scalar_in = dt.cast_scalar
 
 
 def define(spec, vjp):
@@ -335,8 +317,9 @@ def define(spec, vjp):
             plan = call.plan
             res, n = _empty_n(call.shape, plan.out_dtype, call.device)
             if n:
-                plan.ew.run_flat(res, _converted(call.inputs, plan.compute) if plan.convert
-                                 else call.inputs, n)
+                # (scalar operands reach the kernel in the compute type: launch's
+                # _fit_scalars converts them, for every elementwise kernel alike)
+                plan.ew.run_flat(res, call.inputs, n)
         else:
             res = _run(spec, call.inputs, out, call)
             if out is not None:

@@ -13,7 +13,7 @@ from .. import late, launch
 from ..core import array, assign, broadcast_shapes, check_out, zeros_like
 from ..registry import invoke, register
 from .spec import (_LN2, _LN10, EwSpec, _binary_vjp, _check_cast, _dtype_of, define,
-                   _operand, _prepare, _run, _scalar_factor, _scalar_in, _unary_vjp, _zero_vjp,
+                   _operand, _prepare, _run, _scalar_factor, _unary_vjp, _zero_vjp,
                    unbroadcast)
 
 # --- the table ------------------------------------------------------------------------------
@@ -247,8 +247,7 @@ def _where_fwd(ctx, c, a, b):
     dev = next(o for o in (c, a, b) if isinstance(o, ndarray)).device
     dt.check_device(out_dtype, dev)
     out = ndarray._empty(shape, out_dtype, dev)
-    ops_ = [c if isinstance(c, ndarray) else bool(c)] + \
-        [o if isinstance(o, ndarray) else _scalar_in(o, compute) for o in (a, b)]
+    ops_ = [c if isinstance(c, ndarray) else bool(c), a, b]    # (launch converts scalars)
     cd = c.dtype if isinstance(c, ndarray) else dt.bool_
     launch.elementwise("where", out, ops_, "(v0 != 0) ? v1 : v2", [cd, compute, compute])
     return out
