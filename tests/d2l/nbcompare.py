@@ -99,3 +99,16 @@ def difference(mx_cell, cl_cell, how="text", atol=0.0, rtol=0.0):
     if how == "close" and not values_close(mx_cell["summary"], cl_cell["summary"]):
         return f"displayed\n{got_shown}\nMXNet displayed (to a relative 1e-6)\n{want_shown}"
     return None
+
+
+def differing_cells(mx_cells, cl_cells, rules):
+    """{cell index: why it differs} between MXNet's and clgrad's runs of one chapter. ``rules``
+    maps a cell index to its entry of a test's DIFFERENT table, (how, text, why[, tolerances]);
+    a cell without one is compared as printed text."""
+    out = {}
+    for i, (mx, cl) in enumerate(zip(mx_cells, cl_cells)):
+        how, _text, _why, *tol = rules.get(i, ("text", None, None))
+        d = difference(mx, cl, how, **(tol[0] if tol else {}))
+        if d:
+            out[i] = d
+    return out

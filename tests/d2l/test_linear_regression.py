@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mxnet_python import SKIP_REASON, mxnet_python
-from nbcompare import difference, numbers, run_chapters
+from nbcompare import differing_cells, numbers, run_chapters
 
 HERE = Path(__file__).resolve().parent
 CHAPTERS = ["linear_regression", "synthetic_regression_data", "oo_design",
@@ -113,11 +113,7 @@ def test_chapter_runs_under_mxnet(mxnet_run, chapter):
 @pytest.mark.mxnet_oracle
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_shows_what_mxnet_shows(mxnet_run, clgrad_run, chapter):
-    diffs = {}
-    for i, (mx, cl) in enumerate(zip(mxnet_run[chapter], clgrad_run[chapter])):
-        how, _text, _why, *tol = DIFFERENT.get((chapter, i), ("text", None, None))
-        d = difference(mx, cl, how, **(tol[0] if tol else {}))
-        if d:
-            diffs[i] = d
+    rules = {i: rule for (c, i), rule in DIFFERENT.items() if c == chapter}
+    diffs = differing_cells(mxnet_run[chapter], clgrad_run[chapter], rules)
     assert not diffs, "\n\n".join(f"cell {i}:\n{cells(chapter)[i]}{d}"
                                   for i, d in diffs.items())
