@@ -14,6 +14,7 @@ body raises (KeyboardInterrupt included).
 """
 import itertools
 import threading
+import weakref
 from operator import attrgetter
 
 from ..base import AutogradError
@@ -138,12 +139,40 @@ def predict_mode():
 class LeafNode:
     """A variable marked with attach_grad: where its gradient is written."""
 
-    __slots__ = ("grad", "grad_req", "live", "__weakref__")
+    __slots__ = ("grad", "grad_req", "live", "ready", "__weakref__")
 
     def __init__(self, grad, grad_req):
         self.grad = grad
         self.grad_req = grad_req
         self.live = grad_req != "null"     # takes part in the graph (see parents_of)
+        self.ready = None                   # on_gradient_ready's callback
+
+
+def on_gradient_ready(variable, callback):
+    """Call ``callback(value)`` during ``backward`` as soon as the value that ``variable.grad``
+    will take is final (every op that contributes to it has run; with grad_req 'add' the sum
+    with the old gradient), before the rest of the pass. ``value`` is a device array that
+    ``backward`` then writes into ``.grad``; the callback may read it (enqueued reads see it)
+    but not change it. Gradients are still written only when the whole pass succeeded. This is
+    how data-parallel training starts communicating gradients while backward runs. One
+    callback per variable (None removes it); ``attach_grad`` again drops it."""
+    node = variable._ag_node
+    if type(node) is not LeafNode:
+        raise AutogradError("on_gradient_ready: the array is not a variable (call "
+                            "attach_grad() on it first)")
+    node.ready = callback
+    if callback is None:
+        _HOOKED.discard(node)
+    else:
+        _HOOKED.add(node)
+
+
+_HOOKED = weakref.WeakSet()     # the live leaves that have a callback
+
+
+def gradient_callbacks():
+    """Whether any live variable has an ``on_gradient_ready`` callback."""
+    return bool(_HOOKED)
 
 
 class OpNode:

@@ -167,12 +167,13 @@ def _check_heads(heads, head_grads):
     return out
 
 
-def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
+def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph, final=None):
     """Core of backward and grad.
 
     Returns ``(leaves, captured)``: ``leaves`` maps every LeafNode the backward pass reached to
     its total gradient (None when only zero gradients reached it); ``captured`` maps id(OpNode)
-    of each non-leaf variable to its cotangents.
+    of each non-leaf variable to its cotangents. ``final(leaf, total)``, when given, is called
+    for each leaf with an ``on_gradient_ready`` callback as soon as its total is complete.
     """
 
     heads = _as_list(heads)
@@ -209,6 +210,7 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
         for node in order:
             if node.freed:
                 raise AutogradError(freed_message(node))
+        pending = _pending_leaves(order) if final is not None else None
         passing = order
         captured = {}
         for node in order:
@@ -252,6 +254,11 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                         leaves[pnode] = g if prev is None else add(prev, g)
                     elif pnode not in leaves:
                         leaves[pnode] = None
+                    if pending and pnode in pending:
+                        left = pending[pnode] - 1
+                        pending[pnode] = left
+                        if not left:
+                            final(pnode, leaves[pnode])
                 elif g is not None:
                     lst = slots.get(pnode)
                     if lst is None:
@@ -264,6 +271,11 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
                 # what this node saved is needed by no later step: release it now, so that
                 # the forward's saved arrays go back to the pool while backward runs
                 node.free()
+        if final is not None:
+            # hooked leaves that only heads reached
+            for leaf in leaves:
+                if leaf.ready is not None and leaf not in pending:
+                    final(leaf, leaves[leaf])
         for outs in captured.values():
             outs[:] = [_real(o) for o in outs]
         return leaves, captured
@@ -274,6 +286,19 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph):
     finally:
         graph.set_recording(prev_rec)
         graph.set_training(prev_train)
+
+
+def _pending_leaves(order):
+    """Leaves with an ``on_gradient_ready`` callback -> how many of the pass's edges reach
+    them (their total is final when that many have been added)."""
+    pending = {}
+    for node in order:
+        for parent in node.parents:
+            if parent is not None:
+                leaf = parent[0]
+                if type(leaf) is LeafNode and leaf.ready is not None:
+                    pending[leaf] = pending.get(leaf, 0) + 1
+    return pending
 
 
 def _fill_zero_cotangents(node, outs):
@@ -290,14 +315,27 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     Every gradient is computed before any ``.grad`` is written, so an error (or an interrupt)
     during the pass leaves all of them as they were.
     """
-    leaves, _ = _run(heads, head_grads, None, retain_graph, train_mode, False)
+    finals = {}         # leaf -> the value its .grad takes, made early for its callback
+
+    def final(leaf, total):
+        if leaf.grad_req == "null" or leaf.grad is None:
+            return
+        value = finals[leaf] = _final_value(leaf, total)   # (_run records nothing)
+        leaf.ready(value)
+
+    leaves, _ = _run(heads, head_grads, None, retain_graph, train_mode, False,
+                     final if graph.gradient_callbacks() else None)
     prev = graph.set_recording(False)
     try:
         writes = []
         for leaf, total in leaves.items():
             if leaf.grad_req == "null" or leaf.grad is None:
                 continue
-            if total is None:
+            value = finals.get(leaf)
+            if value is not None:
+                if value is not leaf.grad:
+                    writes.append((leaf.grad, value))
+            elif total is None:
                 if leaf.grad_req == "write":
                     writes.append((leaf.grad, 0))
             elif leaf.grad_req == "write":
@@ -311,6 +349,17 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
                 ops.assign(buf, _real(value))
     finally:
         graph.set_recording(prev)
+
+
+def _final_value(leaf, total):
+    """The array ``leaf.grad`` takes from ``total`` (its grad_req applied)."""
+    if total is None:
+        # 'add': the gradient stays as it is (backward writes nothing)
+        return leaf.grad if leaf.grad_req == "add" else ops.zeros_like(leaf.grad)
+    if leaf.grad_req == "add":
+        return ops.add(leaf.grad, _real(total))
+    total = _real(total)
+    return total if total.dtype == leaf.grad.dtype else total.astype(leaf.grad.dtype)
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,

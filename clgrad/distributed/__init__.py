@@ -5,16 +5,20 @@ share of each batch, and gradients are summed (``gluon.Trainer(..., kvstore='dis
 MXNet) or averaged (``DistributedTrainer``, as Horovod) across ranks before each update. OpenCL
 has no device-to-device transport between processes, so arrays travel through host memory: one
 read, one MPI collective and one write per bucket of packed gradients (the Trainer's arenas).
+A Trainer starts each bucket's allreduce during backward, as soon as its gradients are final
+(``Buckets``; ``CLGRAD_DIST_OVERLAP=0`` waits for the step instead), and can send float16 on
+the wire (``compression_params={'type': 'fp16'}``, Horovod's ``Compression.fp16``).
 
 Collectives are MPI's (``Iallreduce``, ``Ibcast``, ``Allgatherv``); clgrad adds no transport.
 A collective that does not complete within ``CLGRAD_DIST_TIMEOUT`` seconds (default 300)
 raises ``DistributedError`` instead of hanging, and an uncaught exception on one rank aborts
 the whole job (``MPI_Abort``) after printing which rank raised, so the others never wait forever.
 """
+from .buckets import Buckets, overlap_wanted  # noqa: F401
 from .comm import (DistributedError, allgather, allreduce, allreduce_arrays, barrier,  # noqa: F401
-                   broadcast, broadcast_parameters, init, is_initialized, local_rank, rank,
-                   size, timeout)
+                   broadcast, broadcast_parameters, check_compression, init, is_initialized,
+                   local_rank, rank, size, timeout)
 
 __all__ = ["DistributedError", "init", "is_initialized", "rank", "size", "local_rank",
            "allreduce", "allreduce_arrays", "allgather", "broadcast", "broadcast_parameters",
-           "barrier", "timeout"]
+           "barrier", "timeout", "Buckets", "overlap_wanted", "check_compression"]

@@ -58,6 +58,12 @@ def init():
     return _state["comm"].Get_rank()
 
 
+def mpi():
+    """The ``mpi4py.MPI`` module (after ``init``)."""
+    _comm()
+    return _state["MPI"]
+
+
 def is_initialized():
     return _state["comm"] is not None
 
@@ -97,19 +103,70 @@ def _install_abort_hook(comm):
     sys.excepthook = hook
 
 
-def _wait(request, what):
-    """Wait for a non-blocking collective, at most ``timeout()`` seconds."""
-    limit = timeout()
-    deadline = time.monotonic() + limit
-    spins = 0
-    # MPI progresses a non-blocking collective inside Test (as a blocking one polls inside its
-    # call): poll without sleeping, and look at the clock every so often
-    while not request.Test():
-        spins += 1
-        if spins % 256 == 0 and time.monotonic() > deadline:
-            raise DistributedError(
-                f"rank {rank()}: {what} did not complete within {limit:g} s "
-                "(CLGRAD_DIST_TIMEOUT): another rank stopped, died or does not call it")
+class _Watchdog:
+    """Stops the job when a collective outlives ``timeout()``: it says which rank waited for
+    what, then ``MPI_Abort``s (which mpirun turns into the end of every rank). Collectives run
+    blocking (MPI's tuned algorithms; its non-blocking ones polled from Python were half as
+    fast); a thread looks at their deadlines once a second."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.waits = {}         # token -> (deadline, message)
+        self.tokens = iter(range(1 << 62))
+        self.thread = None
+
+    def arm(self, what):
+        limit = timeout()
+        with self.lock:
+            token = next(self.tokens)
+            self.waits[token] = (time.monotonic() + limit, f"clgrad.distributed: rank "
+                                 f"{rank()}: {what} did not complete within {limit:g} s "
+                                 "(CLGRAD_DIST_TIMEOUT): another rank stopped, died or does "
+                                 "not call it; aborting the job\n")
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="clgrad-dist-watchdog",
+                                               daemon=True)
+                self.thread.start()
+        return token
+
+    def disarm(self, token):
+        with self.lock:
+            del self.waits[token]
+
+    def _run(self):
+        while True:
+            time.sleep(min(1.0, timeout() / 4))
+            now = time.monotonic()
+            with self.lock:
+                late = [m for d, m in self.waits.values() if d < now]
+            if late:
+                sys.stderr.write(late[0])
+                sys.stderr.flush()
+                _state["comm"].Abort(1)
+
+
+_watchdog = _Watchdog()
+
+
+_before = []    # set_before_collective's function
+
+
+def set_before_collective(fn):
+    """Have ``fn()`` called before every collective that ``guarded`` runs (``Buckets`` waits
+    there for the collectives its thread has in flight, so every rank issues the same
+    collectives in the same order)."""
+    _before[:] = [fn] if fn is not None else []
+
+
+def guarded(what, collective, *args, **kwargs):
+    """Run the blocking MPI call ``collective(*args, **kwargs)`` under the watchdog."""
+    for fn in _before:
+        fn()
+    token = _watchdog.arm(what)
+    try:
+        return collective(*args, **kwargs)
+    finally:
+        _watchdog.disarm(token)
 
 
 # float16 has no MPI type: it travels as float32 (and comes back rounded once)
@@ -126,7 +183,13 @@ def _host(a):
     return _np.ascontiguousarray(h)
 
 
-def _write_back(a, h):
+def wire_dtype(dtype):
+    """The dtype an array of ``dtype`` travels as (float16 as float32, bool as uint8)."""
+    dtype = _np.dtype(dtype)
+    return _WIRE.get(dtype, _np.dtype(_np.uint8) if dtype == _np.bool_ else dtype)
+
+
+def write_back(a, h):
     """Write host values ``h`` into the device array ``a`` in place."""
     h = h.astype(a.dtype, copy=False).reshape(a.shape)
     if a._is_c_contiguous():
@@ -143,29 +206,89 @@ def _check(a, what):
         raise DistributedError(f"{what}: expects a clgrad array, got {type(a).__name__}")
 
 
-def allreduce(array, average=True, name=None):
+COMPRESSIONS = (None, "none", "fp16")
+
+
+def check_compression(compression):
+    """``compression`` as ``reduce_host`` takes it: None or 'fp16' (Horovod's
+    ``Compression.fp16``: floating-point values travel as float16, summed in float16)."""
+    c = getattr(compression, "name", compression)
+    if isinstance(c, dict):
+        c = c.get("type")
+    if c not in COMPRESSIONS:
+        raise DistributedError(f"compression must be one of {COMPRESSIONS[1:]} (or None), got "
+                               f"{compression!r}")
+    return None if c == "none" else c
+
+
+def _sum_float16(inbuf, inoutbuf, datatype):
+    a = _np.frombuffer(inbuf, dtype=_np.float16)
+    b = _np.frombuffer(inoutbuf, dtype=_np.float16)
+    _np.add(a, b, out=b)
+
+
+def _float16_sum():
+    op = _state.get("f16sum")
+    if op is None:
+        op = _state["f16sum"] = _state["MPI"].Op.Create(_sum_float16, commute=True)
+    return op
+
+
+def reduce_host(h, average, what, compression=None, boolean=False):
+    """Sum the C-contiguous host array ``h`` over all ranks (at most ``timeout()`` seconds);
+    returns the result (``h`` itself when it could be reduced in place), divided by ``size()``
+    when ``average`` (integers take the floor); ``boolean``: ``h`` holds booleans as uint8,
+    or-ed (the sum != 0). With ``compression`` 'fp16'
+    floating-point values travel as float16 (half the bytes, float16's precision)."""
+    comm = _comm()
+    MPI = _state["MPI"]
+    if compression == "fp16" and h.dtype.kind == "f":
+        with _np.errstate(over="ignore"):       # beyond float16's range: inf, as Horovod
+            wire = h.astype(_np.float16)
+        guarded(what, comm.Allreduce, MPI.IN_PLACE, [wire.view(_np.uint16), MPI.UINT16_T],
+                op=_float16_sum())
+        h = wire.astype(h.dtype)
+    else:
+        guarded(what, comm.Allreduce, MPI.IN_PLACE, h, op=MPI.SUM)
+    if boolean:
+        return h != 0
+    if average:
+        n = comm.Get_size()
+        if h.dtype.kind in "iu":
+            _np.floor_divide(h, n, out=h)
+        else:
+            _np.divide(h, n, out=h)
+    return h
+
+
+def allreduce(array, average=True, name=None, compression=None):
     """Sum ``array`` over all ranks, in place (divided by ``size()`` when ``average``; integers
-    then take the floor, as Horovod), and return it. Booleans are or-ed (a sum, then != 0)."""
+    then take the floor, as Horovod), and return it. Booleans are or-ed (a sum, then != 0).
+    ``compression='fp16'``: floating-point values travel as float16."""
     _check(array, "allreduce")
+    compression = check_compression(compression)
     comm = _comm()
     what = f"allreduce{'' if name is None else ' ' + repr(name)}"
     if array.size == 0 or comm.Get_size() == 1:
         return array
-    h = _host(array)
-    _wait(comm.Iallreduce(_state["MPI"].IN_PLACE, h, op=_state["MPI"].SUM), what)
-    if array.dtype == _np.bool_:
-        h = h != 0
-    elif average:
-        n = comm.Get_size()
-        h = h // n if h.dtype.kind in "iu" else h / n
-    _write_back(array, h)
+    if array._is_c_contiguous() and wire_dtype(array.dtype) == array.dtype and \
+            (compression is None or array.dtype.kind != "f"):
+        # reduced in place in the device buffer mapped into host memory: no copy at all where
+        # the device's memory is the host's (CPU devices), one transfer each way elsewhere
+        st = array._storage
+        with st.mapped(array._offset * array.itemsize, array.size, array.dtype) as h:
+            reduce_host(h, average, what)
+        return array
+    write_back(array, reduce_host(_host(array), average, what, compression,
+                                   array.dtype == _np.bool_))
     return array
 
 
-def allreduce_arrays(arrays, average=True, bucket_bytes=None):
+def allreduce_arrays(arrays, average=True, bucket_bytes=None, compression=None):
     """``allreduce`` of many arrays in few collectives: arrays of one dtype packed into host
     buckets of about ``bucket_bytes`` (``BUCKET_BYTES``), one MPI allreduce per bucket. The
     result equals one ``allreduce`` per array."""
+    compression = check_compression(compression)
     comm = _comm()
     if comm.Get_size() == 1:
         return arrays
@@ -182,27 +305,21 @@ def allreduce_arrays(arrays, average=True, bucket_bytes=None):
                 bucket.append(a)
                 nbytes += a.nbytes
                 continue
-            _allreduce_bucket(comm, bucket, average)
+            _allreduce_bucket(bucket, average, compression)
             bucket, nbytes = ([a], a.nbytes) if a is not None else ([], 0)
     return arrays
 
 
-def _allreduce_bucket(comm, bucket, average):
+def _allreduce_bucket(bucket, average, compression):
     if not bucket:
         return
-    MPI = _state["MPI"]
     hosts = [_host(a) for a in bucket]
     flat = _np.concatenate([h.reshape(-1) for h in hosts])
-    _wait(comm.Iallreduce(MPI.IN_PLACE, flat, op=MPI.SUM),
-          f"allreduce of a bucket of {len(bucket)} arrays")
-    if bucket[0].dtype == _np.bool_:
-        flat = flat != 0
-    elif average:
-        n = comm.Get_size()
-        flat = flat // n if flat.dtype.kind in "iu" else flat / n
+    flat = reduce_host(flat, average, f"allreduce of a bucket of {len(bucket)} arrays",
+                       compression, bucket[0].dtype == _np.bool_)
     at = 0
     for a, h in zip(bucket, hosts):
-        _write_back(a, flat[at:at + h.size])
+        write_back(a, flat[at:at + h.size])
         at += h.size
 
 
@@ -217,8 +334,8 @@ def broadcast(array, root=0):
     if array.size == 0:
         return array
     h = _host(array)
-    _wait(comm.Ibcast(h, root=root), "broadcast")
-    _write_back(array, h)
+    guarded("broadcast", comm.Bcast, h, root=root)
+    write_back(array, h)
     return array
 
 
@@ -226,7 +343,7 @@ def _agree(meta, root, what, label):
     """Raise ``DistributedError`` on every rank when ``meta`` (a list) differs from root's."""
     comm = _comm()
     mine = list(meta)
-    everyone = comm.allgather(mine)
+    everyone = guarded(what, comm.allgather, mine)
     want = everyone[root]
     for r, theirs in enumerate(everyone):
         if theirs == want:
@@ -262,8 +379,8 @@ def broadcast_parameters(params, root=0):
     for _, a in arrays:
         if a.size:
             h = _host(a)
-            _wait(_comm().Ibcast(h, root=root), "broadcast_parameters")
-            _write_back(a, h)
+            guarded("broadcast_parameters", _comm().Bcast, h, root=root)
+            write_back(a, h)
     return params
 
 
@@ -274,7 +391,7 @@ def allgather(array):
     comm = _comm()
     if comm.Get_size() == 1:
         return from_host(array.asnumpy(), array.device)
-    shapes = comm.allgather((tuple(array.shape), str(array.dtype)))
+    shapes = guarded("allgather", comm.allgather, (tuple(array.shape), str(array.dtype)))
     tail = [(s[1:], d) for s, d in shapes]
     if array.ndim == 0 or any(t != tail[0] for t in tail):
         raise DistributedError(f"allgather: the arrays must agree but in their first "
@@ -282,7 +399,7 @@ def allgather(array):
     h = _host(array)
     counts = [int(_np.prod(s)) for s, _ in shapes]
     out = _np.empty(sum(counts), dtype=h.dtype)
-    comm.Allgatherv(h.reshape(-1), [out, counts])
+    guarded("allgather", comm.Allgatherv, h.reshape(-1), [out, counts])
     first = sum(s[0] for s, _ in shapes)
     out = out.reshape((first,) + tuple(array.shape[1:])).astype(array.dtype, copy=False)
     return from_host(out, array.device)
@@ -292,4 +409,4 @@ def barrier():
     """Wait until every rank reaches this point (at most ``timeout()`` seconds)."""
     comm = _comm()
     if comm.Get_size() > 1:
-        _wait(comm.Ibarrier(), "barrier")
+        guarded("barrier", comm.Barrier)

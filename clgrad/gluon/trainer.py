@@ -124,11 +124,19 @@ class Trainer:
         if update_on_kvstore:
             raise TrainerError("update_on_kvstore=True is not supported: clgrad updates the "
                                "parameters on their devices")
+        self._compression = None
         if compression_params is not None:
-            warnings.warn("compression_params is ignored: clgrad does not compress gradients",
-                          stacklevel=2)
+            kind = compression_params.get("type") if isinstance(compression_params, dict) \
+                else getattr(compression_params, "name", compression_params)
+            if self._dist and kind in ("fp16", "none"):
+                self._compression = distributed.check_compression(kind)
+            else:
+                warnings.warn(f"compression_params {compression_params!r} is ignored: clgrad "
+                              "compresses only gradients sent over MPI ({'type': 'fp16'} with "
+                              "a dist kvstore)", stacklevel=2)
         self._kvstore = kvstore
         self._compression_params = compression_params
+        self._buckets = {}          # group index -> distributed.Buckets (overlapped allreduce)
         self._update_on_kvstore = False
         if optimizer_params is not None and not isinstance(optimizer_params, dict):
             raise TrainerTypeError(f"optimizer_params must be a dict, got "
@@ -218,6 +226,14 @@ class Trainer:
             # across ranks is found here, on every rank)
             distributed.broadcast_parameters(self._params)
             self._broadcast_done = True
+        self._buckets = {}
+        if self._dist and len(self._devices) == 1 and distributed.overlap_wanted():
+            # each group's gradients start their allreduce during backward, in buckets
+            for j, g in enumerate(self._groups[self._devices[0]]):
+                b = distributed.Buckets(g.grads.flat, g.grads.views, self._average_ranks,
+                                        self._compression, name=f"group {j}")
+                b.bind(g.weights.views)
+                self._buckets[j] = b
 
     def _pack_group(self, n, dev, members, old):
         """Pack ``members`` ((index, parameter) of one dtype) on ``dev``, device ``n`` of the
@@ -275,8 +291,13 @@ class Trainer:
                 for dev in self._devices[1:]:
                     total = add(total, self._groups[dev][j].grads.flat.to_device(first))
             if self._dist:
-                # a group's gradients are packed: one read, one MPI allreduce, one write
-                distributed.allreduce(total, average=self._average_ranks, name=f"group {j}")
+                buckets = self._buckets.get(j)
+                if buckets is not None:
+                    buckets.finish()
+                else:
+                    # a group's gradients are packed: one read, one MPI allreduce, one write
+                    distributed.allreduce(total, average=self._average_ranks,
+                                          name=f"group {j}", compression=self._compression)
             if multi:
                 # writes through the arenas' own arrays: the parameters' versions (freshness)
                 # stay
@@ -519,6 +540,9 @@ class DistributedTrainer(Trainer):
 
     _average_ranks = True
 
-    def __init__(self, params, optimizer, optimizer_params=None, **kwargs):
+    def __init__(self, params, optimizer, optimizer_params=None, compression=None, **kwargs):
         kwargs.setdefault("kvstore", "dist_sync")
+        if compression is not None:
+            kwargs.setdefault("compression_params", {"type": getattr(compression, "name",
+                                                                     compression)})
         super().__init__(params, optimizer, optimizer_params, **kwargs)

@@ -39,7 +39,7 @@ def enabled():
 def capturing():
     """Whether this thread is inside a capture (a nested hybridized call then runs as part of
     the outer one)."""
-    obs = _launch.observer()
+    obs = _launch.observer
     return obs is not None and isinstance(obs, Tracer) and obs._mine()
 
 

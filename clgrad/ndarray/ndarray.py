@@ -160,6 +160,18 @@ class ndarray:
         src = self if self._is_c_contiguous() else _ops.copy_raw(self)
         return src._storage.download(self.shape, self.dtype, src._offset * self.itemsize)
 
+    def read_into(self, host, wait=True):
+        """Copy the elements (C order) into ``host``, a C-contiguous NumPy array of the same size
+        and dtype; with ``wait`` False the copy is only enqueued and its event returned (None
+        for no elements): ``host`` is valid, and must stay alive, until the event completes."""
+        if not isinstance(host, _np.ndarray) or host.size != self.size or \
+                host.dtype != self.dtype or not host.flags.c_contiguous:
+            raise ShapeError(f"read_into: needs a C-contiguous NumPy array of {self.size} "
+                             f"{self.dtype} elements, got "
+                             f"{getattr(host, 'size', '?')} {getattr(host, 'dtype', type(host))}")
+        src = self if self._is_c_contiguous() else _ops.copy_raw(self)
+        return src._storage.download_into(host, src._offset * self.itemsize, wait)
+
     def __array__(self, dtype=None, copy=None):
         a = self.asnumpy()
         return a if dtype is None else a.astype(dtype, copy=False)

@@ -1,4 +1,5 @@
 """The memory behind arrays: one pooled device buffer shared by an array and all its views."""
+from contextlib import contextmanager
 from sys import getrefcount as _getrefcount
 
 import numpy as _np
@@ -82,6 +83,40 @@ class Storage:
             else:
                 cl.enqueue_copy(self.device.queue, self.buffer, host, dst_offset=byte_offset,
                                 is_blocking=False)
+
+    def download_into(self, host, byte_offset=0, wait=True):
+        """Copy ``host.nbytes`` bytes from ``byte_offset`` into the C-contiguous NumPy array
+        ``host``; with ``wait`` False, return the transfer's event at once (None when there is
+        nothing to copy); ``host`` must then stay alive until the event completes."""
+        if _observer is not None:
+            _observer.downloaded(self)
+        if not host.nbytes:
+            return None
+        if _read is not None:
+            return _read(self.device.queue, self.buffer, host, byte_offset, None, wait)
+        return cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,
+                               is_blocking=wait)
+
+    @contextmanager
+    def mapped(self, byte_offset, count, dtype, write=True):
+        """The ``count`` elements of ``dtype`` from ``byte_offset`` as a NumPy array over the
+        buffer mapped into host memory (waits for the device; no copy where the device's
+        memory is the host's); ``write``: changes made to it are the new contents (the
+        version is bumped). Nothing may be enqueued on the buffer, and the array must not be
+        used, outside the ``with`` block."""
+        if _observer is not None:
+            _observer.downloaded(self)
+        if write:
+            self.prepare_write()
+        flags = cl.map_flags.READ | (cl.map_flags.WRITE if write else 0)
+        host, _ = cl.enqueue_map_buffer(self.device.queue, self.buffer, flags, byte_offset,
+                                        (count,), dtype, is_blocking=True)
+        try:
+            yield host
+        finally:
+            host.base.release(self.device.queue)
+            if write:
+                self.version += 1
 
     def download(self, shape, dtype, byte_offset=0):
         """A NumPy copy of ``shape``/``dtype`` elements starting at ``byte_offset`` (waits)."""

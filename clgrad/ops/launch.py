@@ -31,35 +31,32 @@ from ..runtime import build_program, group_size, tuning, vector_width
 _WGI = cl.kernel_work_group_info
 _enqueue = cl.enqueue_nd_range_kernel
 _launches = 0       # kernels enqueued by this process (``launch_count``)
-_observer = None    # the capture in progress (``set_observer``), None when running eagerly
+#: The capture in progress (``set_observer``), None when running eagerly: a module attribute,
+#: read on every call (one global read, no call).
+observer = None
 
 
-def set_observer(observer):
-    """Install ``observer`` (None to remove it); returns the one it replaces.
+def set_observer(new):
+    """Install ``new`` (None to remove it); returns the one it replaces.
 
-    While one is installed, every elementwise call is offered to ``observer.elementwise(plan,
-    out, inputs, flat)`` and every launch to ``observer.launch(kernel, global_size,
-    local_size, args)``; each returns True when it took the call over (then nothing is
+    While one is installed (``observer``), every elementwise call is offered to
+    ``observer.elementwise(plan, out, inputs, flat)`` and every launch to
+    ``observer.launch(kernel, global_size, local_size, args)``; each returns True when it took the call over (then nothing is
     enqueued here). This is how a capture (``clgrad.hybrid``) sees the records of a call
     without a second dispatch path.
     """
-    global _observer
-    prev = _observer
-    _observer = observer
+    global observer
+    prev = observer
+    observer = new
     return prev
-
-
-def observer():
-    """The installed observer, or None."""
-    return _observer
 
 
 def per_call_args(positions, values):
     """Declare that the arguments at ``positions`` of the next launch are drawn anew by
     ``values()`` at every call (random streams): a captured replay calls it instead of
     repeating the captured values. A no-op when nothing captures."""
-    if _observer is not None:
-        _observer.per_call_args(positions, values)
+    if observer is not None:
+        observer.per_call_args(positions, values)
 
 
 def launch_count():
@@ -130,7 +127,7 @@ class Kernel:
         """Launch over ``n`` work-items (one per element), padding to whole work-groups."""
         global _launches
         local = self.local
-        if _observer is not None and _observer.launch(
+        if observer is not None and observer.launch(
                 self, ((n + local - 1) // local * local,), (local,), args):
             return
         k = self.kernel
@@ -141,7 +138,7 @@ class Kernel:
 
     def launch(self, device, global_size, local_size, *args):
         global _launches
-        if _observer is not None and _observer.launch(self, global_size, local_size, args):
+        if observer is not None and observer.launch(self, global_size, local_size, args):
             return
         k = self.kernel
         with self.lock:
@@ -445,7 +442,7 @@ class EwPlan:
     def run(self, out, inputs, flat):
         """Write the expression of ``inputs`` into ``out`` (any views); ``flat``: every operand,
         ``out`` included, has ``out``'s shape and is C-contiguous (``operands``)."""
-        if _observer is not None and _observer.elementwise(self, out, inputs, flat):
+        if observer is not None and observer.elementwise(self, out, inputs, flat):
             return out
         return self.execute(out, inputs, flat)
 
@@ -462,7 +459,7 @@ class EwPlan:
 
     def run_flat(self, out, inputs, n):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
-        if _observer is not None and _observer.elementwise(self, out, inputs, True):
+        if observer is not None and observer.elementwise(self, out, inputs, True):
             return out
         return self._flat(out, inputs, n)
 

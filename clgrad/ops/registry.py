@@ -66,7 +66,7 @@ def invoke(op, inputs, **attrs):
     vjp needs is what the forward put in ``ctx``.
     """
     ctx = OpContext()
-    obs = _launch.observer()
+    obs = _launch.observer
     if obs is not None:
         obs.note_op(op.name)
     links = parents_of(inputs) if op.backward is not None and _flags.recording else \

@@ -221,3 +221,135 @@ def test_a_world_of_one_without_mpirun(tmp_path):
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_buckets_reduced_during_backward_equal_one_allreduce(tmp_path):
+    rc, out, err = mpirun("""
+        from clgrad import autograd
+        from clgrad.autograd import Function
+        from clgrad.optimizer import Arena
+        shapes = [(100,), (10, 10), (44,), (3,)]
+        ws = [np.array(onp.full(s, 1.0 + k, "float32")) for k, s in enumerate(shapes)]
+        try:
+            D.Buckets(np.zeros(400), [np.zeros(3)], average=False)
+            raise AssertionError("accepted")
+        except D.DistributedError as e:
+            assert "not inside" in str(e), e
+        def fresh(req="write"):
+            global flat, views
+            arena = Arena(shapes, "float32", ws[0].device)      # 128-element aligned views
+            flat, views = arena.flat, arena.views
+            autograd.mark_variables(ws, views, req)
+            b = D.Buckets(flat, views, average=False, bucket_bytes=450)
+            b.bind(ws)
+            return b
+        def loss():
+            with autograd.record():
+                return sum(((w * w) * (r + 1)).sum() for w in ws)
+        want = [2 * w.asnumpy() * 3 for w in ws]        # d/dw of w^2 (r + 1), summed: 2w * 3
+
+        b = fresh()
+        assert len(b.ranges) == 3, b.ranges             # 400 | 400 | 176 + 12 bytes
+        loss().backward()
+        assert b.submitted == 3, b.submitted            # every bucket left during backward
+        b.finish()
+        for v, w in zip(views, want):
+            assert onp.array_equal(v.asnumpy(), w), (v, w)
+
+        b = fresh("add")                                # two passes before the step: redone
+        loss().backward()
+        loss().backward()
+        b.finish()
+        for v, w in zip(views, want):
+            assert onp.array_equal(v.asnumpy(), 2 * w), (v, w)
+
+        class Fails(Function):
+            def forward(self, x):
+                return x * 1
+            def backward(self, dy):
+                raise RuntimeError("vjp failed")
+        b = fresh()
+        for v in views:
+            v[:] = r + 1                                # what the arena holds before
+        x = np.ones(3); x.attach_grad()
+        with autograd.record():
+            bad = (Fails()(x) * ws[3]).sum() + (ws[2] * 2).sum()
+        try:
+            bad.backward()                              # ws[2], ws[3] final, then the vjp fails
+            raise AssertionError("no error")
+        except RuntimeError as e:
+            assert "vjp failed" in str(e)
+        assert b.submitted == 1, b.submitted            # (ws[2] and ws[3]'s bucket)
+        b.finish()                                      # the arena's values, not the callbacks'
+        for v in views:
+            assert (v.asnumpy() == 3).all(), v
+        print("ok", flush=True)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
+
+
+def test_trainer_overlap_and_compression(tmp_path):
+    rc, out, err = mpirun("""
+        import os
+        from clgrad import autograd, gluon
+        from clgrad.distributed import buckets
+        rng = onp.random.default_rng(0)
+        X, Y = rng.standard_normal((16, 20)).astype("float32"), rng.integers(0, 4, 16)
+        mine = slice(r * 8, r * 8 + 8)
+        def run(overlap, **kw):
+            os.environ["CLGRAD_DIST_OVERLAP"] = "1" if overlap else "0"
+            np.random.seed(1)
+            net = gluon.nn.HybridSequential()
+            net.add(gluon.nn.Dense(32, activation="relu", in_units=20), gluon.nn.Dense(4))
+            net.initialize()
+            tr = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01},
+                               kvstore="dist_sync", **kw)
+            loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+            for _ in range(4):
+                with autograd.record():
+                    loss = loss_fn(net(np.array(X[mine])), np.array(Y[mine].astype("float32")))
+                loss.backward()
+                tr.step(16)
+            return [p.data().asnumpy() for p in net.collect_params().values()]
+        buckets.BUCKET_BYTES = 1024                     # several buckets per group
+        os.environ["CLGRAD_DIST_OVERLAP"] = "1"
+        assert D.overlap_wanted()                       # (Open MPI gives MPI_THREAD_MULTIPLE)
+        plain, overlapped = run(False), run(True)
+        for a, b in zip(plain, overlapped):
+            assert onp.array_equal(a, b), (a, b)
+        fp16 = run(True, compression_params={"type": "fp16"})
+        for a, b in zip(plain, fp16):
+            assert onp.allclose(a, b, rtol=2e-2, atol=2e-3), abs(a - b).max()
+        try:
+            D.allreduce(np.ones(2), compression="2bit")
+            raise AssertionError("accepted")
+        except D.DistributedError as e:
+            assert "compression must be one of" in str(e)
+        h = np.array([1.0, 1e-4, 3.0]) * (r + 1)
+        D.allreduce(h, average=False, compression="fp16")
+        assert onp.allclose(h.asnumpy(), [3.0, 3e-4, 9.0], rtol=1e-3), h
+        print("ok", flush=True)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
+
+
+def test_mismatched_allgather_and_a_bad_timeout_are_errors(tmp_path):
+    rc, out, err = mpirun("""
+        try:
+            D.allgather(np.ones((2, 3 + r)))
+            raise AssertionError("accepted")
+        except D.DistributedError as e:
+            assert "must agree but in their first dimension" in str(e), e
+        os_env = __import__("os").environ
+        os_env["CLGRAD_DIST_TIMEOUT"] = "soon"
+        try:
+            D.barrier()
+            raise AssertionError("accepted")
+        except D.DistributedError as e:
+            assert "CLGRAD_DIST_TIMEOUT must be a number of seconds, got 'soon'" in str(e), e
+        print("ok", flush=True)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2

@@ -517,3 +517,38 @@ def test_clip_method_takes_numpys_keywords():
     out = dev(onp.zeros(3, onp.float32))
     assert a.clip(0, 1, out=out) is out
     assert_matches(out, h.clip(0, 1))
+
+
+def test_read_into_copies_into_a_host_array_now_or_later():
+    import numpy as onp
+    from clgrad import np as cnp
+    from clgrad.base import ShapeError
+    a = cnp.array(onp.arange(12, dtype="float32").reshape(3, 4))
+    h = onp.empty(12, "float32")
+    a.read_into(h)
+    assert (h == onp.arange(12)).all()
+    t = a.T                                             # not contiguous: copied first
+    h2 = onp.empty((4, 3), "float32")
+    e = t.read_into(h2, wait=False)
+    e.wait()
+    assert (h2 == onp.arange(12).reshape(3, 4).T).all()
+    for bad in (onp.empty(11, "float32"), onp.empty(12, "float64"),
+                onp.empty((4, 6), "float32")[:, ::2], [0.0] * 12):
+        with pytest.raises(ShapeError, match="read_into"):
+            a.read_into(bad)
+
+
+def test_mapped_storage_reads_and_writes_the_buffer():
+    import numpy as onp
+    from clgrad import np as cnp
+    a = cnp.array(onp.arange(6, dtype="float32"))
+    st = a._storage
+    v = st.version
+    with st.mapped(8, 3, onp.float32) as h:
+        assert (h == [2, 3, 4]).all()
+        h *= 10
+    assert st.version == v + 1
+    assert (a.asnumpy() == [0, 1, 20, 30, 40, 5]).all()
+    with st.mapped(0, 6, onp.float32, write=False) as h:
+        assert (h == [0, 1, 20, 30, 40, 5]).all()
+    assert st.version == v + 1

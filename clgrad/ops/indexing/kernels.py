@@ -250,7 +250,7 @@ def prep_index(x, n, mode="raise", device=None, axis=None, allow_float=False):
                                      if mode == "raise" else "")
         else:
             bad = "(v0 < -v1) || (v0 >= v1)" if mode == "raise" else None
-        if floats and mode != "raise" and launch.observer() is not None:
+        if floats and mode != "raise" and launch.observer is not None:
             # a captured graph cannot raise at a later call: it takes MXNet's behaviour, no
             # check (clip and wrap keep every index, NaN's too, in range)
             bad = None
