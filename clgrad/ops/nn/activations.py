@@ -64,7 +64,9 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 
 _relu_d = _derivative("relu_backward", "(v1 > 0) ? v0 : (T)0")
-_relu = _activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : (T)0", _relu_d,
+# the derivative from the saved output (y > 0 where x > 0), as MXNet's backward: a captured
+# graph's backward then reads the output only, so the op that made the input fuses into relu
+_relu = _activation("relu", "(v0 > 0 || isnan(v0)) ? v0 : (T)0", _relu_d, uses="y",
                     int_expr="(v0 > 0) ? v0 : (T)0")
 
 _sigmoid_d = _derivative("sigmoid_backward", "v0 * v1 * ((T)1 - v1)",
