@@ -246,6 +246,47 @@ def test_hybridize_off_by_environment(monkeypatch):
     assert not h.graphs
 
 
+def test_fusion_off_by_environment_keeps_one_launch_per_op(monkeypatch):
+    monkeypatch.setenv("CLGRAD_HYBRIDIZE_FUSE", "0")
+    x = np.array(onp.linspace(-1, 1, 100).astype(onp.float32))
+    h = npx.hybridize(lambda a: chain(a, 20))
+    h(x)
+    before = launch_count()
+    got = h(x)
+    assert launch_count() - before == 20    # captured and replayed, one kernel per op
+    _same(got.asnumpy(), chain(x, 20).asnumpy())
+    assert "ew_fused" not in h.describe()
+
+
+def test_dense_bias_add_fuses_into_relu_in_training():
+    """relu's backward reads its output, so the bias add's result is not saved and fuses."""
+    net = gluon.nn.Dense(8, activation="relu", in_units=4)
+    net.initialize()
+    net.hybridize()
+    x = np.array(onp.random.default_rng(0).standard_normal((3, 4)).astype(onp.float32))
+    for _ in range(2):
+        with autograd.record():
+            y = net(x)
+        y.backward()
+    before = launch_count()
+    with autograd.record():
+        y = net(x)
+    forward = launch_count() - before
+    y.backward()
+    text = net.describe_captured()
+    assert forward == 2, text                         # the product, then add and relu in one
+    assert "computing 2 ops" in text and "isnan(u0)" in text, text
+    eager = gluon.nn.Dense(8, activation="relu", in_units=4)
+    eager.initialize()
+    eager.weight.set_data(net.weight.data())
+    eager.bias.set_data(net.bias.data())
+    with autograd.record():
+        ye = eager(x)
+    ye.backward()
+    _same(y.asnumpy(), ye.asnumpy())
+    _same(net.weight.grad().asnumpy(), eager.weight.grad().asnumpy())
+
+
 def test_decorator_form():
     @npx.hybridize
     def f(a):
