@@ -244,9 +244,9 @@ def check_saved(op_name, arrays, versions):
     """Raise ``AutogradError`` if an array saved for the vjp of ``op_name`` was written in place
     since (its storage's version moved on): the one check that guards saved arrays."""
     for a, v in zip(arrays, versions):
-        st = getattr(a, "_storage", None)
-        if st is not None and v is not None and st.version != v:
-            raise AutogradError(MODIFIED.format(op=op_name, now=st.version, then=v))
+        # (a version is kept for saved arrays only)
+        if v is not None and a._storage.version != v:
+            raise AutogradError(MODIFIED.format(op=op_name, now=a._storage.version, then=v))
 
 
 def check_assignable(a, what):
@@ -267,8 +267,9 @@ def parents_of(inputs):
     graph a backward has freed (as in MXNet, such a result is a constant from then on)."""
     if len(inputs) == 2:        # binary ops, the common case, without the loop
         a, b = inputs
-        na = a._ag_node if type(a) is ndarray else _node_of(a)
-        nb = b._ag_node if type(b) is ndarray else _node_of(b)
+        # (a Python number, the common other operand, without a call)
+        na = a._ag_node if type(a) is ndarray else None if type(a) in _PLAIN else _node_of(a)
+        nb = b._ag_node if type(b) is ndarray else None if type(b) in _PLAIN else _node_of(b)
         la = na is not None and na.live
         lb = nb is not None and nb.live
         if not (la or lb):

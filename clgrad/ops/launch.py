@@ -335,17 +335,27 @@ def operands(args):
     flat (one index) path, decided here, once per op call. The signature is each operand's dtype
     or Python type.
     """
-    if len(args) == 2 and type(args[0]) is ndarray and type(args[1]) is ndarray:
-        a, b = args     # two arrays, the common case, without the loop
-        dev = a._storage.device
-        if b._storage.device is not dev:
-            return None, None, False, None
-        sig = (a.dtype, b.dtype)
-        if a.shape != b.shape:
-            return dev, None, False, sig
-        ca, cb = a._contig, b._contig
-        return dev, a.shape, bool((ca if ca is not None else a._is_c_contiguous()) and
-                                  (cb if cb is not None else b._is_c_contiguous())), sig
+    if len(args) == 2:      # binary ops, the common case, without the loop
+        a, b = args
+        ta, tb = type(a), type(b)
+        if ta is ndarray and tb is ndarray:
+            dev = a._storage.device
+            if b._storage.device is not dev:
+                return None, None, False, None
+            sig = (a.dtype, b.dtype)
+            if a.shape != b.shape:
+                return dev, None, False, sig
+            ca, cb = a._contig, b._contig
+            return dev, a.shape, bool((ca if ca is not None else a._is_c_contiguous()) and
+                                      (cb if cb is not None else b._is_c_contiguous())), sig
+        if ta is ndarray and tb in PY_SCALARS:
+            ca = a._contig
+            return a._storage.device, a.shape, bool(ca if ca is not None else
+                                                    a._is_c_contiguous()), (a.dtype, tb)
+        if tb is ndarray and ta in PY_SCALARS:
+            cb = b._contig
+            return b._storage.device, b.shape, bool(cb if cb is not None else
+                                                    b._is_c_contiguous()), (ta, b.dtype)
     dev = shape = None
     flat = True
     sig = []
@@ -454,16 +464,14 @@ class EwPlan:
         if n == 0:
             return out
         if flat:
-            return self._flat(out, inputs, n)
+            return self.run_flat(out, inputs, n, False)
         return self._strided(out, inputs, n)
 
-    def run_flat(self, out, inputs, n):
-        """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous."""
-        if observer is not None and observer.elementwise(self, out, inputs, True):
+    def run_flat(self, out, inputs, n, offer=True):
+        """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous
+        (``offer``: offered to the observer first, as ``run`` does)."""
+        if offer and observer is not None and observer.elementwise(self, out, inputs, True):
             return out
-        return self._flat(out, inputs, n)
-
-    def _flat(self, out, inputs, n):
         args, off = _operand_args(out, inputs)
         if self.scalars:
             _fit_scalars(args, self.scalars)

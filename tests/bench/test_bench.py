@@ -65,3 +65,18 @@ def test_gluon_step_is_checked_and_compared_with_the_hand_written_one(quick_run)
     assert g["ok"], "the Gluon step's first loss differs from NumPy's"
     assert g["over_hand_written"] > 0 and g["launches"] > 0
     assert "the hand-written step" in format_table(rows, 1.0)
+
+
+def test_bytecode_counts_are_exact_and_compare_two_checkouts(capsys):
+    """The dispatch-cost count is repeatable (the same numbers twice) and prints the ratio."""
+    import os
+
+    from bench import bytecodes
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    first, second = bytecodes.measure(root), bytecodes.measure(root)
+    assert first == second
+    assert set(first) == {"unrecorded", "recorded", "tape"}
+    assert 0 < first["unrecorded"][0] < first["recorded"][0] < first["tape"][0]
+    assert bytecodes.main(["--against", root]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" 1.00") == 3, out
