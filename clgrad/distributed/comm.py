@@ -135,7 +135,10 @@ class _Watchdog:
 
     def _run(self):
         while True:
-            time.sleep(min(1.0, timeout() / 4))
+            try:
+                time.sleep(min(1.0, timeout() / 4))
+            except DistributedError:    # (a bad value is reported where collectives start)
+                time.sleep(1.0)
             now = time.monotonic()
             with self.lock:
                 late = [m for d, m in self.waits.values() if d < now]

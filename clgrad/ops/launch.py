@@ -269,6 +269,19 @@ def _operand_args(out, inputs):
     """Kernel arguments for the operands (buffer and offset per array, scalars as they are),
     and the largest offset among them (it decides between 32- and 64-bit indexing)."""
     off = out._offset
+    if len(inputs) == 2:        # binary ops, the common case, without the loop
+        a, b = inputs
+        ta, tb = type(a) is ndarray, type(b) is ndarray
+        if ta and tb:
+            oa, ob = a._offset, b._offset
+            return [out._storage.buffer, off, a._storage.buffer, oa, b._storage.buffer, ob], \
+                max(off, oa, ob)
+        if ta:
+            oa = a._offset
+            return [out._storage.buffer, off, a._storage.buffer, oa, b], max(off, oa)
+        if tb:
+            ob = b._offset
+            return [out._storage.buffer, off, a, b._storage.buffer, ob], max(off, ob)
     args = [out._storage.buffer, off]
     for x in inputs:
         if type(x) is ndarray:
