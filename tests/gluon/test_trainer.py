@@ -363,3 +363,48 @@ def test_asynchronous_kvstores_are_refused_by_name():
     net.initialize()
     with pytest.raises(TrainerError, match="dist_async.*dist_sync"):
         gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_async")
+
+
+def _two_devices():
+    """Two devices: the first two OpenCL devices that are not simulators when there are two
+    (PyPI's and Debian's PoCL in CI's second pass), else the default device twice, each with
+    its own context and queue."""
+    from clgrad.runtime import all_devices
+    devs = [d for d in all_devices() if "oclgrind" not in d.cl_device.platform.name.lower()]
+    if len(devs) >= 2:
+        return devs[:2]
+    d = default_device()
+    return [d, clgrad.Device(d.cl_device, d.platform_index, d.device_index, d.device_type, 1)]
+
+
+def test_two_device_training_equals_one_device_on_the_whole_batch():
+    """split_and_load + kvstore='device': each device's copy ends where one device ends."""
+    rng = onp.random.default_rng(4)
+    X = rng.standard_normal((8, 5)).astype("float32")
+    Y = rng.integers(0, 3, 8).astype("float32")
+
+    def train(devices):
+        clgrad.np.random.seed(0)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(6, activation="relu", in_units=5), gluon.nn.Dense(3, in_units=6))
+        net.initialize(device=devices)
+        trainer = Trainer(net.collect_params(), "adam", {"learning_rate": 0.05})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        for _ in range(4):
+            xs = gluon.utils.split_and_load(X, devices)
+            ys = gluon.utils.split_and_load(Y, devices)
+            with autograd.record():
+                losses = [loss_fn(net(x), y) for x, y in zip(xs, ys)]
+            for loss in losses:
+                loss.backward()
+            trainer.step(8)
+        return net, devices
+
+    one, _ = train([default_device()])
+    two, devs = train(_two_devices())
+    for name, p in one.collect_params().items():
+        want = p.data().asnumpy()
+        q = two.collect_params()[name]
+        for d in devs:
+            onp.testing.assert_allclose(q.data(d).asnumpy(), want, rtol=1e-5, atol=1e-6,
+                                        err_msg=f"{name} on {d}")
