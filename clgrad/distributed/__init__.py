@@ -9,10 +9,11 @@ A Trainer starts each bucket's allreduce during backward, as soon as its gradien
 (``Buckets``; ``CLGRAD_DIST_OVERLAP=0`` waits for the step instead), and can send float16 on
 the wire (``compression_params={'type': 'fp16'}``, Horovod's ``Compression.fp16``).
 
-Collectives are MPI's (``Iallreduce``, ``Ibcast``, ``Allgatherv``); clgrad adds no transport.
+Collectives are MPI's (``Allreduce``, ``Bcast``, ``Allgatherv``); clgrad adds no transport.
 A collective that does not complete within ``CLGRAD_DIST_TIMEOUT`` seconds (default 300)
-raises ``DistributedError`` instead of hanging, and an uncaught exception on one rank aborts
-the whole job (``MPI_Abort``) after printing which rank raised, so the others never wait forever.
+stops the job instead of hanging (a watchdog prints which rank waited for what, then
+``MPI_Abort``s), and so does an uncaught exception on one rank, after printing which rank
+raised: the others never wait forever.
 """
 from .buckets import Buckets, overlap_wanted  # noqa: F401
 from .comm import (DistributedError, allgather, allreduce, allreduce_arrays, barrier,  # noqa: F401

@@ -16,7 +16,8 @@ BUCKET_BYTES = 4 << 20
 
 
 class DistributedError(MXNetError, RuntimeError):
-    """MPI is missing, a collective timed out, or the ranks disagree (parameter names, shapes)."""
+    """MPI is missing, an argument is wrong (compression, ``CLGRAD_DIST_TIMEOUT``, Buckets'
+    arrays), or the ranks disagree (parameter names, shapes)."""
 
 
 _state = {"comm": None, "local": None}
