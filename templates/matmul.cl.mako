@@ -25,7 +25,15 @@
 ## one from mapping every row of the panel to the same cache sets). All strides are kernel
 ## arguments, so transposed and other strided views are read in place. Every output is summed
 ## in one fixed order: results are deterministic for a given configuration.
+## ``epi`` (clgrad.hybrid's fusion; None otherwise): an elementwise op applied to each value of
+## C before it is stored, C's value being ``v_``, its other operands ``w0, w1, ...`` (arrays read
+## at (m, n) through their own offsets and strides, or scalars), its named subexpressions
+## ``u0, u1, ...``; C is then the elementwise op's output (its type and strides). Only for one
+## K pass (``beta`` never set); stores go lane by lane.
 ${prelude}
+% if epi is not None:
+${epi.helpers}
+% endif
 <%
     MWI = MWG // MDIMC
     NWI = NWG // NDIMC
@@ -54,10 +62,55 @@ ${prelude}
             return "vstore_half%d_rte(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
         return vstore(T, VW, v, "%s + (%s)" % (ptr, idx))
 
-    def put(idx, v, t=None):
+    def put(idx, v, m=None, n=None):
         # store one value of C; with beta set (a later K chunk), add to what is there
-        return "{ %s v_ = %s; if (beta) v_ += %s; %s; }" % (
-            t or T, v, load(c, "C", idx), store(c, "C", idx, "v_"))
+        if epi is None:
+            return "{ %s v_ = %s; if (beta) v_ += %s; %s; }" % (
+                T, v, load(c, "C", idx), store(c, "C", idx, "v_"))
+        # an epilogue (a fused elementwise op, clgrad.hybrid) on the one K pass there is: its
+        # operands read at (m, n), its result stored in the epilogue's output type
+        out = ["{", "const %s v_ = %s;" % (T, v)]
+        for k, op in enumerate(epi.operands):
+            if op.is_array:
+                out.append("const %s w%d = %s;" % (op.compute, k, load(
+                    op, "E%d" % k, "eo%d + (%s) * se%dm + (%s) * se%dn" % (k, m, k, n, k))))
+            else:
+                out.append("const %s w%d = es%d;" % (op.compute, k, k))
+        for k, (lt, le) in enumerate(epi.lets):
+            out.append("const %s u%d = (%s)(%s);" % (lt, k, lt, le))
+        out.append("const %s r_ = (%s)(%s);" % (c.compute, c.compute, epi.expr))
+        out.append(store(c, "C", idx, "r_") + "; }")
+        return " ".join(out)
+
+    def put_epi_vector(i, j):
+        # the epilogue on the VW lanes of acc_i_j at row m_i, columns c0 .. c0 + VW - 1: each
+        # array operand read as a vector (unit stride along n), one value (stride 0) or lane by
+        # lane; C stored as a vector when its stride along n is 1
+        m = "m_%d" % i
+        out = ["{", "const %s v_ = acc_%d_%d;" % (VT, i, j)]
+        for k, op in enumerate(epi.operands):
+            if not op.is_array:
+                out.append("const %s w%d = (%s)(es%d);" % (VT, k, VT, k))
+                continue
+            row = "eo%d + %s * se%dm" % (k, m, k)
+            cls = epi.nclass[k]
+            if cls == "unit":
+                v = vload(T, VW, "E%d + %s + c0" % (k, row))
+            elif cls == "zero":
+                v = "(%s)(E%d[%s])" % (VT, k, row)
+            else:
+                v = "(%s)(%s)" % (VT, ", ".join("E%d[%s + (c0 + %d) * se%dn]" % (k, row, l, k)
+                                               for l in range(VW)))
+            out.append("const %s w%d = %s;" % (VT, k, v))
+        for k, (lt, le) in enumerate(epi.lets):
+            out.append("const %s%d u%d = (%s%d)(%s);" % (lt, VW, k, lt, VW, le))
+        out.append("const %s r_ = (%s)(%s);" % (VT, VT, epi.expr))
+        if c_n1:
+            out.append(vstore(T, VW, "r_", "C + cr + c0"))
+        else:
+            out += ["C[cr + (c0 + %d) * sCn] = %s;" % (l, lane("r_", l)) for l in range(VW)]
+        out.append("}")
+        return " ".join(out)
 
     def putv(idx, v):
         return "{ %s v_ = %s; if (beta) v_ += %s; %s }" % (VT, v, ldv(c, "C", idx),
@@ -108,6 +161,15 @@ void ${name}(
 % for d in range(bnd):
     , const long bn${d}, const long sAb${d}, const long sBb${d}, const long sCb${d}
 % endfor
+% if epi is not None:
+%   for k, op in enumerate(epi.operands):
+%     if op.is_array:
+    , __global const ${op.ctype} *E${k}, const long eo${k}, const long se${k}m, const long se${k}n
+%     else:
+    , const ${op.compute} es${k}
+%     endif
+%   endfor
+% endif
     )
 {
     const int tn = (int)get_local_id(0);
@@ -205,7 +267,8 @@ void ${name}(
 %   for i in range(MWI):
     if (m_${i} < M) {
 %     for j in range(NVEC):
-        if (n_${j} < N) ${put("co + m_%d * sCm + n_%d * sCn" % (i, j), "s_%d_%d" % (i, j))}
+        if (n_${j} < N) ${put("co + m_%d * sCm + n_%d * sCn" % (i, j), "s_%d_%d" % (i, j),
+                              "m_%d" % i, "n_%d" % j)}
 %     endfor
     }
 %   endfor
@@ -293,13 +356,24 @@ void ${name}(
             const long c0 = n_${j};
             const int l0 = 0, l1 = (int)min((long)${VW}, N - n_${j});
 %       endif
-%       if c_n1:
+%       if c_n1 and epi is None:
             if (${whole}) ${putv("cr + c0", "acc_%d_%d" % (i, j))}
             else
+%       elif epi is not None and VW > 1 and epi.vector:
+            ## a whole vector through the epilogue on vectors (an expression valid on them)
+            if (${whole}) ${put_epi_vector(i, j)}
+            else
+%       elif epi is not None and VW > 1:
+            ## a whole vector: its lanes unrolled, each through the epilogue
+            if (${whole}) {
+%         for l in range(VW):
+                ${put("cr + (c0 + %d) * sCn" % l, lane("acc_%d_%d" % (i, j), l), "m_%d" % i, "(c0 + %d)" % l)}
+%         endfor
+            } else
 %       endif
             {
 %       if VW == 1:
-                if (l0 < l1) ${put("cr + c0 * sCn", "acc_%d_%d" % (i, j))}
+                if (l0 < l1) ${put("cr + c0 * sCn", "acc_%d_%d" % (i, j), "m_%d" % i, "c0")}
 %       else:
                 ## a partial vector goes out lane by lane through a private copy (one loop,
                 ## not VW unrolled stores: keeps the source small for every storage type); the
@@ -307,7 +381,8 @@ void ${name}(
                 ## what some CPU runtimes get wrong (see runtime/selfcheck.py)
                 ${T} part[${VW}];
                 ${" ".join("part[%d] = %s;" % (l, lane("acc_%d_%d" % (i, j), l)) for l in range(VW))}
-                for (int l = l0; l < l1; ++l) ${put("cr + (c0 + l) * sCn", "part[l]")}
+                for (int l = l0; l < l1; ++l) ${put("cr + (c0 + l) * sCn", "part[l]",
+                                                    "m_%d" % i, "(c0 + l)")}
 %       endif
             }
         }

@@ -643,7 +643,14 @@ SCENARIOS = {
             dz = 2 * hh * 2 * (1 - ((hh + 1) / 2) ** 2)
             close(W.grad, a.T @ dz, 1e-4); close(B.grad, dz.sum(0), 1e-4)
         assert len(g.graphs) == 1 and 'ew_fused' in g.describe()
-    """, {"elementwise", "reduce"}),
+        # a tiled product with its bias, relu and scaling as the kernel's epilogue
+        p, q, r = (np.array(rng.standard_normal(s).astype('float32'))
+                   for s in ((20, 16), (16, 24), (24,)))
+        g2 = npx.hybridize(lambda p, q, r: npx.relu(p @ q + r) * 2)
+        for _ in range(2):
+            close(g2(p, q, r), onp.maximum(p.asnumpy() @ q.asnumpy() + r.asnumpy(), 0) * 2, 1e-4)
+        assert '_epi ---' in g2.describe()
+    """, {"elementwise", "reduce", "matmul"}),
     "optimizer": Scenario("""
         from clgrad import optimizer as opt
         from clgrad.optimizer import Arena, fused

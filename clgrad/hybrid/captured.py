@@ -218,12 +218,13 @@ class CapturedCall:
         for part in ("forward", "backward"):
             if part not in self.counts:
                 continue
-            ew, other, _ = self.counts[part]
-            ew2, other2, fused = self.counts[part + "_after"]
+            ew, other, _, _ = self.counts[part]
+            ew2, other2, fused, epi = self.counts[part + "_after"]
             prog = getattr(self, part)
             lines.append(f"  {part}: {ew} elementwise ops + {other} other launches captured; "
-                         f"after fusion {ew2} elementwise kernels (computing {fused} ops) + "
-                         f"{other2} other launches = {prog.launches} launches per call")
+                         f"after fusion {ew2} elementwise kernels + {other2} other launches "
+                         f"({epi} with an elementwise epilogue), computing {fused} elementwise "
+                         f"ops = {prog.launches} launches per call")
         lines.append(f"  arena: {self.arena.size} bytes for the intermediates")
         for name, src in self.fused_sources:
             body = src[src.find("__kernel"):]
@@ -302,7 +303,10 @@ def _writes(e):
 def _optimise(events, internal, keep):
     events = fuse.fold_constants(events, internal, keep)
     events = fuse.eliminate_dead(events, internal, keep)
-    return fuse.fuse_elementwise(events, internal, keep) if fusing() else events
+    if not fusing():
+        return events
+    events = fuse.fuse_elementwise(events, internal, keep)
+    return fuse.fuse_epilogues(events, internal, keep)
 
 
 def _prepare(events):

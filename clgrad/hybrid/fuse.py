@@ -12,12 +12,20 @@ else: the inner expressions become named subexpressions (``lets``) of one kernel
 elementwise template, their operands broadcast to the root's shape. Values read twice stay in
 memory (no recomputation of shared work); float16 and complex values, and expressions that use
 the element index, are not fused.
+
+Then an elementwise op (such a tree, or one op) that alone reads a matrix product's result, as
+the product wrote it, becomes the product kernel's epilogue (``fuse_epilogues``): the tiled
+kernel applies it to each value before the store and writes the op's output instead, so the
+product's own result never exists (Dense's bias add and activation, for instance).
 """
 import re
 from collections import defaultdict
 
 from .. import dtypes as dt
+from ..base import MXNetError
+from ..codegen import render as R
 from ..ops import launch as _launch
+from ..ops.linalg import Epilogue
 from .trace import Ew, Launch, Upload
 
 #: the fused kernels' plan names: "fused_v" when every part is valid on vector types
@@ -34,9 +42,9 @@ def _is_array(x):
     return hasattr(x, "_storage")
 
 
-def _fusable(e):
+def _fusable(e, lets_ok=False):
     p = e.plan
-    if p.lets or "gid" in p.expr:
+    if (p.lets and not lets_ok) or "gid" in p.expr:
         return False
     if p.out_dtype.kind not in "biuf" or p.out_dtype == dt.float16:
         return False
@@ -256,12 +264,123 @@ def _convert(u, d, c):
     return f"(({cc})({st})({u}))"
 
 
+def fuse_epilogues(events, internal, keep):
+    """Fold an elementwise op (a fused tree or a single op) into the matrix product whose
+    result it alone reads: the product's kernel applies it before each store and writes the
+    elementwise op's output instead (``Kernel.epilogue``; one K pass, no batch dimensions).
+    The product's own result then exists nowhere. The elementwise op must read that result
+    once, as the product wrote it (either orientation), and nothing between the two may
+    write the op's other operands or touch its output."""
+    writers = defaultdict(list)
+    readers = defaultdict(list)
+    for i, e in enumerate(events):
+        for b in e.writes():
+            writers[id(b)].append(i)
+        for b in e.reads():
+            readers[id(b)].append(i)
+    replaced = {}
+    for i, e in enumerate(events):
+        if type(e) is not Launch or e.kernel.epilogue is None or e.per_call is not None:
+            continue
+        a = e.args
+        if len(a) != 16 or a[15] != 0:      # batch dimensions, or a later K chunk
+            continue
+        C, co, scm, scn, M, N = a[8], a[9], a[10], a[11], a[12], a[13]
+        bid = id(C)
+        if bid not in internal or bid in keep or writers[bid] != [i] or \
+                any(w < i for w in readers[bid]):
+            continue
+        rs = [r for r in readers[bid] if r != i]
+        if len(rs) != 1:
+            continue
+        j = rs[0]
+        c = events[j]
+        if type(c) is not Ew or not _fusable(c, lets_ok=True) or j in replaced:
+            continue
+        fused = _epilogue(events, i, j, c, C, (co, scm, scn, M, N), writers)
+        if fused is not None:
+            replaced[i] = fused
+            replaced[j] = None
+    if not replaced:
+        return events
+    return [replaced.get(i, e) for i, e in enumerate(events) if replaced.get(i, e) is not None]
+
+
+def _epilogue(events, i, j, c, C, geometry, writers):
+    """The Launch of product ``events[i]`` with the elementwise ``c`` (``events[j]``) as its
+    epilogue, or None when it does not apply."""
+    co, scm, scn, M, N = geometry
+    pos = [k for k, x in enumerate(c.inputs) if _is_array(x) and _buf(x) is C]
+    if len(pos) != 1:
+        return None
+    x = c.inputs[pos[0]]
+    if x.shape != c.out.shape or x.ndim != 2 or x._offset != co:
+        return None
+    if x.shape == (M, N) and x._strides == (scm, scn):
+        perm = (0, 1)           # the kernel's (m, n) are the op's axes (0, 1)
+    elif x.shape == (N, M) and x._strides == (scn, scm):
+        perm = (1, 0)           # a swapped plan: the kernel computes the transpose
+    else:
+        return None
+    out = c.out
+    ob = _buf(out)
+    for y in c.inputs:
+        if _is_array(y) and _buf(y) is not C:
+            if _buf(y) is ob:
+                return None
+            if any(i < w < j for w in writers.get(id(_buf(y)), ())):
+                return None
+    for k in range(i + 1, j):
+        if any(b is ob for b in events[k].reads()):
+            return None
+    plan = c.plan
+    operands, args, names, nclass = [], [], [], []
+    # on vectors when every part is valid on them and every value is of the product's type
+    vector = plan.name in _launch.VECTOR_SAFE and plan.out_dtype == x.dtype
+    for k, y in enumerate(c.inputs):
+        is_arr, d, comp = plan.sig[k]
+        vector = vector and comp == x.dtype and (not is_arr or d == x.dtype)
+        if k == pos[0]:
+            names.append(_convert("v_", x.dtype, comp))
+            continue
+        names.append(f"w{len(operands)}")
+        if is_arr:
+            if y.shape != out.shape:
+                y = _broadcast_view(y, out.shape)
+            sm, sn = y._strides[perm[0]], y._strides[perm[1]]
+            operands.append(R.Operand(True, d, comp))
+            nclass.append("unit" if sn == 1 else "zero" if sn == 0 else "any")
+            args += [y._storage.buffer, y._offset, sm, sn]
+        else:
+            operands.append(R.Operand(False, comp, comp))
+            nclass.append("any")
+            args.append(dt.cast_scalar(y, comp))
+    vector = vector and all(t == dt.compute_ctype(x.dtype) for t, _ in plan.lets)
+
+    def sub(text):
+        return _V.sub(lambda m: names[int(m.group(1))], text)
+    epi = Epilogue(operands, [(t, sub(te)) for t, te in plan.lets], sub(plan.expr),
+                   plan.helpers, R.Operand(True, plan.out_dtype), nclass, vector)
+    so = out._strides
+    try:
+        kernel = events[i].kernel.epilogue(so[perm[1]] == 1 or N == 1, epi)
+    except MXNetError:
+        return None
+    e = events[i]
+    new = list(e.args[:8]) + [out._storage.buffer, out._offset, so[perm[0]], so[perm[1]]] + \
+        list(e.args[12:16]) + args
+    return Launch(kernel, e.glob, e.local, new, None, f"{e.op}+{c.op}", fused=c.fused)
+
+
 def count_kernels(events):
-    """(elementwise ops, other launches, elementwise ops computed in all)."""
+    """(elementwise kernels, other launches, elementwise ops computed in all, launches with an
+    elementwise epilogue)."""
     ew = sum(1 for e in events if type(e) is Ew)
     other = sum(1 for e in events if type(e) is Launch)
-    fused = sum(e.fused for e in events if type(e) is Ew)
-    return ew, other, fused
+    fused = sum(e.fused for e in events if type(e) in (Ew, Launch))
+    epilogues = sum(1 for e in events if type(e) is Launch and e.fused)
+    return ew, other, fused, epilogues
 
 
-__all__ = ["fold_constants", "eliminate_dead", "fuse_elementwise", "count_kernels"]
+__all__ = ["fold_constants", "eliminate_dead", "fuse_elementwise", "fuse_epilogues",
+           "count_kernels"]

@@ -45,15 +45,16 @@ class Launch:
     """A launch of any other kernel: the arguments as they were passed (buffers and values);
     ``per_call`` is (positions, values function) for arguments drawn anew every call."""
 
-    __slots__ = ("kernel", "glob", "local", "args", "per_call", "op")
+    __slots__ = ("kernel", "glob", "local", "args", "per_call", "op", "fused")
 
-    def __init__(self, kernel, glob, local, args, per_call, op):
+    def __init__(self, kernel, glob, local, args, per_call, op, fused=0):
         self.kernel = kernel
         self.glob = tuple(glob)
         self.local = None if local is None else tuple(local)
         self.args = list(args)
         self.per_call = per_call
         self.op = op
+        self.fused = fused      # elementwise ops its kernel applies as an epilogue
 
     def buffers(self):
         return [a for a in self.args if isinstance(a, cl.MemoryObjectHolder)]

@@ -97,7 +97,8 @@ class Kernel:
     ``trial``); ``KernelBuildError`` when it fails to build, is rejected, or lacks the kernel.
     """
 
-    __slots__ = ("kernel", "local", "name", "limit", "queue", "lock", "arg_dtypes", "source")
+    __slots__ = ("kernel", "local", "name", "limit", "queue", "lock", "arg_dtypes", "source",
+                 "epilogue")
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256, program=None):
         prog = program if program is not None else build_program(
@@ -110,6 +111,9 @@ class Kernel:
         k.set_scalar_arg_dtypes(arg_dtypes)
         self.arg_dtypes = tuple(arg_dtypes)
         self.source = source
+        # set by a family whose kernels can take an elementwise epilogue (the tiled matmul):
+        # ``epilogue(c_n1, epi)`` builds this kernel with ``epi`` applied before each store
+        self.epilogue = None
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)
         local = group_size(limit, device.caps.max_wg, local_cap)
@@ -803,7 +807,7 @@ def _make_elementwise(device, name, out_dtype, sig, expr, ndim, helpers, idx, in
         if o.is_array:
             arg_dtypes += [None, it]
         else:
-            arg_dtypes.append(_scalar_np_dtype(o.compute))
+            arg_dtypes.append(scalar_np_dtype(o.compute))
     n_arrays = sum(1 for o in ops if o.is_array)
     arg_dtypes += [it] * (ndim * (1 + n_arrays))
     arg_dtypes.append(it)
@@ -821,5 +825,6 @@ _SCALAR_NP = {"uchar": _np.uint8, "char": _np.int8, "short": _np.int16, "int": _
               "float2": _np.complex64, "double2": _np.complex128}
 
 
-def _scalar_np_dtype(ctype):
+def scalar_np_dtype(ctype):
+    """The NumPy type a kernel's scalar argument of C type ``ctype`` is passed as."""
     return _SCALAR_NP[ctype]

@@ -44,7 +44,7 @@ def test_replay_matches_eager_and_fuses_a_chain_into_one_kernel():
     got = h(x)
     assert launch_count() - before == 1     # 50 elementwise ops, one fused kernel
     _same(got.asnumpy(), want)
-    assert "computing 50 ops" in h.describe()
+    assert "computing 50 elementwise ops" in h.describe()
     assert "u48" in h.describe()            # the fused kernel's source is shown
 
 
@@ -275,7 +275,7 @@ def test_dense_bias_add_fuses_into_relu_in_training():
     y.backward()
     text = net.describe_captured()
     assert forward == 2, text                         # the product, then add and relu in one
-    assert "computing 2 ops" in text and "isnan(u0)" in text, text
+    assert "computing 2 elementwise ops" in text and "isnan(u0)" in text, text
     eager = gluon.nn.Dense(8, activation="relu", in_units=4)
     eager.initialize()
     eager.weight.set_data(net.weight.data())
@@ -435,7 +435,7 @@ def test_constants_made_inside_are_folded_and_kept():
     _same(h(x).asnumpy(), [3, 5, 7])
     _same(h(x * 2).asnumpy(), [6, 10, 14])
     assert launch_count() - before == 3     # x * 2 eagerly, then one launch per replay
-    assert "3 elementwise ops" in h.describe() and "computing 1 ops" in h.describe()
+    assert "3 elementwise ops" in h.describe() and "computing 1 elementwise ops" in h.describe()
 
 
 def test_an_array_from_the_closure_is_read_where_it_is_at_each_call():

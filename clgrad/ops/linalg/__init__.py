@@ -17,7 +17,8 @@ from .norms import as_float_input, matrix_norm_over, norm, vector_norm_over  # n
 from .params import (CONSTRAINTS, DEFAULT_PARAMS, DEFAULT_PARAMS_NT,  # noqa: F401
                      FALLBACK_PARAMS, OPTIONAL_PARAMS, PARAM_NAMES, default_params, full_params,
                      local_mem_bytes, param_problem, size_key, vector_width, work_group_size)
-from .plans import LAST_PLAN, TUNABLE, TUNABLES, matmul_with_params, plan_count  # noqa: F401
+from .plans import (LAST_PLAN, TUNABLE, TUNABLES, Epilogue, matmul_with_params,  # noqa: F401
+                    plan_count)
 from .products import batch_dot, dot, inner, matmul, outer, tensordot, vdot  # noqa: F401
 
 __all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "vdot"]

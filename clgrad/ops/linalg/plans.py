@@ -100,14 +100,48 @@ def _ptuple(p):
     return tuple(int(p[n]) for n in _SOURCE_PARAMS)
 
 
-def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params):
+class Epilogue:
+    """An elementwise op applied to each value of C before it is stored (the template's
+    ``epi``): ``operands`` (``render.Operand``: arrays read at (m, n), scalars), ``lets`` and
+    ``expr`` over ``v_`` (C's value), ``w0, w1, ...`` and ``u0, u1, ...``, the ``helpers`` they
+    call, and ``out`` (``render.Operand``), what C then holds. Built by clgrad.hybrid's fusion;
+    the kernel takes, after its own arguments, per array operand its buffer, offset and strides
+    along m and n, per scalar its value."""
+
+    def __init__(self, operands, lets, expr, helpers, out, nclass=None, vector=False):
+        self.operands, self.lets, self.expr, self.helpers, self.out = \
+            tuple(operands), tuple(lets), expr, helpers, out
+        #: per operand, its stride along n: "unit", "zero" or "any" (how the vector path reads)
+        self.nclass = tuple(nclass or ("any",) * len(self.operands))
+        #: whether ``expr`` and ``lets`` are valid on vectors of the product's compute type
+        #: (then whole vectors of C go through them as vectors)
+        self.vector = vector
+        self.key = (tuple((o.is_array, o.dtype, o.compute) for o in self.operands), self.lets,
+                    expr, helpers, (out.dtype, out.compute), self.nclass, vector)
+        self.fp64 = any(o.compute.startswith("double") or o.dtype == dt.float64
+                        for o in self.operands + (out,)) or \
+            any(t.startswith("double") for t, _ in self.lets)
+
+    def arg_dtypes(self):
+        out = []
+        for o in self.operands:
+            out += [None, _np.int64, _np.int64, _np.int64] if o.is_array else \
+                [launch.scalar_np_dtype(o.compute)]
+        return out
+
+
+def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None):
     pt = _ptuple(params)
-    key = ("matmul", form, dtype, la, lb, bmode, c_n1, bnd, pt)
+    key = ("matmul", form, dtype, la, lb, bmode, c_n1, bnd, pt) + \
+        ((epi.key,) if epi is not None else ())
     k = dev.kernels.get(key)
     if k is None:
         try:
             k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd,
-                             full_params(dict(zip(_SOURCE_PARAMS, pt))))
+                             full_params(dict(zip(_SOURCE_PARAMS, pt))), epi)
+            if epi is None and not bnd:
+                k.epilogue = lambda c_n1, epi: _tiled_kernel(dev, dtype, form, la, lb, bmode,
+                                                             c_n1, bnd, params, epi)
         except (_NoFit, KernelBuildError) as e:
             # remembered, so that the next call falls back without rebuilding; without its
             # traceback, whose frames would keep the caller's arrays alive
@@ -118,18 +152,20 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params):
     return k
 
 
-def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p):
+def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None):
     why = param_problem(p, dev, dtype)
     if why:
         raise _NoFit(f"matmul parameters {p} do not fit {dev} ({dev.name}): {why}")
     comp = _compute_dtype(dtype)
     op = R.Operand(True, dtype, comp)
-    name = f"matmul_{form}"
-    src = R.render("matmul.cl.mako", prelude=R.prelude(dtype == dt.float64), name=name,
-                   form=form, a=op, b=op, c=op, T=dt.ctype(comp), a_layout=la, b_layout=lb,
-                   bmode=bmode, c_n1=c_n1, bnd=bnd, **p)
+    name = f"matmul_{form}" + ("" if epi is None else "_epi")
+    src = R.render("matmul.cl.mako", prelude=R.prelude(dtype == dt.float64 or
+                                                        (epi is not None and epi.fp64)),
+                   name=name, form=form, a=op, b=op, c=op if epi is None else epi.out,
+                   T=dt.ctype(comp), a_layout=la, b_layout=lb, bmode=bmode, c_n1=c_n1, bnd=bnd,
+                   epi=epi, **p)
     arg_dtypes = ([None] + [_np.int64] * 3) * 3 + [_np.int64] * 3 + [_np.int32] + \
-        [_np.int64] * (4 * bnd)
+        [_np.int64] * (4 * bnd) + (epi.arg_dtypes() if epi is not None else [])
     k = launch.Kernel(dev, src, name, arg_dtypes, local_cap=p["MDIMC"] * p["NDIMC"])
     limit = k.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
                                          dev.cl_device)

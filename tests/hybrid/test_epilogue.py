@@ -1,0 +1,109 @@
+"""Elementwise epilogues after matrix products: a captured graph folds the elementwise op that
+alone reads a product's result into the product's kernel (``fuse.fuse_epilogues``)."""
+import numpy as onp
+import pytest
+
+from clgrad import autograd, gluon, np, npx
+from clgrad.ops.launch import launch_count
+from clgrad.runtime import default_device
+
+FP64 = default_device().caps.fp64
+rng = onp.random.default_rng(11)
+
+
+def _arr(shape, dtype="float32"):
+    return np.array(rng.standard_normal(shape).astype(dtype))
+
+
+def _replay(fn, *args):
+    """(eager result, replayed result, launches of one replay, describe text)."""
+    want = fn(*args).asnumpy()
+    h = npx.hybridize(fn)
+    h(*args)
+    before = launch_count()
+    got = h(*args)
+    n = launch_count() - before
+    return want, got.asnumpy(), n, h.describe()
+
+
+@pytest.mark.parametrize("M,K,N", [(128, 96, 80), (37, 130, 53), (200, 64, 17)])
+def test_bias_relu_and_more_fold_into_the_product(M, K, N):
+    a, b = _arr((M, K)), _arr((K, N))
+    bias, col, s = _arr((N,)), _arr((M, 1)), _arr((M, N))
+
+    def f(a, b, bias, col, s):
+        return npx.relu(a @ b + bias) * 0.5 - col + s
+    want, got, n, text = _replay(f, a, b, bias, col, s)
+    onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert n == 1, text                     # one launch: the product with its epilogue
+    assert "1 with an elementwise epilogue), computing 5 elementwise ops" in text, text
+
+
+def test_a_transposed_product_folds_in_the_right_orientation():
+    # A along M and B along K: the plan computes C.T = B.T @ A.T; the epilogue must follow
+    X, Y = _arr((96, 120)), _arr((70, 96))     # a = X.T (120, 96), b = Y.T (96, 70)
+    bias, col = _arr((70,)), _arr((120, 1))
+
+    def f(X, Y, bias, col):
+        return (X.T @ Y.T + bias) * col
+    want, got, n, text = _replay(f, X, Y, bias, col)
+    onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert "_epi ---" in text, text
+
+
+@pytest.mark.skipif(not FP64, reason="the device has no float64")
+def test_float64_and_a_change_of_dtype_in_the_epilogue():
+    a, b = _arr((64, 72), "float64"), _arr((72, 40), "float64")
+    want, got, n, text = _replay(lambda a, b: npx.sigmoid(a @ b) + 1, a, b)
+    onp.testing.assert_allclose(got, want, rtol=1e-12)
+    assert "_epi ---" in text
+    a, b = _arr((64, 72)), _arr((72, 40))
+    want, got, n, text = _replay(lambda a, b: (a @ b) > 0.25, a, b)
+    assert got.dtype == onp.bool_ and (got == want).all()
+    assert "_epi ---" in text
+
+
+def test_a_product_read_twice_or_kept_for_backward_is_not_folded():
+    a, b = _arr((64, 72)), _arr((72, 40))
+    want, got, n, text = _replay(lambda a, b: (a @ b) * (a @ b).sum(), a, b)
+    onp.testing.assert_allclose(got, want, rtol=1e-5)
+    x, w = _arr((64, 72)), _arr((72, 40))
+    x.attach_grad()
+    w.attach_grad()
+
+    def f(x, w):
+        y = x @ w
+        return y * y                        # the backward reads y: it must exist
+    h = npx.hybridize(f)
+    for _ in range(2):
+        with autograd.record():
+            z = h(x, w)
+        z.backward()
+    gx, gw = x.grad.asnumpy().copy(), w.grad.asnumpy().copy()
+    with autograd.record():
+        z2 = f(x, w)
+    z2.backward()
+    onp.testing.assert_allclose(gx, x.grad.asnumpy(), rtol=1e-5)
+    onp.testing.assert_allclose(gw, w.grad.asnumpy(), rtol=1e-5)
+
+
+def test_the_mlp_forward_folds_every_bias_and_relu():
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(256, activation="relu", in_units=784),
+            gluon.nn.Dense(256, activation="relu", in_units=256), gluon.nn.Dense(10, in_units=256))
+    net.initialize()
+    x = _arr((128, 784))
+    with autograd.record():
+        want = net(x)
+    want.backward()
+    gw = [p.grad().asnumpy().copy() for p in net.collect_params().values()]
+    net.hybridize()
+    for _ in range(2):
+        with autograd.record():
+            y = net(x)
+        y.backward()
+    onp.testing.assert_allclose(y.asnumpy(), want.asnumpy(), rtol=1e-6, atol=1e-6)
+    for p, g in zip(net.collect_params().values(), gw):
+        onp.testing.assert_allclose(p.grad().asnumpy(), g, rtol=1e-5, atol=1e-6)
+    text = net.describe_captured()
+    assert text.count("matmul_nvec_epi ---") + text.count("matmul_kvec_epi ---") == 3, text
