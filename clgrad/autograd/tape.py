@@ -20,8 +20,8 @@ from ..base import (AutogradError, DeviceMismatchError, DTypeError, GradReqError
                     ShapeError)
 from ..ndarray import ndarray
 from . import graph
-from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpNode, by_seq,  # noqa: F401
-                    freed_message, record_node, requires_grad)
+from .graph import (FREED, GRAD_REQS, NOT_IN_GRAPH, LeafNode, OpContext, OpNode,  # noqa: F401
+                    by_seq, check_saved, freed_message, record_node, requires_grad)
 
 
 class AutogradArgumentError(MXNetError, ValueError, AssertionError):
@@ -223,9 +223,13 @@ def _run(heads, head_grads, variables, retain_graph, train_mode, create_graph, f
                 if node.nout > 1:   # (a single output always has its cotangent)
                     _fill_zero_cotangents(node, outs)
                 ctx = node.ctx
-                check = getattr(ctx, "check_versions", None)
-                if check is not None:
-                    check(node.name)
+                if type(ctx) is OpContext:  # (the ops' context, checked without a method call)
+                    if ctx.versions:
+                        check_saved(node.name, ctx.saved, ctx.versions)
+                else:
+                    check = getattr(ctx, "check_versions", None)
+                    if check is not None:
+                        check(node.name)
                 scale = node.scale
                 if scale is not None and defer:
                     g = outs[0]

@@ -41,9 +41,9 @@ def set_observer(new):
 
     While one is installed (``observer``), every elementwise call is offered to
     ``observer.elementwise(plan, out, inputs, flat)`` and every launch to
-    ``observer.launch(kernel, global_size, local_size, args)``; each returns True when it took the call over (then nothing is
-    enqueued here). This is how a capture (``clgrad.hybrid``) sees the records of a call
-    without a second dispatch path.
+    ``observer.launch(kernel, global_size, local_size, args)``; each returns True when it
+    took the call over (then nothing is enqueued here). This is how a capture
+    (``clgrad.hybrid``) sees the records of a call without a second dispatch path.
     """
     global observer
     prev = observer
@@ -273,19 +273,6 @@ def _operand_args(out, inputs):
     """Kernel arguments for the operands (buffer and offset per array, scalars as they are),
     and the largest offset among them (it decides between 32- and 64-bit indexing)."""
     off = out._offset
-    if len(inputs) == 2:        # binary ops, the common case, without the loop
-        a, b = inputs
-        ta, tb = type(a) is ndarray, type(b) is ndarray
-        if ta and tb:
-            oa, ob = a._offset, b._offset
-            return [out._storage.buffer, off, a._storage.buffer, oa, b._storage.buffer, ob], \
-                max(off, oa, ob)
-        if ta:
-            oa = a._offset
-            return [out._storage.buffer, off, a._storage.buffer, oa, b], max(off, oa)
-        if tb:
-            ob = b._offset
-            return [out._storage.buffer, off, a, b._storage.buffer, ob], max(off, ob)
     args = [out._storage.buffer, off]
     for x in inputs:
         if type(x) is ndarray:
@@ -300,22 +287,61 @@ def _operand_args(out, inputs):
 
 
 def _scalar_slots(sig):
-    """Per scalar operand of an elementwise signature: (its position in the kernel's argument
-    list, its compute dtype, the Python type the argument takes, and for integer types the
-    range that goes to the kernel unconverted)."""
+    """Per scalar operand of an elementwise signature that may need converting: (its position
+    in the kernel's argument list, its compute dtype, the Python type the argument takes, and
+    for integer types the range that goes to the kernel unconverted). A float, bool or complex
+    operand that the signature promises is always of its slot's Python type needs nothing."""
     slots = []
     pos = 2         # after the output's buffer and offset; an array operand takes two places
-    for is_array, _, c in sig:
+    for is_array, given, c in sig:
         if is_array:
             pos += 2
             continue
         if c.kind in "iu":
             info = _np.iinfo(c)
             slots.append((pos, c, int, int(info.min), int(info.max)))
-        else:
+        elif given is not _PY_TYPE[c.kind]:
             slots.append((pos, c, _PY_TYPE[c.kind], None, None))
         pos += 1
     return tuple(slots)
+
+
+# Packers of the flat path's kernel arguments, one per pattern of array (a) and scalar (s)
+# operands, chosen once per plan: the output's buffer and offset, each operand's (buffer and
+# offset, or the scalar), then the element count; and a bound on the largest offset (their
+# sum: cheaper than max, and a bound that is too high only takes the 64-bit kernel).
+def _pack_a(out, inputs, n):
+    a, = inputs
+    o, oa = out._offset, a._offset
+    return [out._storage.buffer, o, a._storage.buffer, oa, n], o + oa
+
+
+def _pack_aa(out, inputs, n):
+    a, b = inputs
+    o, oa, ob = out._offset, a._offset, b._offset
+    return [out._storage.buffer, o, a._storage.buffer, oa, b._storage.buffer, ob, n], o + oa + ob
+
+
+def _pack_as(out, inputs, n):
+    a, b = inputs
+    o, oa = out._offset, a._offset
+    return [out._storage.buffer, o, a._storage.buffer, oa, b, n], o + oa
+
+
+def _pack_sa(out, inputs, n):
+    a, b = inputs
+    o, ob = out._offset, b._offset
+    return [out._storage.buffer, o, a, b._storage.buffer, ob, n], o + ob
+
+
+def _pack_any(out, inputs, n):
+    args, off = _operand_args(out, inputs)
+    args.append(n)
+    return args, off
+
+
+_PACKERS = {(True,): _pack_a, (True, True): _pack_aa, (True, False): _pack_as,
+            (False, True): _pack_sa}
 
 
 _PY_TYPE = {"b": bool, "f": float, "c": complex}
@@ -335,6 +361,7 @@ def _fit_scalars(args, slots):
 _INT_LIMIT = 2 ** 31 - 1
 _SCALAR_STREAM = (1, 1, "interleaved", 256)     # one element per work-item
 _PAD_MARGIN = 1 << 20   # indices past n that padded work-items of the flat path may form
+_FLAT_INT_LIMIT = _INT_LIMIT - _PAD_MARGIN      # n + offsets below it: 32-bit flat indexing
 _PLANS = {}         # (name, expr, out dtype, signature, helpers) -> EwPlan
 _LAYOUT_CACHE_MAX = 512
 
@@ -362,17 +389,13 @@ def operands(args):
             sig = (a.dtype, b.dtype)
             if a.shape != b.shape:
                 return dev, None, False, sig
-            ca, cb = a._contig, b._contig
-            return dev, a.shape, bool((ca if ca is not None else a._is_c_contiguous()) and
-                                      (cb if cb is not None else b._is_c_contiguous())), sig
+            # (``_contig`` is True, or False or None: then the method, which caches, decides)
+            return dev, a.shape, (a._contig or a._is_c_contiguous()) and \
+                (b._contig or b._is_c_contiguous()), sig
         if ta is ndarray and tb in PY_SCALARS:
-            ca = a._contig
-            return a._storage.device, a.shape, bool(ca if ca is not None else
-                                                    a._is_c_contiguous()), (a.dtype, tb)
+            return a._storage.device, a.shape, a._contig or a._is_c_contiguous(), (a.dtype, tb)
         if tb is ndarray and ta in PY_SCALARS:
-            cb = b._contig
-            return b._storage.device, b.shape, bool(cb if cb is not None else
-                                                    b._is_c_contiguous()), (ta, b.dtype)
+            return b._storage.device, b.shape, b._contig or b._is_c_contiguous(), (ta, b.dtype)
     dev = shape = None
     flat = True
     sig = []
@@ -386,7 +409,7 @@ def operands(args):
                 return None, None, False, None
             elif a.shape != shape:
                 shape = _MIXED
-            if flat and not (a._contig if a._contig is not None else a._is_c_contiguous()):
+            if flat and not (a._contig or a._is_c_contiguous()):
                 flat = False
             sig.append(a.dtype)
         elif t in PY_SCALARS:
@@ -404,13 +427,15 @@ _MIXED = object()
 class EwPlan:
     """One elementwise expression over one operand signature: its kernels and launch layouts.
 
-    ``sig`` holds, per input, ``(is_array, storage dtype or None, compute dtype)``. Kernels are
-    built on first use per (device, index width, rank, inner-stride classes); strided layouts
-    (collapsed shape and strides, launch geometry) are kept per shape/stride signature.
+    ``sig`` holds, per input, ``(is_array, storage dtype, compute dtype)``, where a scalar's
+    middle entry is None or the Python type every call passes for it (then a float, bool or
+    complex scalar reaches the kernel as it is, unchecked). Kernels are built on first use per
+    (device, index width, rank, inner-stride classes); strided layouts (collapsed shape and
+    strides, launch geometry) are kept per shape/stride signature.
     """
 
     __slots__ = ("name", "expr", "out_dtype", "sig", "helpers", "flat", "layouts", "vec_ok",
-                 "classes", "scalars", "lets")
+                 "classes", "scalars", "lets", "pack")
 
     def __init__(self, name, expr, out_dtype, sig, helpers, lets=()):
         self.name = name
@@ -429,6 +454,9 @@ class EwPlan:
         # what the expression does to vectors decides how wide they may be on a device
         self.classes = R.vector_classes(text + helpers) if self.vec_ok else None
         self.scalars = _scalar_slots(sig)
+        self.pack = _PACKERS.get(tuple([a for a, _, _ in sig]), _pack_any)
+        # (kernels do not depend on a scalar's Python type: one kernel for both signatures)
+        self.sig = tuple([(a, d if a else None, c) for a, d, c in sig])
 
     def reset(self):
         """Forget the kernels and layouts chosen so far (the next call looks them up anew)."""
@@ -487,14 +515,13 @@ class EwPlan:
     def run_flat(self, out, inputs, n, offer=True):
         """The contiguous fast path: every array input has ``out``'s shape, all C-contiguous
         (``offer``: offered to the observer first, as ``run`` does)."""
-        if offer and observer is not None and observer.elementwise(self, out, inputs, True):
+        if observer is not None and offer and observer.elementwise(self, out, inputs, True):
             return out
-        args, off = _operand_args(out, inputs)
+        args, off = self.pack(out, inputs, n)
         if self.scalars:
             _fit_scalars(args, self.scalars)
-        args.append(n)
         device = out._storage.device
-        narrow = n + off < _INT_LIMIT - _PAD_MARGIN
+        narrow = n + off < _FLAT_INT_LIMIT
         got = self.flat.get((device, 0 if n < 65536 else 1 if n < 4194304 else 2, "int")) \
             if narrow else None
         if got is None:

@@ -80,3 +80,19 @@ def test_bytecode_counts_are_exact_and_compare_two_checkouts(capsys):
     assert bytecodes.main(["--against", root]) == 0
     out = capsys.readouterr().out
     assert out.count(" 1.00") == 3, out
+
+
+def test_bytecode_bench_times_two_checkouts_in_alternating_rounds(capsys):
+    import os
+
+    from bench import bytecodes
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with pytest.raises(SystemExit):
+        bytecodes.main(["--time", "2"])         # timing compares two checkouts
+    capsys.readouterr()
+    assert bytecodes.main(["--against", root, "--time", "2"]) == 0
+    timed = capsys.readouterr().out.split("timed, us per op call")[1].splitlines()[1:]
+    assert len(timed) == 3
+    for line in timed:
+        mine, theirs, ratio = (float(v) for v in line.split()[-3:])
+        assert mine > 0 and theirs > 0 and ratio > 0

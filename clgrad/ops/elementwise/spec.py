@@ -177,8 +177,9 @@ class _Plan:
                                         "fmod" if compute.kind == "f" else "int")
         self.computes = [compute] * len(operands)
         self.fp64 = dt.float64 in (compute, out_dtype) or dt.complex128 in (compute, out_dtype)
-        sig = tuple((True, o.dtype, compute) if type(o) is ndarray else (False, None, compute)
-                    for o in operands)
+        # (a scalar's Python type is part of the op's signature: the launch need not check it)
+        sig = tuple((True, o.dtype, compute) if type(o) is ndarray else
+                    (False, type(o), compute) for o in operands)
         self.ew = launch.ew_plan(spec.name, self.expr, out_dtype, sig, self.helpers)
         self.is_complex = compute.kind == "c"
         self.checked = set()    # devices known to support the dtypes (float64)
@@ -213,7 +214,7 @@ def _dispatch(spec, args, out=None):
         shape = broadcast_shapes(*[a.shape for a in args if type(a) is ndarray])
     if out is not None:
         if type(out) is not ndarray:
-            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad ndarray, not "
+            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad array, not "
                                     f"{type(out).__name__}")
         same_device(list(args) + [out], spec.name)
         flat = flat and out.shape == shape and out._is_c_contiguous()
@@ -232,8 +233,6 @@ def _dispatch(spec, args, out=None):
 
 
 _new_call = object.__new__
-
-
 _UNRECORDED = (None, None)
 _empty_n = ndarray._empty_n     # (bound once: every elementwise call allocates through it)
 
@@ -298,9 +297,6 @@ def define(spec, vjp):
                                     f"but {len(args)} were given")
         if kw:
             _check_ufunc_keywords(spec.name, kw)
-        if out is not None and not isinstance(out, ndarray):
-            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad array, not "
-                                    f"{type(out).__name__}")
         call = _dispatch(spec, args, out)
         recorded = call.parents is not None and vjp is not None
         if recorded:
@@ -350,8 +346,9 @@ def _check_ufunc_keywords(name, kw):
 def _save_output(ctx, res):
     # detached: the node must not own its own output (a cycle); it shares res's storage, so
     # an in-place write to res after the call is caught like one to a saved operand
+    # (versions are () when no operand was saved: one None per saved slot then)
+    ctx.versions = (ctx.versions or (None,) * len(ctx.saved)) + (res._storage.version,)
     ctx.saved = ctx.saved + (res.detach(),)
-    ctx.versions = ctx.versions + (res._storage.version,)
 
 
 def _no_complex_grad(name, operands):
@@ -396,8 +393,9 @@ def _save_operands(ctx, operands, vjp):
         sa = a if ka and ta else None
         sb = b if kb and tb else None
         ctx.saved = (sa, sb)
-        ctx.versions = (None if sa is None else sa._storage.version,
-                         None if sb is None else sb._storage.version)
+        if sa is not None or sb is not None:    # (nothing saved: no versions to check)
+            ctx.versions = (None if sa is None else sa._storage.version,
+                             None if sb is None else sb._storage.version)
         ctx.scalars = (None if ta else a, None if tb else b)
         ctx.shapes = (a.shape if ta else None, b.shape if tb else None)
         return
@@ -405,11 +403,13 @@ def _save_operands(ctx, operands, vjp):
     versions = []
     scalars = []
     shapes = []
+    kept = False
     for o, k in zip(operands, keep):
         if type(o) is ndarray:
             if k:
                 saved.append(o)
                 versions.append(o._storage.version)
+                kept = True
             else:
                 saved.append(None)
                 versions.append(None)
@@ -421,7 +421,8 @@ def _save_operands(ctx, operands, vjp):
             scalars.append(o)
             shapes.append(None)
     ctx.saved = tuple(saved)
-    ctx.versions = tuple(versions)
+    if kept:
+        ctx.versions = tuple(versions)
     ctx.scalars = tuple(scalars)
     ctx.shapes = tuple(shapes)
 
