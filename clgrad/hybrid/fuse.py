@@ -95,8 +95,8 @@ def fold_constants(events, internal, keep):
     return out
 
 
-def fuse_elementwise(events, internal, keep):
-    """Fuse trees of elementwise ops (see the module's docstring); returns the new list."""
+def _accesses(events):
+    """(writers, readers): per buffer (by id), the indices of the events that write / read it."""
     writers = defaultdict(list)
     readers = defaultdict(list)
     for i, e in enumerate(events):
@@ -104,6 +104,12 @@ def fuse_elementwise(events, internal, keep):
             writers[id(b)].append(i)
         for b in e.reads():
             readers[id(b)].append(i)
+    return writers, readers
+
+
+def fuse_elementwise(events, internal, keep):
+    """Fuse trees of elementwise ops (see the module's docstring); returns the new list."""
+    writers, readers = _accesses(events)
     producer = {}       # (consumer index, input position) -> producer index
     for i, e in enumerate(events):
         if type(e) is not Ew or not _fusable(e):
@@ -271,13 +277,7 @@ def fuse_epilogues(events, internal, keep):
     The product's own result then exists nowhere. The elementwise op must read that result
     once, as the product wrote it (either orientation), and nothing between the two may
     write the op's other operands or touch its output."""
-    writers = defaultdict(list)
-    readers = defaultdict(list)
-    for i, e in enumerate(events):
-        for b in e.writes():
-            writers[id(b)].append(i)
-        for b in e.reads():
-            readers[id(b)].append(i)
+    writers, readers = _accesses(events)
     replaced = {}
     for i, e in enumerate(events):
         if type(e) is not Launch or e.kernel.epilogue is None or e.per_call is not None:
