@@ -475,15 +475,14 @@ class EwPlan:
         return k
 
     def flat_kernel(self, device, n, idx="int"):
-        """(kernel, elements per work-item) of the flat path for ``n`` elements: the tuning
-        database's stream parameters for the size bucket, looked up once per bucket."""
+        """(kernel, elements per work-item) of the flat path for ``n`` elements: built with
+        ``stream_params`` for the size bucket, looked up once per bucket."""
         bucket = 0 if n < 65536 else 1 if n < 4194304 else 2
         got = self.flat.get((device, bucket, idx))
         if got is None:
-            ept, vw, layout, ls = _stream(device, self.out_dtype, n, self.classes)
-            if not self.vec_ok:
-                vw = 1
-            stream = (ept, vw, layout, ls)
+            # (``classes`` is None for an expression not valid on vectors: then vw is 1)
+            stream = stream_params(device, self.out_dtype, n, self.classes)
+            ept = stream[0]
             try:
                 k = self.kernel(device, 0, idx, "", stream)
             except KernelBuildError as e:
@@ -687,14 +686,16 @@ _VEC_DTYPES = (_np.dtype(_np.float32), _np.dtype(_np.float64))
 _VW_OK = (1, 2, 4, 8, 16)
 
 
-def _stream(device, dtype, n, classes=None):
-    """(elements per work-item, vector width, layout, group size) of the flat path.
+def stream_params(device, dtype, n, classes=None):
+    """The (elements per work-item, vector width, layout, group size) the flat path uses for
+    ``n`` elements of ``dtype`` on ``device``, for an expression doing ``classes`` to its
+    operands (its ``vector_classes``; None for an expression not valid on vector types).
 
-    Stream parameters measured on this very device (``python -m clgrad.tune``) or set by
-    ``tuning.override`` are used as given, if their vector width verified on the device for what
-    the expression does (``classes``: its ``vector_classes``, None for an expression not valid on
-    vector types). Otherwise, on a CPU, expressions valid on vector types run on vectors
-    (``cpu_vectors``): PoCL's implicit vectorisation across a group
+    Stream parameters measured on this very device (``python -m clgrad.tune elementwise``) or set
+    by ``tuning.override`` are used when ``stream_problem`` accepts them - exactly what the tuner
+    may store - with the vector width narrowed to what the device self-check verified for
+    ``classes`` (1 without vectors). Otherwise ``builtin_stream``: on a CPU, expressions valid on
+    vector types run on vectors (``cpu_vectors``): PoCL's implicit vectorisation across a group
     leaves bodies that call builtins or select scalar (exp and relu 7x slower than on 8-wide
     vectors), and even plain arithmetic streams faster so (``a * b``: 101-108% of the streaming
     kernel against 84-94% one element per work-item). Everything else, and every GPU, runs one
@@ -702,15 +703,10 @@ def _stream(device, dtype, n, classes=None):
     the shipped CPU entry, 4-wide blocked runs, measured far below either.)
     """
     p = _tuned_stream(device, dtype, n)
-    if p is not None:
-        try:
-            ept, vw, layout, ls = int(p["EPT"]), int(p["VW"]), p["LAYOUT"], int(p["LS"])
-        except (KeyError, TypeError, ValueError):
-            ept = 0
-        if vw in _VW_OK and 1 <= ept <= 64 and ept % vw == 0 and ls >= 1 and \
-                layout in ("blocked", "interleaved") and \
-                vw <= vector_width(device, dtype, classes or (), want=16):
-            return ept, vw, layout, ls
+    if p is not None and stream_problem(p, device.caps, dtype) is None:
+        ept, vw, layout, ls = int(p["EPT"]), int(p["VW"]), p["LAYOUT"], int(p["LS"])
+        vw = 1 if classes is None else vector_width(device, dtype, classes, want=vw)
+        return ept, vw, layout, ls
     return builtin_stream(device, dtype, classes)
 
 
@@ -755,23 +751,60 @@ def stream_size_key(n):
 
 
 def stream_width(caps, dtype):
-    """The widest vector a tuned streaming layout may use for ``dtype`` on a device with
-    ``caps`` (half storage reads and writes through vload_halfN / vstore_halfN)."""
+    """The widest vector a stream entry may ask for with ``dtype`` on a device with ``caps``:
+    for float32 and float64, what the self-check verified for arithmetic (the tuner's
+    ``alpha * x + y``); 1 for every other dtype, which the flat path runs one element at a time."""
     dtype = _np.dtype(dtype)
-    return vector_width(caps, dtype, ("loadstore",) if dtype == dt.float16 else (), want=16)
+    if dtype not in _VEC_DTYPES:
+        return 1
+    return vector_width(caps, dtype, ("arith",), want=16)
+
+
+def stream_problem(params, caps, dtype):
+    """None when stream parameters ``params`` ({LS, EPT, VW, LAYOUT}) can drive the flat path
+    for ``dtype`` on a device with ``caps``, else why not: the one rule for what the tuner may
+    store (its fit check), what the runtime takes from this device's entries (``stream_params``)
+    and from other devices' (``stream_fits``)."""
+    try:
+        ls, ept, vw = int(params["LS"]), int(params["EPT"]), int(params["VW"])
+        layout = params["LAYOUT"]
+    except (KeyError, TypeError, ValueError):
+        return f"not stream parameters (LS, EPT, VW, LAYOUT): {params!r}"
+    if layout not in ("blocked", "interleaved"):
+        return f"layout {layout!r} is neither 'interleaved' nor 'blocked'"
+    if vw not in _VW_OK:
+        return f"vector width {vw} is not one of {', '.join(map(str, _VW_OK))}"
+    if not 1 <= ept <= 64 or ept % vw:
+        return f"{ept} elements per work-item: not a multiple of the vector width {vw} in 1..64"
+    if not 1 <= ls <= caps.max_wg:
+        return f"group size {ls} is not within the device's work-group limit {caps.max_wg}"
+    width = stream_width(caps, dtype)
+    if vw > width:
+        dtype = _np.dtype(dtype)
+        if dtype not in _VEC_DTYPES:
+            return (f"vector width {vw}: the flat path runs {dtype} one element at a time "
+                    "(vectors only for float32 and float64)")
+        return (f"vector width {vw} did not pass the device self-check for {dtype} arithmetic "
+                f"(at most {width})")
+    return None
 
 
 def stream_fits(params, caps, dtype_name):
     """Whether stream parameters (tuned for another device, or shipped) fit this one."""
-    return params.get("LS", 1) <= caps.max_wg and \
-        params.get("EPT", 1) % params.get("VW", 1) == 0 and \
-        params.get("VW", 1) <= stream_width(caps, dtype_name)
+    return stream_problem(params, caps, dtype_name) is None
+
+
+def flat_index(n):
+    """The index type ("int" or "long") of the flat path's kernel for ``n`` elements at offset
+    0: what the tuner builds its candidates with."""
+    return "int" if n < _FLAT_INT_LIMIT else "long"
 
 
 tuning.register_fit_check("elementwise", stream_fits)
 
 
 @register_cache
+@tuning.on_change       # (their flat kernels follow the tuned stream parameters)
 def _reset_plans():
     for p in _PLANS.values():   # (the op modules hold on to their plans: reset, not dropped)
         p.reset()

@@ -18,12 +18,14 @@ one device's work-group and local-memory limits need not fit another's.
 The database file is JSON with a checksum over its body. A file that does not parse, has the wrong
 schema or a wrong checksum is ignored with a ``TuningDatabaseWarning``, never trusted. Updates take
 a lock file (where the OS has ``fcntl``), re-read the file, and replace it atomically
-(a temporary file renamed into place, ``runtime.files``), so concurrent tuners neither corrupt it nor lose each other's entries.
+(a temporary file renamed into place, ``runtime.files``), so concurrent tuners neither corrupt
+it nor lose each other's entries.
 
 ``params_for`` is memoised: the file is read once per process (``reload()`` reads it again) and a
 repeated query is one dictionary lookup plus a copy of the small result. ``generation()`` changes
 whenever an answer may change (a reload, a store, a new fit check, an override entered or left),
-so caches of kernels and launch plans built from the answers key on it.
+so caches of kernels and launch plans built from the answers key on it; a cache on a hot path
+that cannot afford the comparison registers with ``on_change`` and forgets its choices instead.
 """
 import contextlib
 import hashlib
@@ -197,9 +199,23 @@ class _Local(threading.local):
 _local = _Local()
 
 
+_listeners = []       # callables run at every change (on_change)
+
+
 def _changed():
     global _generation
     _generation += 1
+    for fn in _listeners:
+        fn()
+
+
+def on_change(fn):
+    """Call ``fn()`` whenever ``params_for`` may answer differently (a stored result, a reload,
+    an override entered or left): for caches on hot paths that cannot afford to compare
+    ``generation()`` at every use and forget what they chose instead. (Overrides are per
+    thread; such a cache follows the last change in any thread.)"""
+    _listeners.append(fn)
+    return fn
 
 
 def generation():

@@ -5,10 +5,11 @@ default, how a problem size is written and bucketed, the device resources a conf
 (work-group size, local memory: the tuner checks them against the device itself), and how to set
 up a problem, compile and run a candidate, and verify the result.
 
-``elementwise`` is implemented here in full (``templates/tune_stream.cl.mako``), together with its
-runtime side (``stream_params``, ``stream_axpy``). ``matmul``, ``reduce`` and ``softmax`` are
-adapters over the op modules that own those kernels. An op module makes its family tunable by
-declaring, at module level::
+``elementwise`` times the runtime's own flat elementwise kernel (``clgrad.ops.launch``) on
+``alpha * x + y``, built with each candidate's stream parameters, which the runtime's flat path
+then reads (``launch.stream_params``). ``matmul``, ``reduce`` and ``softmax`` are adapters over
+the op modules that own those kernels. An op module makes its family tunable by declaring, at
+module level::
 
     TUNABLE = {
         "kernel": "matmul",                 # the name its runtime passes to params_for
@@ -41,7 +42,7 @@ import pyopencl as cl
 
 from .. import dtypes as dt
 from ..base import MXNetError
-from ..ops.launch import stream_fits, stream_size_key, stream_width  # noqa: F401
+from ..ops import launch
 from . import db
 from .space import SearchSpace, SearchSpaceError
 
@@ -206,47 +207,28 @@ def _rel_l2(out, ref):
     return float(np.linalg.norm((out - ref).ravel())) / den
 
 
-# --- elementwise: a streaming kernel, fully implemented here -------------------------------------
-STREAM_DEFAULT = {"LS": 64, "EPT": 4, "VW": 1, "LAYOUT": "interleaved"}
+# --- elementwise: the runtime's flat kernel on alpha * x + y -----------------------------------
 _CANARY = 64   # elements after the output that a correct kernel never touches
+_AXPY = "tune_axpy"
+# an expression of operators only: on float32/float64 the flat path runs it on vectors as it
+# does every arithmetic expression (vector classes "arith")
+launch.VECTOR_SAFE.add(_AXPY)
 
 
-def render_stream(dtype, params, name="tune_stream"):
-    dtype = np.dtype(dtype)
-    return _render("tune_stream.cl.mako", prelude=_prelude(dtype == dt.float64), name=name,
-                   T=dt.ctype(dtype), C=dt.compute_ctype(dtype), VW=params["VW"],
-                   EPT=params["EPT"], LAYOUT=params["LAYOUT"])
-
-
-def _render(template, **kw):
-    from ..codegen import render as R
-    return R.render(template, **kw)
-
-
-def _prelude(fp64):
-    from ..codegen import render as R
-    return R.prelude(fp64)
-
-
-_SCALAR = {"float": np.float32, "double": np.float64, "int": np.int32}
-
-
-def _stream_arg_dtypes(dtype):
-    c = _SCALAR[dt.compute_ctype(np.dtype(dtype))]
-    return [None, np.int64, c, None, np.int64, None, np.int64, np.int64]
-
-
-def _stream_global(n, ept, local):
-    items = max(1, -(-n // ept))
-    return -(-items // local) * local
+def _axpy_plan(dtype):
+    """The runtime's elementwise plan of ``v0 * v1 + v2`` over (scalar alpha, array x, array y)
+    of ``dtype``, computed in its compute type (float for float16), as the ops compute."""
+    c = np.dtype(launch.scalar_np_dtype(dt.compute_ctype(dtype)))
+    return launch.ew_plan(_AXPY, "v0 * v1 + v2", dtype, ((False, None, c), (True, dtype, c),
+                                                         (True, dtype, c)))
 
 
 class StreamTunable(Tunable):
-    """``out = alpha * x + y`` over contiguous data: local size (LS), elements per work-item
-    (EPT), vector width (VW) and access layout of the streaming kernels."""
+    """``out = alpha * x + y`` over contiguous data by the runtime's flat elementwise kernel:
+    its group size (LS), elements per work-item (EPT), vector width (VW) and layout."""
 
     name = kernel = "elementwise"
-    description = "streaming elementwise kernel: local size, elements per work-item, vectors"
+    description = "flat elementwise kernel: group size, elements per work-item, vectors, layout"
     metric_unit = "GB/s"
     dtypes = ("float32", "float64", "float16", "int32")
     default_sizes = ("1M",)
@@ -260,29 +242,25 @@ class StreamTunable(Tunable):
                            ["EPT % VW == 0"])
 
     def default_params(self, device=None, dtype=None):
-        """What the runtime's flat path uses for ``alpha * x + y`` on ``device`` when nothing
-        is tuned (``STREAM_DEFAULT`` without a device)."""
+        """What the runtime's flat path uses for ``alpha * x + y`` on ``device`` (default: the
+        runtime's default device) when nothing is tuned."""
         if device is None:
-            return dict(STREAM_DEFAULT)
-        from ..ops import launch
+            from ..runtime import default_device
+            device = default_device()
         dtype = np.dtype(dtype or "float32")
         ept, vw, layout, ls = launch.builtin_stream(getattr(device, "base", device), dtype,
-                                                    ("arith",) if dtype in (dt.float32,
-                                                                            dt.float64) else None)
+                                                    _axpy_plan(dtype).classes)
         return {"LS": ls, "EPT": ept, "VW": vw, "LAYOUT": layout}
 
     def fits(self, params, caps, dtype):
-        why = super().fits(params, caps, dtype)
-        if why is None and params.get("VW", 1) > stream_width(caps, dtype):
-            why = (f"vector width {params['VW']} did not pass the device self-check for "
-                   f"{np.dtype(dtype)} (at most {stream_width(caps, dtype)})")
-        return why
+        # the device's limits, then the rule the runtime applies to what it reads back
+        return super().fits(params, caps, dtype) or launch.stream_problem(params, caps, dtype)
 
     def parse_size(self, text):
         return (parse_count(text),)
 
     def size_key(self, size):
-        return stream_size_key(size[0])
+        return launch.stream_size_key(size[0])
 
     def work_group(self, params):
         return params["LS"]
@@ -315,28 +293,30 @@ class StreamTunable(Tunable):
         p.y = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=y)
         p.o = cl.Buffer(ctx, mf.READ_WRITE, size=p.poison.nbytes)
         p.n = n
-        p.scalar = _SCALAR[dt.compute_ctype(dtype)]
+        p.plan = _axpy_plan(dtype)
         return p
 
     def compile(self, problem, params):
-        from ..runtime import build_program
-        src = render_stream(problem.dtype, params)
-        prog = build_program(problem.device, src, trial=(
-            ("tune_stream", _stream_arg_dtypes(problem.dtype), params["LS"]),))
-        k = cl.Kernel(prog, "tune_stream")
-        k.set_scalar_arg_dtypes(_stream_arg_dtypes(problem.dtype))
-        return k
+        """The flat kernel the runtime builds with these stream parameters (a ``launch.Kernel``;
+        ``KernelBuildError`` when the device cannot build it)."""
+        stream = (params["EPT"], params["VW"], params["LAYOUT"], params["LS"])
+        return problem.plan.kernel(problem.device, 0, launch.flat_index(problem.n), "", stream)
 
     def compiled_kernels(self, compiled, params):
-        return [(compiled, params["LS"])]
+        return [(compiled.kernel, params["LS"])]
 
     def reset(self, problem):
         cl.enqueue_copy(problem.device.queue, problem.o, problem.poison)
 
     def run(self, problem, compiled, params):
-        g = _stream_global(problem.n, params["EPT"], params["LS"])
-        ev = compiled(problem.device.queue, (g,), (params["LS"],), problem.o, 0,
-                      problem.scalar(problem.alpha), problem.x, 0, problem.y, 0, problem.n)
+        # the flat path's arguments and geometry (``Kernel.__call__``): ceil(n / EPT)
+        # work-items padded to whole groups; enqueued here to keep the profiling event
+        n, local = problem.n, compiled.local
+        items = -(-n // params["EPT"])
+        with compiled.lock:
+            compiled.kernel.set_args(problem.o, 0, problem.alpha, problem.x, 0, problem.y, 0, n)
+            ev = cl.enqueue_nd_range_kernel(problem.device.queue, compiled.kernel,
+                                            (-(-items // local) * local,), (local,))
         return [ev]
 
     def check(self, problem):
@@ -359,65 +339,6 @@ class StreamTunable(Tunable):
 
     def metric(self, size, dtype, seconds):
         return {"gbs": 3 * size[0] * np.dtype(dtype).itemsize / seconds / 1e9}
-
-
-def stream_params(device, dtype, n):
-    """The streaming-kernel parameters the runtime uses for ``n`` elements of ``dtype``."""
-    return db.params_for(device, "elementwise", dtype, stream_size_key(n), STREAM_DEFAULT)
-
-
-def stream_kernel(device, dtype, n):
-    """The (cached) tuned streaming kernel for this problem, and the parameters it was built with.
-
-    The kernel is looked up by its parameters, so a newly stored winner takes effect at once.
-    """
-    from ..ops import launch
-    dtype = np.dtype(dtype)
-    p = stream_params(device, dtype, n)
-    key = ("tune_stream", dtype, p["LS"], p["EPT"], p["VW"], p["LAYOUT"])
-
-    def make():
-        return launch.Kernel(device, render_stream(dtype, p), "tune_stream",
-                             _stream_arg_dtypes(dtype), local_cap=p["LS"])
-    return launch.get_kernel(device, key, make), p
-
-
-def stream_axpy(alpha, x, y, out=None):
-    """``alpha * x + y`` for same-shaped, same-dtype contiguous arrays, by the tuned streaming
-    kernel (the parameters come from the tuning database via ``params_for``)."""
-    from ..base import DTypeError, ShapeError
-    from ..ndarray import ndarray
-    from ..ops.core import same_device
-    for name, a in (("x", x), ("y", y)) + ((("out", out),) if out is not None else ()):
-        if not isinstance(a, ndarray):
-            raise TypeError(f"stream_axpy: {name} must be a clgrad ndarray, not "
-                            f"{type(a).__name__}")
-    same_device([x, y] + ([out] if out is not None else []), "stream_axpy")
-    if x.shape != y.shape or (out is not None and out.shape != x.shape):
-        raise ShapeError(f"stream_axpy: shapes differ: x {x.shape}, y {y.shape}"
-                         + (f", out {out.shape}" if out is not None else ""))
-    if x.dtype != y.dtype or (out is not None and out.dtype != x.dtype):
-        raise DTypeError(f"stream_axpy: dtypes differ: x {x.dtype}, y {y.dtype}"
-                         + (f", out {out.dtype}" if out is not None else ""))
-    if x.dtype.name not in StreamTunable.dtypes:
-        raise DTypeError(f"stream_axpy supports {', '.join(StreamTunable.dtypes)}, not {x.dtype}")
-    for name, a in (("x", x), ("y", y)) + ((("out", out),) if out is not None else ()):
-        if not a._is_c_contiguous():
-            raise ShapeError(f"stream_axpy: {name} is not contiguous")
-    device = x.device
-    dt.check_device(x.dtype, device)
-    if out is None:
-        out = ndarray._empty(x.shape, x.dtype, device)
-    n = x.size
-    if n == 0:
-        return out
-    kernel, p = stream_kernel(device, x.dtype, n)
-    g = _stream_global(n, p["EPT"], kernel.local)
-    scalar = _SCALAR[dt.compute_ctype(x.dtype)](alpha)
-    kernel.launch(device, (g,), (kernel.local,), out._storage.buffer, out._offset, scalar,
-                  x._storage.buffer, x._offset, y._storage.buffer, y._offset, n)
-    out._storage.version += 1
-    return out
 
 
 # --- adapters over op modules -------------------------------------------------------------------
@@ -463,14 +384,11 @@ class _OpTunable(Tunable):
     -> why it cannot run, or None), ``local_size``/``work_group``, ``local_mem``
     (callable(params, itemsize) or expression), ``size_key``, ``run`` (the with-params
     function), ``make_operands`` (callable(*size, dtype, device) -> input arrays), ``dtypes``.
-    Without a spec in the module, ``fallback_spec`` (if the adapter has one) is used, which only
-    works when the op's runtime reads ``params_for``.
     """
 
     module_name = None
     kernels = ()                 # names the module's spec may use for this family
     with_params = None           # optional module function name taking (*inputs, params)
-    fallback_spec = None
     precompile = False
     uses_events = False
 
@@ -497,7 +415,7 @@ class _OpTunable(Tunable):
         if spec is not None:
             return spec
         mod = self._module()
-        spec = _find_spec(mod, self.kernels) or self.fallback_spec
+        spec = _find_spec(mod, self.kernels)
         if spec is None:
             raise TunableUnavailable(
                 f"{self.name} is not tunable yet: {self.module_name} does not declare TUNABLE "

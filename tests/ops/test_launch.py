@@ -305,6 +305,33 @@ def test_flat_path_with_tuned_stream_parameters(params, launches):
     assert o.consulted
 
 
+def test_stored_stream_entries_are_taken_as_the_tuner_stores_them():
+    """An entry the tuner may store reaches every expression, its vector width narrowed to what
+    the self-check verified for the expression (1 for one not valid on vectors); what the
+    tuner may not store is not taken."""
+    dev = npx.current_device()
+    f32, i32 = onp.dtype(onp.float32), onp.dtype(onp.int32)
+    w = launch.stream_width(dev.caps, f32)
+    p = {"LS": 16, "EPT": 4 * w, "VW": w, "LAYOUT": "blocked"}
+    with db.override("elementwise", p):
+        assert launch.stream_params(dev, f32, 100, ("arith",)) == (4 * w, w, "blocked", 16)
+        vw_math = vector_width(dev, f32, ("math",), want=w)
+        assert launch.stream_params(dev, f32, 100, ("arith", "math")) == \
+            (4 * w, vw_math, "blocked", 16)
+        assert launch.stream_params(dev, f32, 100) == (4 * w, 1, "blocked", 16)
+        # no vectors for int32: a wider entry is not taken, a scalar one is
+        if w > 1:
+            assert launch.stream_params(dev, i32, 100) == launch.builtin_stream(dev, i32)
+        with db.override("elementwise", dict(p, VW=1)):
+            assert launch.stream_params(dev, i32, 100) == (4 * w, 1, "blocked", 16)
+    for bad in (dict(p, VW=3, EPT=3), dict(p, EPT=128), dict(p, LS=dev.caps.max_wg * 2),
+                dict(p, LAYOUT="diagonal"), {"LS": "many"}):
+        assert launch.stream_problem(bad, dev.caps, f32), bad
+        with db.override("elementwise", bad):
+            assert launch.stream_params(dev, f32, 100, ("arith",)) == \
+                launch.builtin_stream(dev, f32, ("arith",)), bad
+
+
 def test_vector_safe_expressions_run_on_vectors_on_cpus(profile):
     dev = npx.current_device()
     _clear_plans()
@@ -321,7 +348,8 @@ def test_vector_safe_expressions_run_on_vectors_on_cpus(profile):
                   for v in p.flat.values()]
         return got[1]
     ept, mul_ept, int_ept = used("exp", f32), used("multiply", f32), used("add", i32)
-    if profile == "cpu" and launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
+    untuned = db.own_entry(dev, "elementwise", f32, launch.stream_size_key(77)) is None
+    if profile == "cpu" and untuned:
         # float expressions on four vectors of the widest width the device self-check verified
         # for what they call (exp: math builtins; a multiplication: operators only), within the
         # preferred width; integers one per item
@@ -330,7 +358,7 @@ def test_vector_safe_expressions_run_on_vectors_on_cpus(profile):
         assert vw_math <= vw_arith <= dev.caps.pref_vec_float
         assert launch.cpu_vectors(dev, f32, ("math",)) == (4 * vw_math, vw_math)
         assert ept == 4 * vw_math and mul_ept == 4 * vw_arith and int_ept == 1
-    elif launch._tuned_stream(dev, onp.dtype("float32"), 77) is None:
+    elif untuned:
         assert ept == mul_ept == int_ept == 1
 
 

@@ -53,13 +53,15 @@ def test_build_failure_raises_with_log_and_saved_source(tmp_path, monkeypatch):
 
 
 def test_a_template_rendering_an_error_raises_kernel_build_error():
-    """Templates turn impossible parameters into ``#error``; the build reports the reason."""
-    from clgrad.tune.kernels import render_stream
-    src = render_stream("float32", {"LS": 64, "EPT": 4, "VW": 3, "LAYOUT": "blocked"})
-    assert "#error" in src
+    """A rendered template whose source has an ``#error`` (here in an elementwise kernel's
+    helpers): the build reports the reason, and the process stays usable."""
+    f32 = onp.dtype(onp.float32)
+    plan = launch.ew_plan("fault_probe", "v0 + 1", f32, ((True, f32, f32),),
+                          helpers='#error "clgrad fault-injection: VW=3"')
     with pytest.raises(KernelBuildError) as info:
-        launch.Kernel(_dev(), src, "tune_stream", [None] * 8)
+        plan.kernel(_dev(), 0, "int", "")
     assert "VW=3" in info.value.build_log
+    assert "ew_fault_probe" in Path(info.value.source_path).read_text()
     _check_usable()
 
 

@@ -9,9 +9,10 @@ from fakes import fake_caps  # noqa: F401  (the tuning tests' fake devices)
 
 
 class ProbeTunable(StreamTunable):
-    """The streaming tunable plus MODE: "ok" runs normally; "lm" asks for more local memory than
-    any device has; "verify" computes a wrong result; "runtime" fails at launch; "slow" compiles
-    for longer than the test's timeout; "crash" kills its process (only run isolated)."""
+    """The elementwise tunable plus MODE: "ok" runs normally; "build" builds a source with an
+    ``#error``; "lm" asks for more local memory than any device has; "verify" computes a wrong
+    result; "runtime" fails at launch; "slow" compiles for longer than the test's timeout;
+    "crash" kills its process (only run isolated)."""
 
     name = kernel = "probe"
 
@@ -23,6 +24,11 @@ class ProbeTunable(StreamTunable):
     def compile(self, problem, params):
         if params.get("MODE") == "slow":
             time.sleep(self.slow_seconds)
+        if params.get("MODE") == "build":
+            from clgrad.ops import launch
+            launch.Kernel(problem.device, '#error "probe: this candidate does not build"\n'
+                          "__kernel void probe_build(__global float *p) { p[0] = 1.0f; }\n",
+                          "probe_build", [None])
         return super().compile(problem, params)
 
     def run(self, problem, compiled, params):

@@ -104,6 +104,10 @@ def test_progress_uses_tqdm_when_installed(monkeypatch):
 
 
 def test_cli_list(env, monkeypatch):
+    import numpy as np
+
+    from clgrad.ops import launch
+    from clgrad.runtime import default_device
     from clgrad.tune import kernels as K
     assert {"elementwise", "matmul", "matmul_nt", "reduce", "softmax"} <= set(K.FAMILIES)
     # the matmul spaces take seconds to enumerate; the listing itself is what is tested here
@@ -113,7 +117,10 @@ def test_cli_list(env, monkeypatch):
     rows = {r["family"]: r for r in json.loads(text)}
     assert rc == 0
     assert rows["elementwise"]["available"] and rows["elementwise"]["configurations"] > 10
-    assert rows["elementwise"]["default"] == K.STREAM_DEFAULT
+    # the default listed is the runtime's flat layout for an arithmetic float32 expression
+    ept, vw, layout, ls = launch.builtin_stream(default_device(), np.dtype(np.float32),
+                                                ("arith",))
+    assert rows["elementwise"]["default"] == {"LS": ls, "EPT": ept, "VW": vw, "LAYOUT": layout}
     assert set(rows) >= {"elementwise", "reduce", "softmax"}
     for r in rows.values():
         assert r["available"] or r["reason"]
