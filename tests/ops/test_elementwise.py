@@ -611,6 +611,11 @@ def test_mixing_devices_raises():
         np.where(a > 1, a, b)
     with pytest.raises(clgrad.DeviceMismatchError):
         np.clip(a, b, None)
+    # an out= that is no array is reported first, as NumPy checks it before the operands
+    for bad in (True, onp.zeros(4, onp.float32)):
+        with pytest.raises(TypeError, match="out must be a clgrad array") as e:
+            np.less(a, b, out=bad)
+        assert not isinstance(e.value, clgrad.DeviceMismatchError)
     _unchanged([a, b], snaps)
     # explicit moves work
     assert_matches(a + b.to_device(base), (onp.arange(4) * 2.0 + 10).astype(onp.float32))

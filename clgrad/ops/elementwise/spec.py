@@ -193,6 +193,9 @@ def _dispatch(spec, args, out=None):
     shape, the flat decision, dtype signature), the op's plan for that signature and, when
     recording, each operand's place in the graph. Operands that are not clgrad arrays or Python
     scalars (NumPy arrays, lists) are uploaded first; arrays on different devices raise."""
+    if out is not None and type(out) is not ndarray:   # (NumPy checks out before operands)
+        raise ArgumentTypeError(f"{spec.name}: out must be a clgrad array, not "
+                                f"{type(out).__name__}")
     dev, shape, flat, sig = launch.operands(args)
     if dev is None:
         if not any(type(a) is ndarray for a in args) and \
@@ -213,9 +216,6 @@ def _dispatch(spec, args, out=None):
     if shape is None:
         shape = broadcast_shapes(*[a.shape for a in args if type(a) is ndarray])
     if out is not None:
-        if type(out) is not ndarray:
-            raise ArgumentTypeError(f"{spec.name}: out must be a clgrad array, not "
-                                    f"{type(out).__name__}")
         same_device(list(args) + [out], spec.name)
         flat = flat and out.shape == shape and out._is_c_contiguous()
     # (the record is filled in directly: a call of Call's __init__ would cost more than the rest
