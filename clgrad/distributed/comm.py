@@ -115,16 +115,16 @@ class _Watchdog:
         self.waits = {}         # token -> (deadline, message)
         self.tokens = iter(range(1 << 62))
         self.thread = None
+        self.rank = None
 
     def arm(self, what):
         limit = timeout()
         with self.lock:
             token = next(self.tokens)
-            self.waits[token] = (time.monotonic() + limit, f"clgrad.distributed: rank "
-                                 f"{rank()}: {what} did not complete within {limit:g} s "
-                                 "(CLGRAD_DIST_TIMEOUT): another rank stopped, died or does "
-                                 "not call it; aborting the job\n")
+            # (the message is written only when it is needed: this runs on every collective)
+            self.waits[token] = (time.monotonic() + limit, what, limit)
             if self.thread is None:
+                self.rank = rank()      # (asked here, on a thread that may call MPI)
                 self.thread = threading.Thread(target=self._run, name="clgrad-dist-watchdog",
                                                daemon=True)
                 self.thread.start()
@@ -142,9 +142,12 @@ class _Watchdog:
                 time.sleep(1.0)
             now = time.monotonic()
             with self.lock:
-                late = [m for d, m in self.waits.values() if d < now]
+                late = [(what, limit) for d, what, limit in self.waits.values() if d < now]
             if late:
-                sys.stderr.write(late[0])
+                what, limit = late[0]
+                sys.stderr.write(f"clgrad.distributed: rank {self.rank}: {what} did not complete "
+                                 f"within {limit:g} s (CLGRAD_DIST_TIMEOUT): another rank "
+                                 "stopped, died or does not call it; aborting the job\n")
                 sys.stderr.flush()
                 _state["comm"].Abort(1)
 
