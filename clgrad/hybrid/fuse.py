@@ -282,10 +282,10 @@ def fuse_epilogues(events, internal, keep):
     for i, e in enumerate(events):
         if type(e) is not Launch or e.kernel.epilogue is None or e.per_call is not None:
             continue
-        a = e.args
-        if len(a) != 16 or a[15] != 0:      # batch dimensions, or a later K chunk
+        result = e.kernel.epilogue.product(e.args)
+        if result is None:
             continue
-        C, co, scm, scn, M, N = a[8], a[9], a[10], a[11], a[12], a[13]
+        C, co, scm, scn, M, N = result
         bid = id(C)
         if bid not in internal or bid in keep or writers[bid] != [i] or \
                 any(w < i for w in readers[bid]):
@@ -362,13 +362,12 @@ def _epilogue(events, i, j, c, C, geometry, writers):
     epi = Epilogue(operands, [(t, sub(te)) for t, te in plan.lets], sub(plan.expr),
                    plan.helpers, R.Operand(True, plan.out_dtype), nclass, vector)
     so = out._strides
+    e = events[i]
     try:
-        kernel = events[i].kernel.epilogue(so[perm[1]] == 1 or N == 1, epi)
+        kernel, new = e.kernel.epilogue.fuse(e.args, epi, out._storage.buffer, out._offset,
+                                             so[perm[0]], so[perm[1]], args)
     except MXNetError:
         return None
-    e = events[i]
-    new = list(e.args[:8]) + [out._storage.buffer, out._offset, so[perm[0]], so[perm[1]]] + \
-        list(e.args[12:16]) + args
     return Launch(kernel, e.glob, e.local, new, None, f"{e.op}+{c.op}", fused=c.fused)
 
 

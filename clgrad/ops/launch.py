@@ -112,7 +112,8 @@ class Kernel:
         self.arg_dtypes = tuple(arg_dtypes)
         self.source = source
         # set by a family whose kernels can take an elementwise epilogue (the tiled matmul):
-        # ``epilogue(c_n1, epi)`` builds this kernel with ``epi`` applied before each store
+        # an object whose ``product(args)`` tells where a launch writes its result and whose
+        # ``fuse(...)`` gives the kernel and arguments with the epilogue applied before each store
         self.epilogue = None
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)

@@ -47,7 +47,9 @@ def _open_mpi_flags():
 
 def mpirun(code, tmp_path, n=2, timeout=240, env=None, script=None):
     """Run ``code`` (or the file ``script`` with arguments) in ``n`` ranks; (returncode,
-    stdout, stderr)."""
+    stdout, stderr). ``timeout`` only guards against a hung job (the fault tests check that a
+    failing rank stops the others instead of hanging); no test here measures speed, which
+    ``bench/distributed.py`` does."""
     if script is None:
         path = tmp_path / "job.py"
         path.write_text("import numpy as onp\nfrom clgrad import np, distributed as D\n"

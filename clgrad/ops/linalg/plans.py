@@ -130,6 +130,31 @@ class Epilogue:
         return out
 
 
+class _EpilogueSite:
+    """What a tiled product's launch offers for an elementwise epilogue (``Kernel.epilogue``):
+    the layout of its arguments is this module's business, not the caller's."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build):
+        self.build = build      # (c_n1, Epilogue) -> the kernel with the epilogue
+
+    def product(self, args):
+        """(C's buffer, offset, strides along m and n, M, N) of a launch with these arguments
+        when it writes its whole result in one pass (one K chunk, no batch dimensions), else
+        None: only then can an epilogue see each final value."""
+        if len(args) != 16 or args[15] != 0:
+            return None
+        return args[8], args[9], args[10], args[11], args[12], args[13]
+
+    def fuse(self, args, epi, out, out_offset, som, son, epi_args):
+        """(kernel, arguments) of the launch with ``epi`` applied to each value, writing it to
+        ``out`` at ``out_offset`` with strides ``som``/``son`` along m and n."""
+        kernel = self.build(son == 1 or args[13] == 1, epi)
+        return kernel, list(args[:8]) + [out, out_offset, som, son] + list(args[12:16]) + \
+            list(epi_args)
+
+
 def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None):
     pt = _ptuple(params)
     key = ("matmul", form, dtype, la, lb, bmode, c_n1, bnd, pt) + \
@@ -140,8 +165,9 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None):
             k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd,
                              full_params(dict(zip(_SOURCE_PARAMS, pt))), epi)
             if epi is None and not bnd:
-                k.epilogue = lambda c_n1, epi: _tiled_kernel(dev, dtype, form, la, lb, bmode,
-                                                             c_n1, bnd, params, epi)
+                k.epilogue = _EpilogueSite(
+                    lambda c_n1, epi: _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd,
+                                                    params, epi))
         except (_NoFit, KernelBuildError) as e:
             # remembered, so that the next call falls back without rebuilding; without its
             # traceback, whose frames would keep the caller's arrays alive
