@@ -29,7 +29,8 @@
 ## C before it is stored, C's value being ``v_``, its other operands ``w0, w1, ...`` (arrays read
 ## at (m, n) through their own offsets and strides, or scalars), its named subexpressions
 ## ``u0, u1, ...``; C is then the elementwise op's output (its type and strides). Only for one
-## K pass (``beta`` never set); stores go lane by lane.
+## K pass (``beta`` never set); a whole vector of C goes through it as a vector when the
+## expression is valid on vectors (``epi.vector``), else lane by lane.
 ${prelude}
 % if epi is not None:
 ${epi.helpers}
