@@ -359,8 +359,10 @@ def _epilogue(events, i, j, c, C, geometry, writers):
 
     def sub(text):
         return _V.sub(lambda m: names[int(m.group(1))], text)
+    vector = vector and plan.classes is not None
     epi = Epilogue(operands, [(t, sub(te)) for t, te in plan.lets], sub(plan.expr),
-                   plan.helpers, R.Operand(True, plan.out_dtype), nclass, vector)
+                   plan.helpers, R.Operand(True, plan.out_dtype), nclass, vector,
+                   plan.classes or ())
     so = out._strides
     e = events[i]
     try:

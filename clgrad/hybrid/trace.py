@@ -59,8 +59,16 @@ class Launch:
     def buffers(self):
         return [a for a in self.args if isinstance(a, cl.MemoryObjectHolder)]
 
-    # which arguments a kernel reads or writes is not declared: count both
-    reads = writes = buffers
+    # which arguments a kernel reads is not declared: count every buffer
+    reads = buffers
+
+    def writes(self):
+        """The buffers the kernel writes: those its family declares (``Kernel.outputs``), else
+        every buffer argument."""
+        out = self.kernel.outputs
+        if out is None:
+            return self.buffers()
+        return [self.args[p] for p in out]
 
 
 class Copy:

@@ -98,7 +98,7 @@ class Kernel:
     """
 
     __slots__ = ("kernel", "local", "name", "limit", "queue", "lock", "arg_dtypes", "source",
-                 "epilogue")
+                 "epilogue", "outputs")
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256, program=None):
         prog = program if program is not None else build_program(
@@ -115,6 +115,9 @@ class Kernel:
         # an object whose ``product(args)`` tells where a launch writes its result and whose
         # ``fuse(...)`` gives the kernel and arguments with the epilogue applied before each store
         self.epilogue = None
+        # the positions of the buffer arguments the kernel writes, where its family declares
+        # them (None: any buffer argument may be written); a captured graph's passes read it
+        self.outputs = None
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)
         local = group_size(limit, device.caps.max_wg, local_cap)

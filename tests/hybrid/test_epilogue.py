@@ -87,7 +87,10 @@ def test_a_product_read_twice_or_kept_for_backward_is_not_folded():
     onp.testing.assert_allclose(gw, w.grad.asnumpy(), rtol=1e-5)
 
 
-def test_the_mlp_forward_folds_every_bias_and_relu():
+def test_the_mlp_folds_every_bias_relu_and_relu_gradient():
+    """The forward folds each bias and relu into its product; the backward folds each relu's
+    gradient into the product that computes the gradient reaching it (the weight gradient's
+    product beside it reads the relu's output but writes elsewhere: ``Kernel.outputs``)."""
     net = gluon.nn.HybridSequential()
     net.add(gluon.nn.Dense(256, activation="relu", in_units=784),
             gluon.nn.Dense(256, activation="relu", in_units=256), gluon.nn.Dense(10, in_units=256))
@@ -106,4 +109,24 @@ def test_the_mlp_forward_folds_every_bias_and_relu():
     for p, g in zip(net.collect_params().values(), gw):
         onp.testing.assert_allclose(p.grad().asnumpy(), g, rtol=1e-5, atol=1e-6)
     text = net.describe_captured()
-    assert text.count("matmul_nvec_epi ---") + text.count("matmul_kvec_epi ---") == 3, text
+    backward = [line for line in text.splitlines() if line.strip().startswith("backward:")]
+    assert len(backward) == 1 and "(2 with an elementwise epilogue)" in backward[0], text
+    assert text.count("matmul_nvec_epi ---") + text.count("matmul_kvec_epi ---") == 5, text
+
+
+@pytest.mark.parametrize("vw", [1, 4, 16])
+def test_the_epilogue_runs_at_any_vector_width_of_the_product(vw):
+    """A product with a vector width at which the device verified arithmetic but not the
+    epilogue's builtins (PoCL on Zen 4: float16 arithmetic, no float16 fmax) applies the epilogue
+    lane by lane instead of losing it."""
+    from clgrad.runtime import tuning, vector_width
+    dev = default_device()
+    if vector_width(dev, "float32", want=vw) < vw:
+        pytest.skip(f"the device did not verify float{vw} arithmetic")
+    params = {"MWG": 4, "NWG": 2 * vw, "KWG": vw, "MDIMC": 1, "NDIMC": 1, "VW": vw, "SA": 0,
+              "SB": 0, "KC": 0, "MC": 0}
+    a, b, bias = _arr((64, 48)), _arr((48, 40)), _arr((40,))
+    with tuning.override("matmul", params):
+        want, got, n, text = _replay(lambda a, b, bias: npx.relu(a @ b + bias) * 2, a, b, bias)
+    onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert n == 1 and "_epi ---" in text, text

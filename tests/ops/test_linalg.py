@@ -694,6 +694,29 @@ def test_gradient_of_tiled_path_with_strided_operands():
     onp.testing.assert_allclose(b.grad.asnumpy(), A.T @ W, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("left", [False, True])
+def test_gradient_of_a_column_major_operand_is_column_major(left):
+    """A transposed operand (a Dense weight's W.T) gets its gradient in its own layout, so that
+    the gradient reaching W is row-major: W.grad is then written by a plain copy."""
+    _skip_fp64("float64")
+    if left:    # y = W.T @ B
+        W, X, G = _g(5, 4, seed=1), _g(5, 6, seed=2), _g(4, 6, seed=3)
+        want_wt, want_w = G @ X.T, X @ G.T
+    else:       # y = X @ W.T
+        W, X, G = _g(4, 5, seed=1), _g(6, 5, seed=2), _g(6, 4, seed=3)
+        want_wt, want_w = X.T @ G, G.T @ X
+    w, x = np.array(W), np.array(X)
+    w.attach_grad()
+    with autograd.record():
+        wt = w.T
+        y = wt @ x if left else x @ wt
+    gwt, = autograd.grad(y, [wt], head_grads=np.array(G), retain_graph=True)
+    assert gwt.strides == wt.strides                # column-major, as W.T is
+    onp.testing.assert_allclose(gwt.asnumpy(), want_wt, rtol=1e-12, atol=1e-12)
+    y.backward(np.array(G))
+    onp.testing.assert_allclose(w.grad.asnumpy(), want_w, rtol=1e-12, atol=1e-12)
+
+
 def test_second_derivative_of_matmul():
     _skip_fp64("float64")
     X, W = _g(3, 4, seed=1), _g(4, 2, seed=2)

@@ -147,7 +147,9 @@ def default_params(device, dtype, nt=False, size=None, panel=False):
             p["KC"] = p["MC"] = 0
         caps = device.caps
         pref = caps.pref_vec_double if dtype == dt.float64 else caps.pref_vec_float
-        vw = vector_width(device, dtype, _b.max(pref, 4))
+        # the register block is sized for the compiler's own SIMD registers: the widest vector
+        # on which builtins verified too (``native_width``), not only arithmetic
+        vw = _b.min(vector_width(device, dtype, _b.max(pref, 4)), native_width(device, dtype))
         # keep the register block the same size in vectors when the width changes
         p["NWG"] = p["NWG"] // p["VW"] * vw
         p["KWG"] = _b.max(p["KWG"] // p["VW"] * vw, vw)
@@ -164,6 +166,17 @@ def default_params(device, dtype, nt=False, size=None, panel=False):
     else:
         p["VW"] = vector_width(device, dtype, p["VW"] // 2 if dtype == dt.float64 else p["VW"])
     return p
+
+
+def native_width(device, dtype):
+    """The vector width (elements of ``dtype``'s compute type) of the SIMD registers the device's
+    compiler targets, as far as the self-check shows: the widest vector on which builtin calls
+    verified. PoCL 3.0 from PyPI on AMD Zen 4 claims and verifies float16 arithmetic but
+    compiles for AVX2 (its builtins on float16 warn about the ABI): each float16 operation is
+    two 8-wide ones there, and the 8 x 32 block of 16-wide accumulators needs twice the 16
+    registers AVX2 has. 128x784x256 then ran 2-3x faster with the 8-wide AVX2 block (6 rows of
+    two vectors) than with the 16-wide one, the transposed-A products (256x128 @ 128x784) 3x."""
+    return verified_width(device, _compute_dtype(dtype), classes=("math",), want=16)
 
 
 def vector_width(device, dtype, want):

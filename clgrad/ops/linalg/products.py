@@ -45,10 +45,25 @@ def _mm_bwd(ctx, g):
     a, b = ctx.saved
     ga = gb = None
     if _needs(ctx, 0):
-        ga = unbroadcast(_mm(g, swapaxes(b, -1, -2)), a.shape)
+        if g.ndim == 2 and _column_major(a):    # ga.T = b @ g.T, in a's own layout
+            ga = swapaxes(_mm(b, swapaxes(g, -1, -2)), -1, -2)
+        else:
+            ga = unbroadcast(_mm(g, swapaxes(b, -1, -2)), a.shape)
     if _needs(ctx, 1):
-        gb = unbroadcast(_mm(swapaxes(a, -1, -2), g), b.shape)
+        if g.ndim == 2 and _column_major(b):    # gb.T = g.T @ a
+            gb = swapaxes(_mm(swapaxes(g, -1, -2), a), -1, -2)
+        else:
+            gb = unbroadcast(_mm(swapaxes(a, -1, -2), g), b.shape)
     return ga, gb
+
+
+def _column_major(x):
+    """Whether the matrix ``x`` is stored column by column (a transposed row-major matrix, such
+    as a Dense weight's ``W.T``): its gradient is then computed in that layout, so that the
+    gradient reaching the stored matrix is row-major and lands in ``.grad`` as one plain copy
+    instead of a transposing one."""
+    return x.ndim == 2 and x.shape[0] > 1 and x.shape[1] > 1 and x._strides[0] == 1 and \
+        x._strides[1] == x.shape[0]
 
 
 _matmul_op = register("matmul", _mm_fwd, _mm_bwd)
