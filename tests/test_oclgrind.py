@@ -81,7 +81,7 @@ TEMPLATE_OF = (
     ("rows_", "softmax"), ("pool_", "pool"), ("im2col", "im2col"), ("col2im", "im2col"),
     ("index_", "gather"), ("segment_", "scatter"), ("compact_", "compact"), ("sort_", "sort"),
     ("searchsorted", "sort"), ("scan_", "scan"), ("rand_", "random"), ("reduce_", "reduce"),
-    ("opt_", "optimizer"),
+    ("opt_", "optimizer"), ("copy_many", "copy_many"),
 )
 
 
@@ -142,7 +142,14 @@ SCENARIOS = {
         g = onp.zeros_like(a); g[:, 1:] = (onp.cos(a) * a + onp.sin(a))[:, 1:] / 3
         m = onp.unravel_index(onp.argmax(a * a), a.shape); g[m] += 2 * a[m]
         close(x.grad, g)
-    """, {"elementwise", "reduce"}),
+        # several variables: backward writes their gradients in one copy_many launch
+        b = rng.standard_normal(1000).astype('float32'); w, v = np.array(b), np.array(b[:7])
+        w.attach_grad(); v.attach_grad()
+        with autograd.record():
+            z = (w * 3).sum() + (v * v).sum()
+        z.backward()
+        close(w.grad, onp.full(1000, 3, 'float32')); close(v.grad, 2 * b[:7])
+    """, {"elementwise", "reduce", "copy_many"}),
 
     # --- reductions: serial, one group per output, two stages, arg-reductions, statistics -------
     "reduce_variants": Scenario("""

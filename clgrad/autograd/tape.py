@@ -346,11 +346,13 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
                 writes.append((leaf.grad, total))
             else:
                 writes.append((leaf.grad, ops.add(leaf.grad, _real(total))))
+        copies = []
         for buf, value in writes:
             if type(value) is _Scaled and value.g.shape == buf.shape:
                 ops.multiply(value.g, value.s, out=buf)     # the scaling is the write
             else:
-                ops.assign(buf, _real(value))
+                copies.append((buf, _real(value)))
+        ops.core.assign_many(copies)    # the plain copies batched into one launch
     finally:
         graph.set_recording(prev)
 

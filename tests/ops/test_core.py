@@ -285,3 +285,48 @@ def test_creation_on_a_scoped_device():
         for a in (np.zeros(2), np.ones(2), np.full(2, 1), np.arange(2), np.linspace(0, 1, 2),
                   np.eye(2), np.array([1]), np.empty(1)):
             assert a.device is dev
+
+
+# --- assign_many ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])   # runs of elements, or interleaved
+def test_assign_many_batches_plain_copies_into_one_launch(profile, monkeypatch):
+    from clgrad.ops.core import assign_many
+    from clgrad.ops.launch import launch_count
+    monkeypatch.setattr(npx.current_device(), "_launch_profile", profile, raising=False)
+    rng = onp.random.default_rng(1)
+    shapes = [(3, 4), (1000,), (5,), (2, 2, 2), (1,), (70,), (9, 3), (64,), (300,), (6,)]
+    for dtype in ("float32", "float64", "float16", "int8", "int64", "bool", "complex128"):
+        hs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        srcs = [np.array(h) for h in hs]
+        # destinations as offset views of one buffer, like a Trainer's gradient arena
+        flat = np.zeros((sum(h.size for h in hs) + 13,), dtype=dtype)
+        dsts, off = [], 5
+        for h in hs:
+            dsts.append(flat[off:off + h.size].reshape(h.shape))
+            off += h.size
+        before = launch_count()
+        assign_many(list(zip(dsts, srcs)))
+        assert launch_count() - before == 2        # ten copies: a launch per eight
+        for d, h in zip(dsts, hs):
+            assert_matches(d, h)
+        assert not flat[:5].asnumpy().any() and not flat[off:].asnumpy().any()
+
+
+def test_assign_many_other_pairs_and_order():
+    from clgrad.ops.core import assign_many
+    a, b = np.zeros((2, 3)), np.zeros(3)
+    src = np.array(onp.arange(6.0).reshape(3, 2))
+    # a transposed source, a broadcast one and a scalar go through assign
+    assign_many([(a, src.T), (b, np.array([7.0])), (np.zeros(2), 4)])
+    assert_matches(a, onp.arange(6.0, dtype=onp.float32).reshape(3, 2).T)
+    assert_matches(b, onp.full(3, 7.0, onp.float32))
+    # one pair reads what another writes: done in order, as separate assigns would
+    x, y, z = np.array([1.0, 2]), np.array([3.0, 4]), np.array([5.0, 6])
+    assign_many([(x, y), (y, z)])
+    assert_matches(x, onp.array([3.0, 4], onp.float32))
+    assert_matches(y, onp.array([5.0, 6], onp.float32))
+    v = x._storage.version
+    assign_many([(x, z), (y, np.array([0.0, 0]))])
+    assert x._storage.version == v + 1      # every destination's version moves
+    with pytest.raises(clgrad.base.ShapeError):
+        assign_many([(x, np.zeros(3))])
