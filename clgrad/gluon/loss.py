@@ -81,6 +81,11 @@ class Loss(HybridBlock):
                              f"range for a loss of shape {loss.shape}")
         keep = self._batch_axis % loss.ndim
         axes = tuple(a for a in range(loss.ndim) if a != keep)
+        if axes and all(loss.shape[a] == 1 for a in axes) and loss.dtype.kind == "f" and \
+                reduce in (np.mean, np.sum):
+            # one value per sample already (a picked class, keepdims): the mean is the value,
+            # a reshape of this loss's own temporary, not a kernel launch forward and backward
+            return loss.reshape(loss.shape[keep])
         return reduce(loss, axis=axes) if axes else loss
 
 

@@ -369,3 +369,29 @@ def test_bad_options_are_reported():
     _raises(gloss.LossArgumentError, lambda: gloss.L1Loss(weight="2"), "weight")
     _raises(ValueError, lambda: gloss.L1Loss(batch_axis=2)(np.zeros((2, 2)), np.zeros((2, 2))),
             "batch_axis 2")
+
+
+def test_a_loss_with_one_value_per_sample_is_not_reduced_again():
+    """A per-sample loss of shape (batch, 1) (SoftmaxCrossEntropyLoss's picked class) is its own
+    mean over the size-1 axis: no reduction runs, forward or backward, and the values and
+    gradients are the mean's."""
+    from clgrad.ops.launch import launch_count
+    rng = onp.random.default_rng(4)
+    P, L = rng.standard_normal((6, 1)), rng.standard_normal((6, 1))
+    loss_fn = gloss.L1Loss()
+    counts = []
+    for cols in (1, 2):
+        pred = np.array(onp.repeat(P, cols, axis=1))
+        pred.attach_grad()
+        label = np.array(onp.repeat(L, cols, axis=1))
+        before = launch_count()
+        with autograd.record():
+            out = loss_fn(pred, label)
+        counts.append(launch_count() - before)
+        out.backward()
+        onp.testing.assert_allclose(out.asnumpy(), onp.abs(P - L)[:, 0], rtol=1e-6)
+        onp.testing.assert_allclose(pred.grad.asnumpy(), onp.repeat(onp.sign(P - L) / cols, cols, 1),
+                                   rtol=1e-6)
+    assert counts[1] == counts[0] + 1       # only the (batch, 2) loss launches a mean
+    out[0] = 5.0                            # the result is the loss's own array
+    assert pred.asnumpy()[0, 0] == P[0, 0]
