@@ -34,6 +34,8 @@ def _ratio(row, rows, stream_gbs):
 _RATIO_NOTES = (
     ("host_over_bare", "host {:.2f}x bare enqueue's"),
     ("over_torch", "{:.2f}x torch's eager step"),
+    ("over_torch_alternated", "{:.2f}x torch's in alternated 30-step blocks (rounds "
+                              "{alternated_rounds})"),
     ("eager_gluon_over", "{:.2f}x faster than eager Gluon"),
     ("eager_over", "{:.1f}x faster than eager; {launches} launches"),
     ("torch_over", "{:.1f}x faster than torch eager"),

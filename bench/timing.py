@@ -57,3 +57,25 @@ def interleaved_samples(runs, repeat=7, warmup=1):
 def interleaved_times(runs, repeat=7, warmup=1):
     """Median seconds per call of each run (``interleaved_samples``)."""
     return [statistics.median(ts) for ts in interleaved_samples(runs, repeat, warmup)]
+
+
+def alternated_ratio(a, b, rounds=6, block=30):
+    """Median over ``rounds`` of (median seconds of ``a``) / (median seconds of ``b``), each
+    timed over a block of ``block`` calls, the blocks alternated; ``a`` and ``b`` are
+    ``(fn, sync)``. Blocks rather than single calls: a peer whose worker threads keep spinning
+    after a call (OpenMP) slows only the first calls of the other's block, which the median
+    leaves out. Returns (ratio, per-round ratios)."""
+    def med(fn, sync):
+        fn()
+        if sync:
+            sync()
+        ts = []
+        for _ in range(block):
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts)
+    ratios = [med(*a) / med(*b) for _ in range(rounds)]
+    return statistics.median(ratios), ratios
