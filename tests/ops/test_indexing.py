@@ -377,6 +377,31 @@ def test_grad_take_along_axis_and_pick():
     check_grad(lambda a: pick(a, np.array([[0.0, 2.0, 1.0, 9.0]]), axis=0, keepdims=True), x)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_pick_gradient_is_one_launch(dtype):
+    """pick's gradient (one place per fibre) is one elementwise launch: the index compared
+    with the position along the axis, no fill and scatter."""
+    from clgrad.ops.launch import launch_count
+    from clgrad.runtime import default_device
+    if dtype == "float64" and not default_device().caps.fp64:
+        pytest.skip("the device has no cl_khr_fp64")
+    h = host((5, 3, 4), "float64").astype(dtype)
+    idx = onp.array([[2, 0, 1, 2], [1, 1, 0, 2], [0, 2, 2, 1], [2, 2, 2, 0], [0, 1, 0, 1]])
+    G = host((5, 4), "float64", seed=2).astype(dtype)
+    x = np.array(h)
+    x.attach_grad()
+    with autograd.record():
+        y = pick(x, np.array(idx), axis=1)
+    before = launch_count()
+    y.backward(np.array(G))
+    assert launch_count() - before == 2         # the gradient, and its copy into x.grad
+    want = onp.zeros(h.shape, dtype)
+    for i in range(5):
+        for k in range(4):
+            want[i, idx[i, k], k] = G[i, k]
+    onp.testing.assert_array_equal(x.grad.asnumpy(), want)
+
+
 def test_grad_setitem():
     x = host((4, 3), "float64")
     v = host((3, 3), "float64", seed=1)

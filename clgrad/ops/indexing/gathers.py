@@ -129,6 +129,23 @@ def put_along_axis_raw(dst, idx, values, axis):
 def _along_grad_raw(g, idx, axis, shape, unique):
     """The vjp of ``_along_raw``: zeros of ``shape`` with g added at the gathered places."""
     out = ndarray._empty(shape, g.dtype, g.device)
+    if unique and g.shape[axis] == 1 and g.dtype.kind == "f" and out.size and g.size:
+        # one place per fibre (pick): out = (position along the axis == index) ? g : 0, one
+        # elementwise launch (no fill, no scatter), which hybridize can fuse with its neighbours
+        pos = _positions(g.device, shape[axis], idx.dtype)
+        along = [0] * len(shape)
+        along[axis] = 1
+        ib = _bcast_view(idx, g.shape)
+        views = [pos._view(shape, tuple(along), 0)]
+        for x in (ib, g):
+            st = list(launch.broadcast_strides(x, x.shape))
+            st[axis] = 0
+            views.append(x._view(shape, tuple(st), x._offset))
+        comp = dt.float32 if g.dtype == dt.float16 else g.dtype
+        zero = f"({dt.compute_ctype(comp)})0"
+        launch.elementwise("pick_grad", out, views, f"(v0 == v1) ? v2 : {zero}",
+                           [idx.dtype, idx.dtype, comp])
+        return out
     fill(out, 0)
     if g.size == 0 or out.size == 0:
         return out
@@ -144,6 +161,21 @@ def _along_grad_raw(g, idx, axis, shape, unique):
     gf = _flat(g)
     _segment_launch("sum", out, 0, 1, gf, gf._offset, gf._strides[0], skeys, perm)
     return out
+
+
+#: 0, 1, ..., n - 1 per (device, n, dtype), uploaded once: constants nobody else sees
+_POSITIONS = {}
+launch.register_cache(_POSITIONS.clear)
+
+
+def _positions(device, n, dtype):
+    key = (device, n, dtype)
+    p = _POSITIONS.get(key)
+    if p is None:
+        if len(_POSITIONS) > 64:
+            _POSITIONS.clear()
+        p = _POSITIONS[key] = from_host(_np.arange(n, dtype=dtype), device)
+    return p
 
 
 def _along_fwd(ctx, src, idx, axis, unique):
