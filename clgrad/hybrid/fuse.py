@@ -7,11 +7,12 @@ backward reads. Buffers from outside the capture (inputs, parameters, constants)
 visible, so every write to them stays.
 
 Fusion merges a tree of elementwise ops into its root when each inner value is written by
-exactly one elementwise op, read by exactly one other as the very same view, and needed nowhere
-else: the inner expressions become named subexpressions (``lets``) of one kernel of the
-elementwise template, their operands broadcast to the root's shape. Values read twice stay in
-memory (no recomputation of shared work); float16 and complex values, and expressions that use
-the element index, are not fused.
+exactly one elementwise op, read by exactly one other as the very same view or broadcast as
+NumPy broadcasts it, and needed nowhere else: the inner expressions become named subexpressions
+(``lets``) of one kernel of the elementwise template, their operands broadcast to the root's
+shape (a value read broadcast is computed at each place it is read). Values read twice stay in
+memory (no recomputation of work two ops share); float16 and complex values, and expressions
+that use the element index, are not fused.
 
 Then an elementwise op (such a tree, or one op) that alone reads a matrix product's result, as
 the product wrote it, becomes the product kernel's epilogue (``fuse_epilogues``): the tiled
@@ -126,8 +127,7 @@ def fuse_elementwise(events, internal, keep):
             continue
         for k, x in enumerate(c.inputs):
             if _is_array(x) and _buf(x) is b:
-                if (x.shape, x._strides, x._offset, x.dtype) == \
-                        (e.out.shape, e.out._strides, e.out._offset, e.out.dtype):
+                if _reads_whole(x, e.out):
                     producer[(j, k)] = i
                 break
     if not producer:
@@ -153,6 +153,20 @@ def fuse_elementwise(events, internal, keep):
         else:
             out.append(e)
     return out
+
+
+def _reads_whole(x, out):
+    """Whether the view ``x`` reads the value ``out`` as it was written, or broadcast the way
+    NumPy broadcasts it (a (128, 1) value read as (128, 10): the producer is then computed at
+    each place of the broadcast, which costs less than storing and loading it)."""
+    if x._offset != out._offset or x.dtype != out.dtype:
+        return False
+    if x.shape == out.shape:
+        return x._strides == out._strides
+    pad = len(x.shape) - len(out.shape)
+    if pad < 0 or any(n not in (1, m) for n, m in zip(out.shape, x.shape[pad:])):
+        return False
+    return tuple(x._strides) == tuple(_launch.broadcast_strides(out, x.shape))
 
 
 def _tree(root, children):

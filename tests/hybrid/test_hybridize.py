@@ -48,6 +48,31 @@ def test_replay_matches_eager_and_fuses_a_chain_into_one_kernel():
     assert "u48" in h.describe()            # the fused kernel's source is shown
 
 
+def test_a_value_read_broadcast_is_fused_and_computed_where_it_is_read():
+    rng = onp.random.default_rng(5)
+    A, C = rng.standard_normal((6, 1)), rng.standard_normal((3, 6, 4))
+    a, c = np.array(A.astype("float32")), np.array(C.astype("float32"))
+
+    def f(a, c):        # (6, 1) read through a broadcast view, as (3, 6, 4)
+        return np.exp(np.broadcast_to(a * 0.5 - 1, (3, 6, 4))) * c
+    h = npx.hybridize(f)
+    want = f(a, c).asnumpy()
+    h(a, c)
+    before = launch_count()
+    got = h(a, c)
+    assert launch_count() - before == 1, h.describe()
+    _same(got.asnumpy(), want)
+    _same(got.asnumpy(), onp.exp(A * 0.5 - 1) * C, rtol=1e-5)
+    # a value read twice, once broadcast, stays in memory
+    def g(a, c):
+        b = a * 2
+        return np.broadcast_to(b, c.shape) * c + b
+    h2 = npx.hybridize(g)
+    want = g(a, c).asnumpy()
+    h2(a, c)
+    _same(h2(a, c).asnumpy(), want)
+
+
 def test_a_thousand_op_chain_with_backward_replays_in_few_launches():
     x = np.ones(16)
     x.attach_grad()
