@@ -128,6 +128,7 @@ class Sandbox:
         self._owner = None      # pid that started the child (a forked copy starts its own)
         self._lock = threading.Lock()
         self._buf = b""
+        self._greeted = False
         self.counts = {"started": 0, "requests": 0}
 
     def _start(self):
@@ -151,6 +152,7 @@ class Sandbox:
                                f"clgrad.runtime.worker): {e}", "start", str(e)) from None
         self._owner = os.getpid()
         self._buf = b""
+        self._greeted = False       # the child's first frame says it started (clgrad imported)
         self.counts["started"] += 1
 
     def _alive(self):
@@ -230,6 +232,9 @@ class Sandbox:
                 stage = "waiting for the child"
                 while True:
                     frame = self._read_frame(deadline)
+                    if "hello" in frame:
+                        self._greeted = True
+                        continue
                     if "stage" in frame:
                         stage = frame["stage"]
                     if "result" in frame:
@@ -249,6 +254,10 @@ class Sandbox:
                     code = self._proc.wait()
                 self._proc = None
                 why = _describe_exit(code)
+            if not self._greeted:
+                # it never started (an import failed, say): the sandbox is broken, and a build
+                # goes without it rather than blaming the program (``SandboxError.stage``)
+                stage = "start"
             tail = self._stderr_tail()
             reason = why + (f"; its last output:\n{tail}" if tail else "")
             raise SandboxError(f"the sandbox process {why} while {stage}", stage, reason)

@@ -206,6 +206,12 @@ def _rejection_path(device, digest):
     return device_folder(device.claims.key) / "rejected" / f"{digest}.json"
 
 
+def rejection_file(device, source, options=()):
+    """Where the record of this program's rejection on ``device`` is kept (whether or not
+    there is one)."""
+    return _rejection_path(device, _digest(device, source, options))
+
+
 def _rejection(device, digest):
     """The record of this program's rejection on this device and driver, or None."""
     rec = _rejected.get((device.claims.key, digest))
@@ -220,6 +226,15 @@ def _rejection(device, digest):
             return None
         rec = {"why": str(body["why"]), "log": str(body.get("log", ""))}
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if rec["why"].startswith("the sandbox process") and \
+            rec["why"].endswith(" while waiting for the child"):
+        # written before the sandbox said when it was up: its child died before it started
+        # on the program (a broken install's import error), which is no verdict on the program
+        try:
+            path.unlink()
+        except OSError:
+            pass
         return None
     _rejected[(device.claims.key, digest)] = rec
     return rec

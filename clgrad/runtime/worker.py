@@ -33,6 +33,9 @@ def main():
         iso.send(proto_out, obj)
 
     worker = _Worker(frame)
+    # the child is up (clgrad imported): a death before this line is the sandbox's own
+    # failure, never a verdict on the program it was about to build
+    frame({"hello": os.getpid()})
     while True:
         msg = iso.recv(proto_in)
         if msg is None:

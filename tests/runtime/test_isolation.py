@@ -218,3 +218,52 @@ def test_no_sandbox_where_pipes_cannot_be_waited_on(monkeypatch):
     assert not got.checked and "no sandbox" in got.note
     monkeypatch.undo()
     assert isolation.available()
+
+
+def test_a_sandbox_that_cannot_start_blames_no_program(tmp_path):
+    """A sandbox process that dies before it is up (here: its interpreter exits while starting,
+    as a broken install's import error would end it) is the sandbox's failure: kernels are built
+    without it, and no program is recorded as rejected (a record would outlive the broken
+    install and refuse the kernel in every later process)."""
+    import os
+    from _child import ROOT
+    site = tmp_path / "site"
+    site.mkdir()
+    # only the sandbox child runs with CLGRAD_ISOLATE_BUILDS=0 (isolation sets it for it)
+    (site / "sitecustomize.py").write_text(
+        "import os\nif os.environ.get('CLGRAD_ISOLATE_BUILDS') == '0':\n    os._exit(7)\n")
+    code = """
+    import warnings
+    import clgrad
+    from clgrad import np
+    from clgrad.runtime import build_program, default_device, program_cache
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        d = default_device()
+        prog = build_program(d, "__kernel void k(__global float *x) { x[0] = 1.0f; }",
+                             trial=(("k", (None,), 1),))
+        print((np.arange(4) * 3 + 1).asnumpy().tolist())
+    print(program_cache.rejected_programs(d),
+          any("without the sandbox" in str(x.message) for x in w))
+    """
+    r = run(code, tmp_path / "cache", CLGRAD_SELFCHECK="0",
+            PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
+    assert r.stdout.split("\n")[:2] == ["[1.0, 4.0, 7.0, 10.0]", "0 True"], r.stdout + r.stderr
+
+
+def test_an_old_record_of_a_sandbox_that_never_started_is_dropped(cache):
+    """Records written before the sandbox said when it was up, of a child that died before it
+    started on the program, are no verdict: they are dropped when read."""
+    import hashlib
+    import json
+    dev = fresh_device()
+    src = source("old-record")
+    path = program_cache.rejection_file(dev, src)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"why": "the sandbox process exited with status 1; its last output:\nImportError: "
+                   "cannot import name 'x' while waiting for the child", "log": ""}
+    path.write_text(json.dumps({"checksum": hashlib.sha256(json.dumps(
+        body, sort_keys=True).encode()).hexdigest(), "body": body}))
+    assert program_cache.rejected_programs(dev) == 1
+    build_program(dev, src, trial=trial())          # built, not refused
+    assert program_cache.rejected_programs(dev) == 0 and not path.exists()
