@@ -355,3 +355,29 @@ def test_mismatched_allgather_and_a_bad_timeout_are_errors(tmp_path):
     """, tmp_path)
     assert rc == 0, out + err
     assert out.count("ok") == 2
+
+
+def test_float16_on_the_wire_for_every_float_dtype_shape_and_layout(tmp_path):
+    """compression='fp16': the float16 sum of the float16-rounded values (averaged after), for
+    every float dtype, 0-d and strided arrays; the result is the array passed, reduced in place."""
+    rc, out, err = mpirun("""
+        rng = onp.random.default_rng(3)
+        for dt in ["float32", "float64", "float16"]:
+            for shape in [(3, 5), (), (1000,), (4, 6)]:
+                hs = [rng.standard_normal(shape).astype(dt) * 10 for _ in range(n)]
+                for average in (False, True):
+                    a = np.array(hs[r])
+                    v = a.T if a.ndim == 2 else a       # a strided view too
+                    res = D.allreduce(v, average=average, compression="fp16")
+                    want = sum(h.astype("float16").astype("float64") for h in hs)
+                    want = want.astype("float16").astype("float64")
+                    if average:
+                        want = want / n
+                    got = v.asnumpy().astype("float64")
+                    got = got.T if a.ndim == 2 else got
+                    assert res is v and got.shape == shape and v.dtype == dt, (dt, shape)
+                    assert onp.allclose(got, want, rtol=2e-3, atol=1e-3), (dt, shape, got, want)
+        print("ok", flush=True)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
