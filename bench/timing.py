@@ -79,3 +79,18 @@ def alternated_ratio(a, b, rounds=6, block=30):
         return statistics.median(ts)
     ratios = [med(*a) / med(*b) for _ in range(rounds)]
     return statistics.median(ratios), ratios
+
+
+def alternated_host_ratio(a, b, rounds=15):
+    """Median over ``rounds`` of (CPU seconds of the calling thread per call of ``a``) /
+    (the same of ``b``), the two measured one after the other in each round; ``a`` and ``b``
+    are ``(fn, sync, number)`` (``sync`` after each batch of ``number`` calls, not counted).
+    Returns (ratio, seconds per call of a, seconds per call of b), medians."""
+    ratios, ta, tb = [], [], []
+    for _ in range(rounds):
+        x = _median(a[0], a[1], 1, a[2], 0, time.thread_time, False)
+        y = _median(b[0], b[1], 1, b[2], 0, time.thread_time, False)
+        ratios.append(x / y)
+        ta.append(x)
+        tb.append(y)
+    return statistics.median(ratios), statistics.median(ta), statistics.median(tb)
