@@ -59,26 +59,27 @@ def interleaved_times(runs, repeat=7, warmup=1):
     return [statistics.median(ts) for ts in interleaved_samples(runs, repeat, warmup)]
 
 
+def _alternated(a, b, rounds, measure):
+    """``measure(fn, sync, number)`` of ``a`` then of ``b`` (each ``(fn, sync[, number])``),
+    ``rounds`` times: (median of the per-round ratios, the ratios, a's times, b's times)."""
+    ratios, ta, tb = [], [], []
+    for _ in range(rounds):
+        x, y = measure(*a), measure(*b)
+        ratios.append(x / y)
+        ta.append(x)
+        tb.append(y)
+    return statistics.median(ratios), ratios, ta, tb
+
+
 def alternated_ratio(a, b, rounds=6, block=30):
     """Median over ``rounds`` of (median seconds of ``a``) / (median seconds of ``b``), each
     timed over a block of ``block`` calls, the blocks alternated; ``a`` and ``b`` are
     ``(fn, sync)``. Blocks rather than single calls: a peer whose worker threads keep spinning
     after a call (OpenMP) slows only the first calls of the other's block, which the median
     leaves out. Returns (ratio, per-round ratios)."""
-    def med(fn, sync):
-        fn()
-        if sync:
-            sync()
-        ts = []
-        for _ in range(block):
-            t0 = time.perf_counter()
-            fn()
-            if sync:
-                sync()
-            ts.append(time.perf_counter() - t0)
-        return statistics.median(ts)
-    ratios = [med(*a) / med(*b) for _ in range(rounds)]
-    return statistics.median(ratios), ratios
+    ratio, ratios, _, _ = _alternated(
+        a, b, rounds, lambda fn, sync: _median(fn, sync, block, 1, 1, time.perf_counter, True))
+    return ratio, ratios
 
 
 def alternated_host_ratio(a, b, rounds=15):
@@ -86,11 +87,7 @@ def alternated_host_ratio(a, b, rounds=15):
     (the same of ``b``), the two measured one after the other in each round; ``a`` and ``b``
     are ``(fn, sync, number)`` (``sync`` after each batch of ``number`` calls, not counted).
     Returns (ratio, seconds per call of a, seconds per call of b), medians."""
-    ratios, ta, tb = [], [], []
-    for _ in range(rounds):
-        x = _median(a[0], a[1], 1, a[2], 0, time.thread_time, False)
-        y = _median(b[0], b[1], 1, b[2], 0, time.thread_time, False)
-        ratios.append(x / y)
-        ta.append(x)
-        tb.append(y)
-    return statistics.median(ratios), statistics.median(ta), statistics.median(tb)
+    ratio, _, ta, tb = _alternated(
+        a, b, rounds,
+        lambda fn, sync, number: _median(fn, sync, 1, number, 0, time.thread_time, False))
+    return ratio, statistics.median(ta), statistics.median(tb)

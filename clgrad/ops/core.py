@@ -320,7 +320,7 @@ def _copy_many(dev, itemsize, group):
     P = len(group)
     chunk = _COPY_CHUNK.get(launch.launch_profile(dev), 0)
     k = launch.get_kernel(dev, ("copy_many", P, itemsize, chunk),
-                          lambda: launch.Kernel(dev, render_copy_many(P, itemsize, chunk),
+                          lambda: launch.Kernel(dev, _render_copy_many(P, itemsize, chunk),
                                                 "copy_many", [None, _np.int64, None, _np.int64,
                                                               _np.int64, _np.int64] * P +
                                                 [_np.int64]))
@@ -337,7 +337,7 @@ def _copy_many(dev, itemsize, group):
         dst._storage.version += 1
 
 
-def render_copy_many(P, itemsize, chunk):
+def _render_copy_many(P, itemsize, chunk):
     """The source of the kernel that makes ``P`` contiguous copies of ``itemsize``-byte
     elements (templates/copy_many.cl.mako), ``chunk`` consecutive elements per work-item (0:
     work-items interleaved)."""

@@ -330,3 +330,8 @@ def test_assign_many_other_pairs_and_order():
     assert x._storage.version == v + 1      # every destination's version moves
     with pytest.raises(clgrad.base.ShapeError):
         assign_many([(x, np.zeros(3))])
+    # a destination that is not an array is refused before anything is written
+    x[...] = 0
+    with pytest.raises(clgrad.base.ArgumentTypeError, match="dst must be a clgrad array"):
+        assign_many([(x, np.ones(2)), ([1, 2], np.ones(2))])
+    assert not x.asnumpy().any()
