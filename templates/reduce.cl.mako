@@ -14,20 +14,43 @@
 ##                  over a leading axis (outputs unit-stride, one strided inner dimension): it
 ##                  walks the part's rows in memory order and accumulates a row of partial ACCs
 ##                  in ``dst`` (CPUs: every read is a contiguous run; a stage 2 finishes).
+## ``pro`` (clgrad.hybrid's fusion; None otherwise, ops/reduce/prologue.py): an elementwise op whose
+## value a first stage reduces in place of loading it (``pro_value`` over the source's element and
+## the other operands' elements at the same place, each array with its own offset and strides).
 ## ``stage2`` kernels read partial accumulators (ACC structs) written by a non-final stage 1.
 ## Shapes and strides of both dimension groups are kernel arguments (``outer_nd``/``inner_nd``);
 ## k walks the inner dimensions in C order (the last fastest) without per-element division.
 <%
-    def inner_offset(kvar, base):
+    # the arrays read at each element: the source (suffix "") and, with an elementwise
+    # prologue (``pro``, clgrad.hybrid's fusion), its other array operands (suffix "_<i>"),
+    # each with its own offset and strides over the same dimensions
+    sfxs = [""] + ([] if pro is None else
+                   ["_%d" % i for i in pro.extra() if pro.operands[i].is_array])
+    def inner_offset(kvar, base, sfx=""):
         """Offset of inner index ``kvar`` (divides only when there are two or more dims)."""
         if inner_nd == 0:
             return base
         if inner_nd == 1:
             # a unit stride is baked in, so the compiler sees consecutive loads
-            return ("%s + %s" if inner_unit else "%s + %s * is0") % (base, kvar)
+            return ("%s + %s" if inner_unit and sfx == "" else "%s + %s * is0" + sfx) % (base, kvar)
         return None
-    def loadk(off):
-        return "src[%s]" % off if stage2 else load(src, "src", off)
+    def offs(kvar, names=None):
+        """The offsets of every array read at inner index ``kvar`` (one or no inner dims)."""
+        return [inner_offset(kvar, (names or "base") + x, x) for x in sfxs]
+    def loadk(offsets):
+        if stage2:
+            return "src[%s]" % offsets[0]
+        if pro is None:
+            return load(src, "src", offsets[0])
+        vals, it = [], iter(offsets[1:])
+        for i, o in enumerate(pro.operands):
+            if i == pro.first:
+                vals.append(load(o, "src", offsets[0]))
+            elif o.is_array:
+                vals.append(load(o, "p%d" % i, next(it)))
+            else:
+                vals.append("s%d" % i)
+        return "pro_value(%s)" % ", ".join(vals)
 %>
 ${prelude}
 
@@ -36,6 +59,9 @@ ${acc_decl}
 #define OUT ${out_type}
 
 ${functions}
+% if pro is not None:
+${pro.function(s_type)}
+% endif
 
 __kernel void ${name}(
 % if stage2:
@@ -58,6 +84,22 @@ __kernel void ${name}(
     , const long K_total
 % if mode == "cols":
     , const long bw, const long nblk
+% endif
+% if pro is not None:
+%   for i in pro.extra():
+<%    o = pro.operands[i] %>
+%     if o.is_array:
+    , __global const ${o.ctype} * restrict p${i}, const long p${i}_off
+%       for d in range(outer_nd):
+    , const long os${d}_${i}
+%       endfor
+%       for d in range(inner_nd):
+    , const long is${d}_${i}
+%       endfor
+%     else:
+    , const ${o.compute} s${i}
+%     endif
+%   endfor
 % endif
     )
 {
@@ -84,11 +126,13 @@ __kernel void ${name}(
     const long width = min(bw, on${outer_nd - 1} - j0);
     const long m = row * on${outer_nd - 1} + j0;
 % endif
-    long base = src_off;
+% for x in sfxs:
+    long base${x} = ${"src_off" if x == "" else "p%s_off" % x[1:]};
+% endfor
     {
         long rem = m;
 % for d in range(outer_nd - 1, -1, -1):
-        { const long c = rem % on${d}; rem /= on${d}; base += c * os${d}; }
+        { const long c = rem % on${d}; rem /= on${d};${"".join(" base%s += c * os%d%s;" % (x, d, x) for x in sfxs)} }
 % endfor
     }
     const long k0 = part * chunk;
@@ -99,36 +143,50 @@ __kernel void ${name}(
         acc[j] = acc_init();
     long k = k0;
     /* four rows per pass over the partial row: a quarter of its loads and stores */
+<%
+    # consecutive outputs j: unit-stride in the source; any stride in a prologue's operands
+    def row(r):
+        return [("r%d%s + j" % (r, x)) if pro is None else
+                ("r%d%s + j * os%d%s" % (r, x, outer_nd - 1, x)) for x in sfxs]
+%>
     for (; k + 4 <= k1; k += 4) {
-        const long r0 = ${inner_offset("k", "base")}, r1 = ${inner_offset("(k + 1)", "base")};
-        const long r2 = ${inner_offset("(k + 2)", "base")}, r3 = ${inner_offset("(k + 3)", "base")};
+% for x in sfxs:
+        const long r0${x} = ${inner_offset("k", "base" + x, x)}, r1${x} = ${inner_offset("(k + 1)", "base" + x, x)};
+        const long r2${x} = ${inner_offset("(k + 2)", "base" + x, x)}, r3${x} = ${inner_offset("(k + 3)", "base" + x, x)};
+% endfor
         for (long j = 0; j < width; ++j)
             acc[j] = acc_combine(acc[j], acc_combine(
-                acc_combine(acc_map(${loadk("r0 + j")}, k), acc_map(${loadk("r1 + j")}, k + 1)),
-                acc_combine(acc_map(${loadk("r2 + j")}, k + 2),
-                            acc_map(${loadk("r3 + j")}, k + 3))));
+                acc_combine(acc_map(${loadk(row(0))}, k), acc_map(${loadk(row(1))}, k + 1)),
+                acc_combine(acc_map(${loadk(row(2))}, k + 2),
+                            acc_map(${loadk(row(3))}, k + 3))));
     }
     for (; k < k1; ++k) {
-        const long row_off = ${inner_offset("k", "base")};
+% for x in sfxs:
+        const long r0${x} = ${inner_offset("k", "base" + x, x)};
+% endfor
         for (long j = 0; j < width; ++j)
-            acc[j] = acc_combine(acc[j], acc_map(${loadk("row_off + j")}, k));
+            acc[j] = acc_combine(acc[j], acc_map(${loadk(row(0))}, k));
     }
 % elif mode == "group":
     ACC acc = acc_init();
     for (long k = k0 + lid; k < k1; k += ${wg}) {
 %   if inner_nd <= 1:
-        const long off = ${inner_offset("k", "base")};
+%     for x in sfxs:
+        const long off${x} = ${inner_offset("k", "base" + x, x)};
+%     endfor
 %   else:
-        long off = base;
+%     for x in sfxs:
+        long off${x} = base${x};
+%     endfor
         long rem = k;
 %     for d in range(inner_nd - 1, -1, -1):
-        { const long c = rem % in${d}; rem /= in${d}; off += c * is${d}; }
+        { const long c = rem % in${d}; rem /= in${d};${"".join(" off%s += c * is%d%s;" % (x, d, x) for x in sfxs)} }
 %     endfor
 %   endif
 %   if stage2:
         acc = acc_combine(acc, src[off]);
 %   else:
-        acc = acc_combine(acc, acc_map(${loadk("off")}, k));
+        acc = acc_combine(acc, acc_map(${loadk(["off" + x for x in sfxs])}, k));
 %   endif
     }
     scratch[lid] = acc;
@@ -148,10 +206,10 @@ __kernel void ${name}(
 % else:
 <%
     if stage2:
-        map_ = lambda off, k: "src[%s]" % off
+        map_ = lambda offsets, k: "src[%s]" % offsets[0]
     else:
-        map_ = lambda off, k: "acc_map(%s, %s)" % (loadk(off), k)
-    off_k = lambda k: inner_offset(k, "base") if inner_nd else "base"
+        map_ = lambda offsets, k: "acc_map(%s, %s)" % (loadk(offsets), k)
+    off_k = lambda k: offs(k)
 %>
 %   if inner_nd <= 1 and unroll > 1:
 <%
@@ -187,23 +245,26 @@ __kernel void ${name}(
 %   else:
     /* the inner multi-index advances like an odometer: one division per work-item, not per k */
     ACC acc = acc_init();
-    long off = base;
+%   for x in sfxs:
+    long off${x} = base${x};
+%   endfor
     long ${", ".join("c%d" % d for d in range(inner_nd))};
     {
         long rem = k0;
 %     for d in range(inner_nd - 1, -1, -1):
-        c${d} = rem % in${d}; rem /= in${d}; off += c${d} * is${d};
+        c${d} = rem % in${d}; rem /= in${d};${"".join(" off%s += c%d * is%d%s;" % (x, d, d, x) for x in sfxs)}
 %     endfor
     }
     for (long k = k0; k < k1; ++k) {
-        acc = acc_combine(acc, ${map_("off", "k")});
-        off += is${inner_nd - 1};
-        if (++c${inner_nd - 1} == in${inner_nd - 1}) {
-            c${inner_nd - 1} = 0; off -= in${inner_nd - 1} * is${inner_nd - 1};
+        acc = acc_combine(acc, ${map_(["off" + x for x in sfxs], "k")});
+<%  last = inner_nd - 1 %>
+        ${" ".join("off%s += is%d%s;" % (x, last, x) for x in sfxs)}
+        if (++c${last} == in${last}) {
+            c${last} = 0;${"".join(" off%s -= in%d * is%d%s;" % (x, last, last, x) for x in sfxs)}
 %     for d in range(inner_nd - 2, -1, -1):
-            off += is${d};
+            ${" ".join("off%s += is%d%s;" % (x, d, x) for x in sfxs)}
             if (++c${d} == in${d}) {
-                c${d} = 0; off -= in${d} * is${d};
+                c${d} = 0;${"".join(" off%s -= in%d * is%d%s;" % (x, d, d, x) for x in sfxs)}
 %     endfor
 %     for d in range(inner_nd - 2, -1, -1):
             }

@@ -1,8 +1,9 @@
 """Capture, fusion and replay of calls (``HybridBlock.hybridize``, ``npx.hybridize``).
 
 ``trace`` keeps what one eager run did, ``fuse`` optimises it (constants, dead code,
-elementwise fusion), ``program`` prepares the launches and plans the memory, ``captured`` is one
-signature's graph with its autograd node, ``cached`` ties graphs to a function's signatures. See docs/performance.md, "hybridize".
+elementwise fusion, epilogues of products, prologues of reductions), ``program`` prepares the
+launches and plans the memory, ``captured`` is one signature's graph with its autograd node,
+``cached`` ties graphs to a function's signatures. See docs/performance.md, "hybridize".
 """
 from .captured import CapturedCall
 from .cached import Hybridized, HybridizeWarning, capturing, enabled

@@ -218,12 +218,13 @@ class CapturedCall:
         for part in ("forward", "backward"):
             if part not in self.counts:
                 continue
-            ew, other, _, _ = self.counts[part]
-            ew2, other2, fused, epi = self.counts[part + "_after"]
+            ew, other = self.counts[part][:2]
+            ew2, other2, fused, epi, pro = self.counts[part + "_after"]
             prog = getattr(self, part)
             lines.append(f"  {part}: {ew} elementwise ops + {other} other launches captured; "
                          f"after fusion {ew2} elementwise kernels + {other2} other launches "
-                         f"({epi} with an elementwise epilogue), computing {fused} elementwise "
+                         f"({epi} with an elementwise epilogue, {pro} with an elementwise "
+                         f"prologue), computing {fused} elementwise "
                          f"ops = {prog.launches} launches per call")
         lines.append(f"  arena: {self.arena.size} bytes for the intermediates")
         for name, src in self.fused_sources:
@@ -306,7 +307,8 @@ def _optimise(events, internal, keep):
     if not fusing():
         return events
     events = fuse.fuse_elementwise(events, internal, keep)
-    return fuse.fuse_epilogues(events, internal, keep)
+    events = fuse.fuse_epilogues(events, internal, keep)
+    return fuse.fuse_prologues(events, internal, keep)
 
 
 def _prepare(events):

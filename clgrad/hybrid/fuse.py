@@ -18,6 +18,10 @@ Then an elementwise op (such a tree, or one op) that alone reads a matrix produc
 the product wrote it, becomes the product kernel's epilogue (``fuse_epilogues``): the tiled
 kernel applies it to each value before the store and writes the op's output instead, so the
 product's own result never exists (Dense's bias add and activation, for instance).
+
+Likewise an elementwise op whose output only a reduction reads becomes the reduction's prologue
+(``fuse_prologues``): its first stage computes each element where it would load it (the
+``(x - m) ** 2`` of a variance, the negation before a loss's mean).
 """
 import re
 from collections import defaultdict
@@ -27,6 +31,7 @@ from ..base import MXNetError
 from ..codegen import render as R
 from ..ops import launch as _launch
 from ..ops.linalg import Epilogue
+from ..ops.reduce.prologue import Prologue
 from .trace import Ew, Launch, Upload
 
 #: the fused kernels' plan names: "fused_v" when every part is valid on vector types
@@ -384,18 +389,149 @@ def _epilogue(events, i, j, c, C, geometry, writers):
                                              so[perm[0]], so[perm[1]], args)
     except MXNetError:
         return None
-    return Launch(kernel, e.glob, e.local, new, None, f"{e.op}+{c.op}", fused=c.fused)
+    return Launch(kernel, e.glob, e.local, new, None, f"{e.op}+{c.op}", fused=c.fused,
+                  role="epilogue")
+
+
+def fuse_prologues(events, internal, keep):
+    """Fold an elementwise op (a fused tree or a single op) into the reduction that alone
+    reads its output: the reduction's first stage computes each element it reads from the op's
+    operands instead (``Kernel.prologue``), so the op's output exists nowhere. The reduction
+    must read all of that output (dimensions it merged are split again where an operand's
+    strides need it, where its layout allows), and nothing between the two may write the op's
+    operands."""
+    writers, readers = _accesses(events)
+    replaced = {}
+    for i, e in enumerate(events):
+        if type(e) is not Launch or e.kernel.prologue is None or e.per_call is not None or \
+                e.fused:
+            continue
+        buf, off, dims = e.kernel.prologue.source(e.args)
+        bid = id(buf)
+        if bid not in internal or bid in keep or readers[bid] != [i] or len(writers[bid]) != 1:
+            continue
+        j = writers[bid][0]
+        c = events[j]
+        if j > i or type(c) is not Ew or not _fusable(c, lets_ok=True) or j in replaced:
+            continue
+        fused = _prologue(events, j, i, c, off, dims, writers)
+        if fused is not None:
+            replaced[i] = fused
+            replaced[j] = None
+    if not replaced:
+        return events
+    return [replaced.get(i, e) for i, e in enumerate(events) if replaced.get(i, e) is not None]
+
+
+def _runs(out, offset, dims):
+    """Per reduction dimension (size, stride), the run of ``out``'s axes it walks (outer to
+    inner), when the reduction reads all of ``out`` (as ``launch.collapse`` merged its axes),
+    else None."""
+    if offset != out._offset:
+        return None
+    free = {a for a, n in enumerate(out.shape) if n != 1}
+    runs = []
+    for n, s in dims:
+        run = [a for a in free if out._strides[a] == s]
+        if len(run) != 1:
+            return None
+        size = out.shape[run[0]]
+        while size < n:
+            inner = run[0]
+            nxt = [a for a in free if a not in run and
+                   out._strides[a] == out._strides[inner] * out.shape[inner]]
+            if len(nxt) != 1:
+                return None
+            run.insert(0, nxt[0])
+            size *= out.shape[nxt[0]]
+        if size != n:
+            return None
+        free.difference_update(run)
+        runs.append(run)
+    return runs if not free else None
+
+
+def _pieces(runs, shape, views):
+    """``runs`` split between neighbouring axes that some array of ``views`` cannot walk with
+    one stride (a broadcast row where the reduction walks the whole array as one run)."""
+    out = []
+    for run in runs:
+        piece = [run[0]]
+        for a, b in zip(run, run[1:]):
+            if all(v._strides[a] == v._strides[b] * shape[b] for v in views):
+                piece.append(b)
+            else:
+                out.append(piece)
+                piece = [b]
+        out.append(piece)
+    return out
+
+
+def _prologue(events, j, i, c, offset, dims, writers):
+    """The Launch of reduction ``events[i]`` computing what it reads with the elementwise ``c``
+    (``events[j]``), or None when it does not apply."""
+    runs = _runs(c.out, offset, dims[0])
+    if runs is None:
+        return None
+    e = events[i]
+    dst = e.args[2]
+    plan = c.plan
+    shape = c.out.shape
+    operands, views = [], []
+    for k, y in enumerate(c.inputs):
+        is_arr, d, comp = plan.sig[k]
+        if is_arr:
+            b = _buf(y)
+            if b is dst or b is _buf(c.out) or any(j < w < i for w in writers.get(id(b), ())):
+                return None
+            operands.append(R.Operand(True, d, comp))
+            views.append(y if y.shape == shape else _broadcast_view(y, shape))
+        else:
+            operands.append(R.Operand(False, comp, comp))
+            views.append(dt.cast_scalar(y, comp))
+    arrays = [v for v in views if _is_array(v)]
+    if not arrays:
+        return None
+    # the reduction's dimensions, split where an operand needs it; outer ones first
+    outer = _pieces(runs[:dims[1]], shape, arrays)
+    pieces = outer + _pieces(runs[dims[1]:], shape, arrays)
+    sizes = [_prod(shape[a] for a in p) for p in pieces]
+    walked = [(v._storage.buffer, v._offset, [v._strides[p[-1]] for p in pieces])
+              if _is_array(v) else v for v in views]
+
+    def sub(text):
+        return _V.sub(lambda m: f"w{m.group(1)}", text)
+    pro = Prologue(operands, [(t, sub(te)) for t, te in plan.lets],
+                   _convert(sub(plan.expr), plan.out_dtype, plan.out_dtype), plan.helpers)
+    try:
+        got = e.kernel.prologue.fuse(e.args, e.glob, e.local, pro, sizes, len(outer),
+                                     walked[pro.first], [walked[k] for k in pro.extra()])
+    except MXNetError:
+        return None
+    if got is None:
+        return None
+    kernel, args, glob, local = got
+    return Launch(kernel, glob, local, args, None, f"{c.op}+{e.op}", fused=c.fused,
+                  role="prologue")
+
+
+def _prod(ns):
+    p = 1
+    for n in ns:
+        p *= n
+    return p
 
 
 def count_kernels(events):
     """(elementwise kernels, other launches, elementwise ops computed in all, launches with an
-    elementwise epilogue)."""
+    elementwise epilogue, launches with an elementwise prologue)."""
     ew = sum(1 for e in events if type(e) is Ew)
     other = sum(1 for e in events if type(e) is Launch)
     fused = sum(e.fused for e in events if type(e) in (Ew, Launch))
-    epilogues = sum(1 for e in events if type(e) is Launch and e.fused)
-    return ew, other, fused, epilogues
+    epilogues = sum(1 for e in events if type(e) is Launch and e.role == "epilogue")
+    prologues = sum(1 for e in events if type(e) is Launch and e.role == "prologue")
+    return ew, other, fused, epilogues, prologues
 
 
 __all__ = ["fold_constants", "eliminate_dead", "fuse_elementwise", "fuse_epilogues",
-           "count_kernels"]
+           "fuse_prologues", "count_kernels"]

@@ -70,7 +70,7 @@ class Program:
             per_call = (positions, [k.arg_dtypes[p] for p in positions], values)
         self.steps.append((_KERNEL, obj, e.glob, e.local, (k.queue, per_call)))
         self.launches += 1
-        if k.name.startswith("ew_fused") or k.name.endswith("_epi"):
+        if k.name.startswith("ew_fused") or e.role is not None:
             self.sources.append((k.name, k.source))
 
     def run(self, binding):

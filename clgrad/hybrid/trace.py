@@ -45,16 +45,17 @@ class Launch:
     """A launch of any other kernel: the arguments as they were passed (buffers and values);
     ``per_call`` is (positions, values function) for arguments drawn anew every call."""
 
-    __slots__ = ("kernel", "glob", "local", "args", "per_call", "op", "fused")
+    __slots__ = ("kernel", "glob", "local", "args", "per_call", "op", "fused", "role")
 
-    def __init__(self, kernel, glob, local, args, per_call, op, fused=0):
+    def __init__(self, kernel, glob, local, args, per_call, op, fused=0, role=None):
         self.kernel = kernel
         self.glob = tuple(glob)
         self.local = None if local is None else tuple(local)
         self.args = list(args)
         self.per_call = per_call
         self.op = op
-        self.fused = fused      # elementwise ops its kernel applies as an epilogue
+        self.fused = fused      # elementwise ops its kernel applies as an epilogue or prologue
+        self.role = role        # "epilogue" or "prologue" where it applies them
 
     def buffers(self):
         return [a for a in self.args if isinstance(a, cl.MemoryObjectHolder)]

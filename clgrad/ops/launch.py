@@ -98,7 +98,7 @@ class Kernel:
     """
 
     __slots__ = ("kernel", "local", "name", "limit", "queue", "lock", "arg_dtypes", "source",
-                 "epilogue", "outputs")
+                 "epilogue", "outputs", "prologue")
 
     def __init__(self, device, source, name, arg_dtypes, local_cap=256, program=None):
         prog = program if program is not None else build_program(
@@ -118,6 +118,10 @@ class Kernel:
         # the positions of the buffer arguments the kernel writes, where its family declares
         # them (None: any buffer argument may be written); a captured graph's passes read it
         self.outputs = None
+        # set by a family whose kernels can compute what they read with an elementwise
+        # prologue (the reductions' first stages): an object whose ``source(args)`` tells what a
+        # launch reads and whose ``fuse(...)`` gives the launch computing it instead
+        self.prologue = None
         limit = k.get_work_group_info(_WGI.WORK_GROUP_SIZE, device.cl_device)
         self.limit = min(limit, device.caps.max_wg)
         local = group_size(limit, device.caps.max_wg, local_cap)

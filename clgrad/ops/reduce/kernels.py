@@ -13,6 +13,7 @@ from ...ndarray import ndarray
 from ...runtime import tuning
 from .. import launch
 from ..args import as_flag
+from .prologue import PrologueSite
 from .kinds import (_KINDS, _LIMITS, EmptyReductionError, _acc_size, kind_spec,
                     acc_dtype, default_out_dtype)
 
@@ -307,21 +308,29 @@ def _args(src_buf, src_off, out, M, K, chunk, parts, oshape, ostr, ishape, istr,
 
 
 def _kernel(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
-            ddof=0, unroll=1, inner_unit=False):
+            ddof=0, unroll=1, inner_unit=False, pro=None):
     """(kernel, work-group size) for one instantiation; a group kernel whose compiled limit is
-    below the requested size is rebuilt smaller (register pressure differs per device)."""
+    below the requested size is rebuilt smaller (register pressure differs per device). A
+    first stage's kernel offers its launches an elementwise prologue (``Kernel.prologue``)."""
     inner_unit = bool(inner_unit and inner_nd == 1)
     key = ("reduce", kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final,
-           stage2, ddof, unroll, inner_unit)
+           stage2, ddof, unroll, inner_unit) + ((pro.key,) if pro is not None else ())
 
     def make():
         w = wg
         while True:
             k = _make(dev, kind, src_dtype, acc, out_dtype, mode, w, outer_nd, inner_nd, final,
-                      stage2, ddof, unroll, inner_unit)
+                      stage2, ddof, unroll, inner_unit, pro)
             if mode != "group" or k.local >= w:
-                return k, w
+                break
             w = k.local
+        k.outputs = (2,)        # dst: the source is only read
+        if not stage2 and pro is None:
+            k.prologue = PrologueSite(
+                lambda p, unit, o, i: _kernel(dev, kind, src_dtype, acc, out_dtype, mode, w, o, i,
+                                              final, stage2, ddof, unroll, unit, p),
+                outer_nd, inner_nd, mode)
+        return k, w
     return launch.get_kernel(dev, key, make)
 
 
@@ -334,13 +343,14 @@ def _functions(spec):
 
 
 def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, final, stage2,
-          ddof, unroll=1, inner_unit=False):
+          ddof, unroll=1, inner_unit=False, pro=None):
     spec = kind_spec(kind, acc, None if stage2 else src_dtype)
     t = dt.compute_ctype(acc)
     hi, lo = _LIMITS.get(acc, ("0", "0"))     # (complex kinds have no extremes)
     out_c = dt.compute_ctype(out_dtype) if final else t
     s_c = t if stage2 else dt.compute_ctype(src_dtype)
-    uses_fp64 = any(d in (dt.float64, dt.complex128) for d in (src_dtype, acc, out_dtype))
+    uses_fp64 = any(d in (dt.float64, dt.complex128) for d in (src_dtype, acc, out_dtype)) or \
+        (pro is not None and pro.fp64)
     isnan = "isnan(x)" if acc.kind == "f" else "0"
     prelude = "\n".join([
         R.prelude(uses_fp64),
@@ -352,18 +362,20 @@ def _make(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, fi
     while s >= 1:
         strides.append(s)
         s //= 2
-    name = f"reduce_{kind}_{mode}" + ("_s2" if stage2 else "")
+    name = f"reduce_{kind}_{mode}" + ("_s2" if stage2 else "") + ("_pro" if pro else "")
     if mode == "cols":
         assert not final and not stage2 and inner_nd == 1 and outer_nd >= 1
-    src = R.Operand(True, src_dtype) if not stage2 else None
+    src = None if stage2 else R.Operand(True, src_dtype) if pro is None else \
+        pro.operands[pro.first]
     dst = R.Operand(True, out_dtype) if final else None
     source = R.render("reduce.cl.mako", prelude=prelude, name=name, acc_decl=spec.decl,
                       s_type=s_c, out_type=out_c, functions=_functions(spec), mode=mode, wg=wg,
                       outer_nd=outer_nd, inner_nd=inner_nd, src=src, dst=dst, strides=strides,
-                      final=final, stage2=stage2, unroll=unroll, inner_unit=inner_unit)
+                      final=final, stage2=stage2, unroll=unroll, inner_unit=inner_unit, pro=pro)
     arg_dtypes = [None, _np.int64, None] + [_np.int64] * 4 + \
         [_np.int64] * (2 * (outer_nd + inner_nd)) + [_np.int64] + \
-        [_np.int64] * (2 if mode == "cols" else 0)
+        [_np.int64] * (2 if mode == "cols" else 0) + \
+        (pro.arg_dtypes(outer_nd, inner_nd) if pro is not None else [])
     # a serial kernel's group size is free; a group kernel's must equal the tree's ``wg``
     return launch.Kernel(dev, source, name, arg_dtypes, local_cap=wg if mode == "group" else 256)
 
