@@ -320,6 +320,11 @@ def fuse_epilogues(events, internal, keep):
         if fused is not None:
             replaced[i] = fused
             replaced[j] = None
+    return _replace(events, replaced)
+
+
+def _replace(events, replaced):
+    """``events`` with ``replaced`` applied (index -> the new event, or None to drop it)."""
     if not replaced:
         return events
     return [replaced.get(i, e) for i, e in enumerate(events) if replaced.get(i, e) is not None]
@@ -418,9 +423,7 @@ def fuse_prologues(events, internal, keep):
         if fused is not None:
             replaced[i] = fused
             replaced[j] = None
-    if not replaced:
-        return events
-    return [replaced.get(i, e) for i, e in enumerate(events) if replaced.get(i, e) is not None]
+    return _replace(events, replaced)
 
 
 def _runs(out, offset, dims):

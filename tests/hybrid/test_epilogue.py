@@ -4,8 +4,9 @@ import numpy as onp
 import pytest
 
 from clgrad import autograd, gluon, np, npx
-from clgrad.ops.launch import launch_count
 from clgrad.runtime import default_device
+
+from _capture import replay
 
 FP64 = default_device().caps.fp64
 rng = onp.random.default_rng(11)
@@ -15,17 +16,6 @@ def _arr(shape, dtype="float32"):
     return np.array(rng.standard_normal(shape).astype(dtype))
 
 
-def _replay(fn, *args):
-    """(eager result, replayed result, launches of one replay, describe text)."""
-    want = fn(*args).asnumpy()
-    h = npx.hybridize(fn)
-    h(*args)
-    before = launch_count()
-    got = h(*args)
-    n = launch_count() - before
-    return want, got.asnumpy(), n, h.describe()
-
-
 @pytest.mark.parametrize("M,K,N", [(128, 96, 80), (37, 130, 53), (200, 64, 17)])
 def test_bias_relu_and_more_fold_into_the_product(M, K, N):
     a, b = _arr((M, K)), _arr((K, N))
@@ -33,7 +23,7 @@ def test_bias_relu_and_more_fold_into_the_product(M, K, N):
 
     def f(a, b, bias, col, s):
         return npx.relu(a @ b + bias) * 0.5 - col + s
-    want, got, n, text = _replay(f, a, b, bias, col, s)
+    want, got, n, text = replay(f, a, b, bias, col, s)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert n == 1, text                     # one launch: the product with its epilogue
     assert ("1 with an elementwise epilogue, 0 with an elementwise prologue), computing 5 "
@@ -47,7 +37,7 @@ def test_a_transposed_product_folds_in_the_right_orientation():
 
     def f(X, Y, bias, col):
         return (X.T @ Y.T + bias) * col
-    want, got, n, text = _replay(f, X, Y, bias, col)
+    want, got, n, text = replay(f, X, Y, bias, col)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert "_epi ---" in text, text
 
@@ -55,18 +45,18 @@ def test_a_transposed_product_folds_in_the_right_orientation():
 @pytest.mark.skipif(not FP64, reason="the device has no float64")
 def test_float64_and_a_change_of_dtype_in_the_epilogue():
     a, b = _arr((64, 72), "float64"), _arr((72, 40), "float64")
-    want, got, n, text = _replay(lambda a, b: npx.sigmoid(a @ b) + 1, a, b)
+    want, got, n, text = replay(lambda a, b: npx.sigmoid(a @ b) + 1, a, b)
     onp.testing.assert_allclose(got, want, rtol=1e-12)
     assert "_epi ---" in text
     a, b = _arr((64, 72)), _arr((72, 40))
-    want, got, n, text = _replay(lambda a, b: (a @ b) > 0.25, a, b)
+    want, got, n, text = replay(lambda a, b: (a @ b) > 0.25, a, b)
     assert got.dtype == onp.bool_ and (got == want).all()
     assert "_epi ---" in text
 
 
 def test_a_product_read_twice_or_kept_for_backward_is_not_folded():
     a, b = _arr((64, 72)), _arr((72, 40))
-    want, got, n, text = _replay(lambda a, b: (a @ b) * (a @ b).sum(), a, b)
+    want, got, n, text = replay(lambda a, b: (a @ b) * (a @ b).sum(), a, b)
     onp.testing.assert_allclose(got, want, rtol=1e-5)
     x, w = _arr((64, 72)), _arr((72, 40))
     x.attach_grad()
@@ -128,6 +118,6 @@ def test_the_epilogue_runs_at_any_vector_width_of_the_product(vw):
               "SB": 0, "KC": 0, "MC": 0}
     a, b, bias = _arr((64, 48)), _arr((48, 40)), _arr((40,))
     with tuning.override("matmul", params):
-        want, got, n, text = _replay(lambda a, b, bias: npx.relu(a @ b + bias) * 2, a, b, bias)
+        want, got, n, text = replay(lambda a, b, bias: npx.relu(a @ b + bias) * 2, a, b, bias)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert n == 1 and "_epi ---" in text, text

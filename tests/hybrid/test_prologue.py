@@ -7,9 +7,10 @@ import numpy as onp
 import pytest
 
 from clgrad import autograd, gluon, np, npx
-from clgrad.ops.launch import launch_count
 from clgrad.runtime import default_device
 from clgrad.tune import db
+
+from _capture import replay
 
 FP64 = default_device().caps.fp64
 rng = onp.random.default_rng(23)
@@ -17,17 +18,6 @@ rng = onp.random.default_rng(23)
 
 def _arr(shape, dtype="float32"):
     return np.array(rng.standard_normal(shape).astype(dtype))
-
-
-def _replay(fn, *args):
-    """(eager result, replayed result, launches of one replay, describe text)."""
-    want = fn(*args).asnumpy()
-    h = npx.hybridize(fn)
-    h(*args)
-    before = launch_count()
-    got = h(*args)
-    n = launch_count() - before
-    return want, got.asnumpy(), n, h.describe()
 
 
 def _layout(name):
@@ -68,7 +58,7 @@ def test_the_reduction_computes_the_elementwise_op_it_reads(case, layout):
     fn, shapes, atol = CASES[case]
     args = [_arr(s) for s in shapes]
     with _layout(layout):
-        want, got, n, text = _replay(fn, *args)
+        want, got, n, text = replay(fn, *args)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=atol, err_msg=text)
     assert "1 with an elementwise prologue" in text, text
     assert "0 elementwise kernels" in text, text        # nothing left to launch on its own
@@ -78,7 +68,7 @@ def test_the_reduction_computes_the_elementwise_op_it_reads(case, layout):
 def test_a_transposed_operand_is_walked_along_its_own_strides():
     x, y = _arr((48, 70)), _arr((70, 48))
     for axis in (0, 1, None):
-        want, got, n, text = _replay(lambda x, y, axis=axis: (x * y.T).sum(axis=axis), x, y)
+        want, got, n, text = replay(lambda x, y, axis=axis: (x * y.T).sum(axis=axis), x, y)
         onp.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         # (axis None: the whole array is one run of memory for the reduction, not for y.T, so
         # the fused reduction walks two dimensions)
@@ -95,7 +85,7 @@ def test_dtype_changes_between_the_op_and_the_reduction(dtype):
              lambda x: (x > 1).any(axis=1),
              lambda x: (x.astype("float32") / 7).sum()]
     for fn in cases:
-        want, got, n, text = _replay(fn, x)
+        want, got, n, text = replay(fn, x)
         assert got.dtype == want.dtype
         onp.testing.assert_allclose(got, want, rtol=1e-6)
         assert "1 with an elementwise prologue" in text, text
@@ -103,20 +93,20 @@ def test_dtype_changes_between_the_op_and_the_reduction(dtype):
 
 def test_a_0d_reduction_takes_a_prologue():
     x = np.array(2.5, dtype="float32")
-    want, got, n, text = _replay(lambda x: (x * 2 + 1).sum(), x)
+    want, got, n, text = replay(lambda x: (x * 2 + 1).sum(), x)
     assert got == want == 6.0 and n == 1, text
 
 
 def test_a_value_read_twice_or_returned_is_not_folded():
     x = _arr((32, 40))
     # read by two reductions: it must exist
-    want, got, n, text = _replay(lambda x: (x * 2).sum(axis=0) + (x * 2).max(axis=0)[0], x)
+    want, got, n, text = replay(lambda x: (x * 2).sum(axis=0) + (x * 2).max(axis=0)[0], x)
     onp.testing.assert_allclose(got, want, rtol=1e-6)
 
     def twice(x):
         y = x * 2
         return y.sum(axis=1) + y.max(axis=1)
-    want, got, n, text = _replay(twice, x)
+    want, got, n, text = replay(twice, x)
     onp.testing.assert_allclose(got, want, rtol=1e-6)
     assert "0 with an elementwise prologue" in text, text
 
