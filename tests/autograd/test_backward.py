@@ -620,3 +620,46 @@ def test_backward_and_mark_variables_arguments_have_builtin_categories():
         autograd.grad([y], [np.ones(3)])
     with pytest.raises(NotImplementedError, match="get_symbol"):
         autograd.get_symbol(y)
+
+
+# --- the default head gradient ----------------------------------------------------------------
+def test_a_vector_head_gets_ones_without_a_fill_each_backward():
+    from clgrad.ops.launch import clear_caches, launch_count
+    clear_caches()      # (the ones an earlier test kept for this shape go)
+    x = _x()
+    counts = []
+    for _ in range(3):
+        with autograd.record():
+            y = x * x
+        before = launch_count()
+        y.backward()
+        counts.append(launch_count() - before)
+        assert x.grad.tolist() == [2.0, 4.0, 6.0]
+    assert counts[1] == counts[2] == counts[0] - 1, counts     # the ones are kept after the first
+
+
+class _WritesItsCotangent(autograd.Function):
+    """Identity whose backward scales the incoming gradient in place and returns it."""
+
+    def forward(self, x):
+        return x * 1
+
+    def backward(self, dy):
+        dy *= 5
+        return dy
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 2), ()])
+def test_writing_the_default_head_gradient_in_place_does_not_change_the_next(shape):
+    x = np.array(onp.arange(1.0, 1.0 + onp.prod(shape, dtype=int)).reshape(shape))
+    x.attach_grad()
+    for _ in range(3):
+        with autograd.record():
+            y = _WritesItsCotangent()(x)
+        y.backward()
+        assert (x.grad.asnumpy() == 5).all(), x.grad
+    # ones made for another shape or dtype are their own
+    with autograd.record():
+        z = (x.astype("float64") * 2).reshape(-1)
+    z.backward()
+    assert (x.grad.asnumpy() == 2).all()
