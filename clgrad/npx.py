@@ -22,11 +22,13 @@ def hybridize(fn=None, static_alloc=False, static_shape=False):
     call per input signature runs eagerly and is captured (inside ``autograd.record()`` with
     its backward), later calls replay fused kernels. ``npx.hybridize(f)`` or ``@npx.hybridize``;
     the result's ``describe()`` prints what was captured. Arrays the function reads from its
-    closure are read where they are at each call (their buffers), as constants of the graph."""
+    closure are read where they are at each call (their buffers), as constants of the graph.
+    ``static_alloc=True``: each captured graph keeps its own arena for its intermediates (else
+    the graphs of a device share one, as large as the largest needs)."""
     from .hybrid import Hybridized
     if fn is None:
-        return lambda f: Hybridized(f)
-    return Hybridized(fn)
+        return lambda f: Hybridized(f, static_alloc=static_alloc)
+    return Hybridized(fn, static_alloc=static_alloc)
 
 
 def set_np(shape=True, array=True, dtype=False):

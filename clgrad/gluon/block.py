@@ -323,13 +323,14 @@ class HybridBlock(Block):
 
     def hybridize(self, active=True, static_alloc=False, static_shape=False, **kwargs):
         """Capture this block's calls (``active=False`` returns to eager calls). Intermediates
-        always live in a per-graph arena planned by liveness, kept between calls, which is
-        MXNet's ``static_alloc=True``; a new input shape always captures a new graph, which
-        ``static_shape`` only promises not to need. Both are accepted for MXNet's code."""
+        live in an arena planned by liveness: with ``static_alloc=True`` each captured graph
+        keeps its own between calls; else the graphs of a device share one, as large as the
+        largest needs, so memory does not grow with the number of graphs. A new input shape
+        always captures a new graph, which ``static_shape`` only promises not to need."""
         super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape,
                           **kwargs)
         h = Hybridized(lambda *a: Block.__call__(self, *a), self._hybrid_params,
-                       type(self).__name__) if active else None
+                       type(self).__name__, static_alloc) if active else None
         object.__setattr__(self, "_hybrid", h)
 
     def __call__(self, *args, **kwargs):

@@ -23,6 +23,7 @@ from ..base import KernelBuildError
 from ..ndarray import ndarray
 from ..ops import core as _core
 from ..ops import launch as _launch
+from ..ops.args import as_flag
 from .captured import CapturedCall, as_outputs
 from .trace import Tracer
 
@@ -50,8 +51,10 @@ class Hybridized:
 
     max_graphs = 16     # signatures kept; the least recently used is dropped beyond
 
-    def __init__(self, fn, params=lambda: [], name=None):
+    def __init__(self, fn, params=lambda: [], name=None, static_alloc=False):
         self.fn = fn
+        # each graph its own arena (else the device's graphs share one)
+        self.static_alloc = as_flag(static_alloc, "static_alloc", "hybridize")
         self.params = params
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         self.graphs = OrderedDict()     # signature -> CapturedCall
@@ -209,7 +212,8 @@ def _capture(h, args, inputs, n_args, needs):
                                     rerun)
             bwd = (tb, head_grads, [_index(outs, o) for o in heads], grads, which)
     try:
-        cc = CapturedCall(h.fn, h.name, device, tf, inputs, outs, kind, bwd, training)
+        cc = CapturedCall(h.fn, h.name, device, tf, inputs, outs, kind, bwd, training,
+                          h.static_alloc)
     except KernelBuildError as e:
         raise _Uncapturable(f"a fused kernel failed to build ({e})", rerun) from None
     result = out if kind is None else kind(outs)

@@ -14,7 +14,7 @@ from ..autograd.tape import reaches
 from ..ndarray import Storage, ndarray
 from ..ops import core as _core
 from . import fuse
-from .program import Arena, Program, base_align, lifetimes, pack
+from .program import Arena, Program, SharedArena, base_align, lifetimes, pack
 from .trace import Copy, Ew, Launch, Tracer, Upload
 
 
@@ -38,7 +38,8 @@ class CapturedCall:
     """One signature's captured forward (and backward): optimised events, the prepared
     programs, their arena, and how to make outputs and gradients from per-call buffers."""
 
-    def __init__(self, fn, name, device, tf, inputs, outs, kind, bwd, training):
+    def __init__(self, fn, name, device, tf, inputs, outs, kind, bwd, training,
+                 static_alloc=False):
         self.fn = fn
         self.name = name
         self.device = device
@@ -124,9 +125,19 @@ class CapturedCall:
             offs, size = pack(sizes, life, align)
             offsets.update(offs)
             total = max(total, size)
-        self.arena = Arena(device, total)
+        # static_alloc: the graph's own arena, its parts fixed in the programs; else the
+        # device's shared arena, its parts bound per call (kept while its buffer stays)
+        self.arena_size = total
+        self.shared = None if static_alloc or not total else SharedArena.of(device)
+        self.arena = Arena(device, total if self.shared is None else 0)
+        self.part_places = []
+        self._parts, self._parts_of = [], None
         for i, off in offsets.items():
-            fixed[i] = self.arena.part(off, sizes[i])
+            if self.shared is None:
+                fixed[i] = self.arena.part(off, sizes[i])
+            else:
+                keys[i] = ("part", len(self.part_places))
+                self.part_places.append((off, sizes[i]))
 
         def resolve(b):
             k = keys.get(id(b))
@@ -170,7 +181,7 @@ class CapturedCall:
                 st = Storage(self.device, size)
                 storages[key] = st
                 binding[key] = st.buffer
-        self.forward.run(binding)
+        self._run(self.forward, binding)
         for k in self.written_inputs:
             inputs[k]._storage.version += 1
         outs = [_materialise(d, storages, inputs) for d in self.out_desc]
@@ -206,11 +217,25 @@ class CapturedCall:
                 st = Storage(self.device, size)
                 storages[key] = st
                 binding[key] = st.buffer
-        self.backward.run(binding)
+        self._run(self.backward, binding)
         grads = [None] * self.n_inputs
         for i, d in zip(self.grad_for, self.grad_desc):
             grads[i] = _materialise(d, storages, ctx.inputs)
         return tuple(grads)
+
+    def _run(self, program, binding):
+        """Enqueue ``program`` with ``binding``, in the shared arena when the graph uses it."""
+        if self.shared is None:
+            program.run(binding)
+            return
+        with self.shared.borrow(self.arena_size) as buf:
+            if self._parts_of is not buf:
+                self._parts = [buf.get_sub_region(off, max(size, 1))
+                               for off, size in self.part_places]
+                self._parts_of = buf
+            for j, sub in enumerate(self._parts):
+                binding[("part", j)] = sub
+            program.run(binding)
 
     def describe(self):
         """Op counts before and after the passes, the arena, and each fused kernel's source."""
@@ -226,7 +251,9 @@ class CapturedCall:
                          f"({epi} with an elementwise epilogue, {pro} with an elementwise "
                          f"prologue), computing {fused} elementwise "
                          f"ops = {prog.launches} launches per call")
-        lines.append(f"  arena: {self.arena.size} bytes for the intermediates")
+        where = "its own" if self.shared is None else \
+            "the device's arena, shared with its other graphs (static_alloc=False)"
+        lines.append(f"  arena: {self.arena_size} bytes for the intermediates, in {where}")
         for name, src in self.fused_sources:
             body = src[src.find("__kernel"):]
             lines.append(f"  --- {name} ---\n{body}")

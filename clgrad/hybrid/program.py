@@ -9,7 +9,8 @@ arena.
 
 The arena: the intermediates of a program, placed by liveness (first to last step that touches
 each) into one device buffer, so that a replay allocates nothing for them; values whose lives
-do not overlap share memory.
+do not overlap share memory. With ``static_alloc=True`` each graph keeps its own arena; else
+the graphs of a device share one (``SharedArena``), bound per call as keys ``("part", j)``.
 """
 import threading
 
@@ -159,7 +160,8 @@ def pack(sizes, life, align):
 
 
 class Arena:
-    """One device buffer holding the intermediates of a captured call's programs."""
+    """One device buffer holding the intermediates of a captured call's programs
+    (``static_alloc=True``: the graph's own, kept with it)."""
 
     def __init__(self, device, size):
         self.size = size
@@ -173,10 +175,59 @@ class Arena:
         return sub
 
 
+class SharedArena:
+    """The arena that the graphs of one device captured with ``static_alloc=False`` share: one
+    buffer as large as the largest of them needs (grown on demand), used by one program at a
+    time (``with arena.borrow(size) as buffer``, a lock held while that program enqueues: the
+    device's in-order queue then runs each program's steps together). A graph keeps its parts
+    (sub-buffers) while the buffer stays the same, so a call costs nothing more than with its
+    own arena; intermediates then take the memory of one graph's, not of every graph's."""
+
+    _by_device = {}
+    _guard = threading.Lock()
+
+    def __init__(self, device):
+        self.device = device
+        self.buffer = None
+        self.size = 0
+        self.lock = threading.RLock()
+
+    @classmethod
+    def of(cls, device):
+        with cls._guard:
+            a = cls._by_device.get(id(device))
+            if a is None or a.device is not device:
+                a = cls._by_device[id(device)] = cls(device)
+            return a
+
+    def borrow(self, size):
+        return _Borrowed(self, size)
+
+
+class _Borrowed:
+    __slots__ = ("arena", "size")
+
+    def __init__(self, arena, size):
+        self.arena, self.size = arena, size
+
+    def __enter__(self):
+        a = self.arena
+        a.lock.acquire()
+        if self.size > a.size:
+            # graphs holding parts of the old buffer make new ones at their next call
+            a.buffer = cl.Buffer(a.device.context, cl.mem_flags.READ_WRITE, self.size)
+            a.size = self.size
+        return a.buffer
+
+    def __exit__(self, *exc):
+        self.arena.lock.release()
+        return False
+
+
 def base_align(device):
     """The byte alignment sub-buffers need on ``device`` (at least 128)."""
     bits = device.cl_device.mem_base_addr_align
     return max(128, int(bits) // 8)
 
 
-__all__ = ["Program", "Arena", "pack", "lifetimes", "base_align", "is_buffer"]
+__all__ = ["Program", "Arena", "SharedArena", "pack", "lifetimes", "base_align", "is_buffer"]

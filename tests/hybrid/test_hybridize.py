@@ -1,5 +1,6 @@
 """hybridize: capture per signature, fusion, replay, autograd through captured graphs, the
 fallbacks, and the Gluon layers and losses hybridized against their eager selves."""
+import sys
 import warnings
 
 import numpy as onp
@@ -519,3 +520,79 @@ def test_keyword_arguments_run_eagerly():
     _same(h(x).asnumpy(), [2, 2])
     _same(h(x, scale=5.0).asnumpy(), [5, 5])
     assert len(h.graphs) == 1
+
+
+# --- static_alloc: each graph's own arena, or one arena shared by a device's graphs ---------------
+def _two_layer(x, w):
+    h = np.tanh(x @ w) * 2 - 1
+    return (h * h + 1).sum(axis=1)
+
+
+def _two_layer_ref(x, w):
+    h = onp.tanh(x @ w) * 2 - 1
+    return (h * h + 1).sum(axis=1)
+
+
+def test_graphs_share_the_devices_arena_unless_static_alloc():
+    from clgrad.hybrid.program import SharedArena
+    rng = onp.random.default_rng(3)
+    shared = npx.hybridize(_two_layer)
+    own = npx.hybridize(_two_layer, static_alloc=True)
+    cases = [(rng.standard_normal(s).astype("float32"), rng.standard_normal(t).astype("float32"))
+             for s, t in (((8, 5), (5, 7)), ((64, 30), (30, 50)), ((3, 4), (4, 2)))]
+    for _ in range(3):      # alternating signatures: a larger one grows the shared arena
+        for x, w in cases:
+            for h in (shared, own):
+                _same(h(np.array(x), np.array(w)).asnumpy(), _two_layer_ref(x, w), rtol=1e-5,
+                      atol=1e-5)
+    sizes = [g.arena_size for g in shared.graphs.values()]
+    assert len(sizes) == 3 and max(sizes) > 0
+    assert SharedArena.of(default_device()).size >= max(sizes)
+    assert "shared with its other graphs" in shared.describe()
+    assert "shared" not in own.describe() and "in its own" in own.describe()
+
+
+def test_the_shared_arena_through_recorded_calls_and_backward():
+    rng = onp.random.default_rng(4)
+    x0, w0 = rng.standard_normal((16, 9)), rng.standard_normal((9, 12))
+    want = _grads(_two_layer, x0, w0)
+    h = npx.hybridize(_two_layer)
+    other = npx.hybridize(lambda a: (np.exp(a) * 3 - a).sum(axis=0))
+    big = np.array(rng.standard_normal((400, 300)))
+    for _ in range(3):
+        got = _grads(h, x0, w0)
+        other(big)          # another graph runs in the same arena between calls
+        _same(got[0], want[0], rtol=1e-5)
+        for g, e in zip(got[1], want[1]):
+            _same(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_threads_replaying_graphs_that_share_the_arena():
+    import threading
+    rng = onp.random.default_rng(5)
+    fns = [npx.hybridize(_two_layer), npx.hybridize(_two_layer)]
+    data = [(rng.standard_normal((32, 20)).astype("float32"),
+             rng.standard_normal((20, 24)).astype("float32")),
+            (rng.standard_normal((48, 10)).astype("float32"),
+             rng.standard_normal((10, 40)).astype("float32"))]
+    errors = []
+
+    def work(k):
+        try:
+            x, w = np.array(data[k][0]), np.array(data[k][1])
+            ref = _two_layer_ref(*data[k])
+            for _ in range(40):
+                _same(fns[k](x, w).asnumpy(), ref, rtol=1e-5, atol=1e-5)
+        except Exception as e:      # (reported below)
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)     # threads switch inside a replay's enqueues
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors
