@@ -31,6 +31,10 @@
 ## ``u0, u1, ...``; C is then the elementwise op's output (its type and strides). Only for one
 ## K pass (``beta`` never set); a whole vector of C goes through it as a vector when the
 ## expression is valid on vectors (``epi.vector``), else lane by lane.
+## ``rows`` (clgrad.hybrid's fusion; None otherwise; form "nvec" without local staging, one K
+## pass): the row sums of A are also written, RS[rs_off + m * sRS] = sum over k of A[m, k] (a
+## reduction of A over K folded into the product, such as a bias gradient beside its weight
+## gradient): the work-item holding columns 0.. of its rows adds each value of A it reads.
 ${prelude}
 % if epi is not None:
 ${epi.helpers}
@@ -124,8 +128,9 @@ ${epi.helpers}
     sbn = "" if b_layout == "n" else " * sBn"
     sbk = "" if b_layout == "k" else " * sBk"
 
-    def step(kidx):
+    def step(kidx, sums=False):
         # one k of the register block: MWI values of A, NVEC vectors of B, MWI x NVEC updates
+        # (``sums``: each value of A also added to its row's sum)
         out = ["{"]
         for i in range(MWI):
             if SA:
@@ -133,6 +138,8 @@ ${epi.helpers}
             else:
                 v = ld(a, "A", "ar_%d + (%s)%s" % (i, kidx, sak))
             out.append("const %s a_%d = %s;" % (T, i, v))
+            if sums:
+                out.append("rs_%d += a_%d;" % (i, i))
         for j in range(NVEC):
             if bmode == "local":
                 if VW == 1:
@@ -170,6 +177,9 @@ void ${name}(
     , const ${op.compute} es${k}
 %     endif
 %   endfor
+% endif
+% if rows is not None:
+    , __global ${rows.ctype} *RS, const long rs_off, const long sRS
 % endif
     )
 {
@@ -338,6 +348,22 @@ void ${name}(
             for (int kk = 0; kk < kt; ++kk) ${step("k0 + kk")}
         }
     }
+%   elif rows is not None:
+%     for i in range(MWI):
+    ${T} rs_${i} = (${T})0;
+%     endfor
+    const int sums = get_group_id(1) == 0 && tn == 0;
+    if (sums) {
+        long k = 0;
+        for (; k + ${KWG} <= K; k += ${KWG})
+            for (int kk = 0; kk < ${KWG}; ++kk) ${step("k + kk", True)}
+        for (; k < K; ++k) ${step("k", True)}
+    } else {
+        long k = 0;
+        for (; k + ${KWG} <= K; k += ${KWG})
+            for (int kk = 0; kk < ${KWG}; ++kk) ${step("k + kk")}
+        for (; k < K; ++k) ${step("k")}
+    }
 %   else:
     long k = 0;
     for (; k + ${KWG} <= K; k += ${KWG})
@@ -390,5 +416,12 @@ void ${name}(
 %     endfor
     }
 %   endfor
+%   if rows is not None:
+    if (sums) {
+%     for i in range(MWI):
+        if (m_${i} < M) ${store(rows, "RS", "rs_off + m_%d * sRS" % i, "rs_%d" % i)};
+%     endfor
+    }
+%   endif
 % endif
 }

@@ -697,6 +697,20 @@ SCENARIOS = {
             close(g3(v), v.asnumpy().var(axis=1), 1e-4)
             close(g4(c, r), (c.asnumpy() * r.asnumpy() - 1).sum(0), 1e-4)
         assert '_pro ---' in g3.describe() and '_pro ---' in g4.describe()
+        # a bias gradient's sum written by its weight gradient's product (row sums): kernels
+        # without local staging (the CPU baseline), with ragged edges; K in chunks is refused
+        from clgrad.tune import db
+        dy = np.array(rng.standard_normal((21, 13)).astype('float32'))
+        xx = np.array(rng.standard_normal((21, 30)).astype('float32'))
+        for kc, folded in ((0, '1 writing a row sum'), (8, '0 writing a row sum')):
+            with db.override("matmul", {"MWG": 6, "NWG": 16, "KWG": 8, "MDIMC": 1, "NDIMC": 1,
+                                        "VW": 8, "SA": 0, "SB": 0, "KC": kc}):
+                g5 = npx.hybridize(lambda dy, xx: (dy.T @ xx, dy.sum(axis=0)))
+                for _ in range(2):
+                    w5, s5 = g5(dy, xx)
+                    close(w5, dy.asnumpy().T @ xx.asnumpy(), 1e-4)
+                    close(s5, dy.asnumpy().sum(0), 1e-4)
+            assert folded in g5.describe(), g5.describe()
     """, {"elementwise", "reduce", "matmul"}),
     "optimizer": Scenario("""
         from clgrad import optimizer as opt

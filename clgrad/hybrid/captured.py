@@ -244,12 +244,13 @@ class CapturedCall:
             if part not in self.counts:
                 continue
             ew, other = self.counts[part][:2]
-            ew2, other2, fused, epi, pro = self.counts[part + "_after"]
+            ew2, other2, fused, epi, pro, rows = self.counts[part + "_after"]
             prog = getattr(self, part)
             lines.append(f"  {part}: {ew} elementwise ops + {other} other launches captured; "
                          f"after fusion {ew2} elementwise kernels + {other2} other launches "
                          f"({epi} with an elementwise epilogue, {pro} with an elementwise "
-                         f"prologue), computing {fused} elementwise "
+                         f"prologue, {rows} writing a row sum beside), computing {fused} "
+                         f"elementwise "
                          f"ops = {prog.launches} launches per call")
         where = "its own" if self.shared is None else \
             "the device's arena, shared with its other graphs (static_alloc=False)"
@@ -335,7 +336,8 @@ def _optimise(events, internal, keep):
         return events
     events = fuse.fuse_elementwise(events, internal, keep)
     events = fuse.fuse_epilogues(events, internal, keep)
-    return fuse.fuse_prologues(events, internal, keep)
+    events = fuse.fuse_prologues(events, internal, keep)
+    return fuse.fuse_row_sums(events, internal, keep)
 
 
 def _prepare(events):

@@ -21,7 +21,9 @@ product's own result never exists (Dense's bias add and activation, for instance
 
 Likewise an elementwise op whose output only a reduction reads becomes the reduction's prologue
 (``fuse_prologues``): its first stage computes each element where it would load it (the
-``(x - m) ** 2`` of a variance, the negation before a loss's mean).
+``(x - m) ** 2`` of a variance, the negation before a loss's mean). And a sum of a product's
+operand A over the product's K (a bias gradient beside its weight gradient) is written by the
+product's kernel as it reads A (``fuse_row_sums``).
 """
 import re
 from collections import defaultdict
@@ -525,16 +527,68 @@ def _prod(ns):
     return p
 
 
+def fuse_row_sums(events, internal, keep):
+    """Fold a sum of a matrix over its columns into the product that reads that matrix as A
+    (a bias gradient beside its weight gradient, ``dW = dY.T @ X`` and ``db = dY.sum(0)``): the
+    product's kernel also writes A's row sums (``_EpilogueSite.fuse_rows``), where the
+    reduction's launch is dropped. The reduction must sum A over the product's K for each of
+    its M rows, in one stage, into a result of A's dtype, and nothing between the two may write
+    A or touch the sums."""
+    writers, readers = _accesses(events)
+    sums = defaultdict(list)        # id(buffer) -> indices of one-stage sums reading it
+    for i, e in enumerate(events):
+        if type(e) is Launch and e.kernel.prologue is not None and e.per_call is None and \
+                not e.fused:
+            site = e.kernel.prologue
+            if site.kind == "sum" and site.out_dtype is not None:
+                sums[id(site.source(e.args)[0])].append(i)
+    if not sums:
+        return events
+    replaced = {}
+    for i, e in enumerate(events):
+        if type(e) is not Launch or e.kernel.epilogue is None or e.per_call is not None or \
+                e.fused or i in replaced:
+            continue
+        site = e.kernel.epilogue
+        a = site.operand_a(e.args)
+        if a is None or site.dtype.kind != "f":
+            continue
+        A, ao, sam, sak, M, K = a
+        if writers[id(site.product(e.args)[0])] != [i] or M < 2 or K < 2:
+            continue        # (a product in K chunks; size-1 dimensions the sum drops)
+        for j in sums.get(id(A), ()):
+            r = events[j]
+            if j in replaced or r.kernel.prologue.out_dtype != site.dtype:
+                continue
+            _, off, (dims, outer) = r.kernel.prologue.source(r.args)
+            if off != ao or outer != 1 or dims != [(M, sam), (K, sak)]:
+                continue
+            dst = r.args[2]
+            lo, hi = min(i, j), max(i, j)
+            if writers[id(dst)] != [j] or any(lo < x < hi for x in readers[id(dst)]) or \
+                    any(lo < w < hi for w in writers[id(A)]):
+                continue
+            try:
+                kernel, args = site.fuse_rows(e.args, R.Operand(True, site.dtype), dst, 0, 1)
+            except MXNetError:
+                continue
+            replaced[i] = Launch(kernel, e.glob, e.local, args, None, f"{e.op}+{r.op}",
+                                 role="row sums")
+            replaced[j] = None
+            break
+    return _replace(events, replaced)
+
+
 def count_kernels(events):
     """(elementwise kernels, other launches, elementwise ops computed in all, launches with an
-    elementwise epilogue, launches with an elementwise prologue)."""
+    elementwise epilogue, with an elementwise prologue, products writing a sum beside)."""
     ew = sum(1 for e in events if type(e) is Ew)
     other = sum(1 for e in events if type(e) is Launch)
     fused = sum(e.fused for e in events if type(e) in (Ew, Launch))
-    epilogues = sum(1 for e in events if type(e) is Launch and e.role == "epilogue")
-    prologues = sum(1 for e in events if type(e) is Launch and e.role == "prologue")
-    return ew, other, fused, epilogues, prologues
+    roles = [e.role for e in events if type(e) is Launch]
+    return ew, other, fused, roles.count("epilogue"), roles.count("prologue"), \
+        roles.count("row sums")
 
 
 __all__ = ["fold_constants", "eliminate_dead", "fuse_elementwise", "fuse_epilogues",
-           "fuse_prologues", "count_kernels"]
+           "fuse_prologues", "fuse_row_sums", "count_kernels"]

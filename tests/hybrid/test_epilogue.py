@@ -26,8 +26,8 @@ def test_bias_relu_and_more_fold_into_the_product(M, K, N):
     want, got, n, text = replay(f, a, b, bias, col, s)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert n == 1, text                     # one launch: the product with its epilogue
-    assert ("1 with an elementwise epilogue, 0 with an elementwise prologue), computing 5 "
-            "elementwise ops") in text, text
+    assert ("1 with an elementwise epilogue, 0 with an elementwise prologue, 0 writing a row "
+            "sum beside), computing 5 elementwise ops") in text, text
 
 
 def test_a_transposed_product_folds_in_the_right_orientation():
@@ -102,6 +102,9 @@ def test_the_mlp_folds_every_bias_relu_and_relu_gradient():
     text = net.describe_captured()
     backward = [line for line in text.splitlines() if line.strip().startswith("backward:")]
     assert len(backward) == 1 and "(2 with an elementwise epilogue," in backward[0], text
+    # and each bias gradient (the batch sum of the gradient reaching the layer) is written by
+    # the product of its weight gradient, which reads that gradient as its A
+    assert "3 writing a row sum beside" in backward[0], text
     assert text.count("matmul_nvec_epi ---") + text.count("matmul_kvec_epi ---") == 5, text
 
 
@@ -121,3 +124,45 @@ def test_the_epilogue_runs_at_any_vector_width_of_the_product(vw):
         want, got, n, text = replay(lambda a, b, bias: npx.relu(a @ b + bias) * 2, a, b, bias)
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert n == 1 and "_epi ---" in text, text
+
+
+# --- row sums: a sum of A over K written by the product that reads A -----------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("B,U,N", [(128, 256, 96), (37, 13, 50), (64, 10, 256)])
+def test_a_bias_gradient_is_written_by_its_weight_gradients_product(dtype, B, U, N):
+    if dtype == "float64" and not FP64:
+        pytest.skip("the device has no float64")
+    dy, x = _arr((B, U), dtype), _arr((B, N), dtype)
+
+    def after(dy, x):
+        return dy.T @ x, dy.sum(axis=0)
+
+    def before(dy, x):      # the sum first: the product then writes it, before its readers
+        s = dy.sum(axis=0)
+        p = dy.T @ x
+        return s * 2, p
+    for fn in (after, before):
+        want = [o.asnumpy() for o in fn(dy, x)]
+        h = npx.hybridize(fn)
+        h(dy, x)
+        got = [o.asnumpy() for o in h(dy, x)]
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            onp.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        assert "1 writing a row sum beside" in h.describe(), h.describe()
+        assert "_rows ---" in h.describe()
+
+
+def test_sums_the_product_cannot_write_stay_reductions():
+    dy, x = _arr((64, 32)), _arr((64, 48))
+    for fn in (lambda dy, x: (dy.T @ x, dy.sum(axis=1)),               # over the other axis
+               lambda dy, x: (dy.T @ x, dy.sum(axis=0, dtype="float64") if FP64 else
+                              dy.max(axis=0)),                          # another dtype or kind
+               lambda dy, x: (dy.T @ x, dy[1:].sum(axis=0))):           # part of A
+        want = [o.asnumpy() for o in fn(dy, x)]
+        h = npx.hybridize(fn)
+        h(dy, x)
+        got = [o.asnumpy() for o in h(dy, x)]
+        for g, w in zip(got, want):
+            onp.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        assert "0 writing a row sum beside" in h.describe(), h.describe()

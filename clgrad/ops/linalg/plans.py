@@ -145,10 +145,12 @@ class _EpilogueSite:
     """What a tiled product's launch offers for an elementwise epilogue (``Kernel.epilogue``):
     the layout of its arguments is this module's business, not the caller's."""
 
-    __slots__ = ("build",)
+    __slots__ = ("build", "dtype", "rows")
 
-    def __init__(self, build):
-        self.build = build      # (c_n1, Epilogue) -> the kernel with the epilogue
+    def __init__(self, build, dtype, rows):
+        self.build = build      # (c_n1, Epilogue, rows) -> the kernel with the epilogue
+        self.dtype = dtype      # of A, B and C
+        self.rows = rows        # whether the kernel can also write A's row sums
 
     def product(self, args):
         """(C's buffer, offset, strides along m and n, M, N) of a launch with these arguments
@@ -157,6 +159,20 @@ class _EpilogueSite:
         if len(args) != 16 or args[15] != 0:
             return None
         return args[_C_ARG], args[9], args[10], args[11], args[12], args[13]
+
+    def operand_a(self, args):
+        """(A's buffer, offset, strides along m and k, M, K) of a launch that writes its whole
+        result in one pass and can add A's row sums, else None."""
+        if not self.rows or len(args) != 16 or args[15] != 0:
+            return None
+        return args[0], args[1], args[2], args[3], args[12], args[14]
+
+    def fuse_rows(self, args, rows, out, out_offset, out_stride):
+        """(kernel, arguments) of the launch that also writes A's row sums (``rows``: a
+        ``render.Operand``, their storage and compute types) to ``out`` at ``out_offset``, one
+        every ``out_stride`` elements."""
+        kernel = self.build(args[11] == 1 or args[13] == 1, None, rows)
+        return kernel, list(args) + [out, out_offset, out_stride]
 
     def fuse(self, args, epi, out, out_offset, som, son, epi_args):
         """(kernel, arguments) of the launch with ``epi`` applied to each value, writing it to
@@ -170,19 +186,21 @@ class _EpilogueSite:
 _C_ARG = 8
 
 
-def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None):
+def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None, rows=None):
     pt = _ptuple(params)
     key = ("matmul", form, dtype, la, lb, bmode, c_n1, bnd, pt) + \
-        ((epi.key,) if epi is not None else ())
+        ((epi.key,) if epi is not None else ()) + \
+        ((("rows", rows.dtype, rows.compute),) if rows is not None else ())
     k = dev.kernels.get(key)
     if k is None:
         try:
-            k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd,
-                             full_params(dict(zip(_SOURCE_PARAMS, pt))), epi)
-            if epi is None and not bnd:
+            fp = full_params(dict(zip(_SOURCE_PARAMS, pt)))
+            k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, fp, epi, rows)
+            if epi is None and rows is None and not bnd:
                 k.epilogue = _EpilogueSite(
-                    lambda c_n1, epi: _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd,
-                                                    params, epi))
+                    lambda c_n1, epi, rows=None: _tiled_kernel(
+                        dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi, rows),
+                    dtype, form == "nvec" and not fp["SA"] and not fp["SB"])
         except (_NoFit, KernelBuildError) as e:
             # remembered, so that the next call falls back without rebuilding; without its
             # traceback, whose frames would keep the caller's arrays alive
@@ -193,7 +211,7 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None):
     return k
 
 
-def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None):
+def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None, rows=None):
     why = param_problem(p, dev, dtype)
     if why:
         raise _NoFit(f"matmul parameters {p} do not fit {dev} ({dev.name}): {why}")
@@ -202,16 +220,17 @@ def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None):
             vector_width(dev, comp, epi.classes, want=p["VW"]) < p["VW"]:
         epi = epi.lanewise()
     op = R.Operand(True, dtype, comp)
-    name = f"matmul_{form}" + ("" if epi is None else "_epi")
+    name = f"matmul_{form}" + ("" if epi is None else "_epi") + ("" if rows is None else "_rows")
     src = R.render("matmul.cl.mako", prelude=R.prelude(dtype == dt.float64 or
                                                         (epi is not None and epi.fp64)),
                    name=name, form=form, a=op, b=op, c=op if epi is None else epi.out,
                    T=dt.ctype(comp), a_layout=la, b_layout=lb, bmode=bmode, c_n1=c_n1, bnd=bnd,
-                   epi=epi, **p)
+                   epi=epi, rows=rows, **p)
     arg_dtypes = ([None] + [_np.int64] * 3) * 3 + [_np.int64] * 3 + [_np.int32] + \
-        [_np.int64] * (4 * bnd) + (epi.arg_dtypes() if epi is not None else [])
+        [_np.int64] * (4 * bnd) + (epi.arg_dtypes() if epi is not None else []) + \
+        ([None, _np.int64, _np.int64] if rows is not None else [])
     k = launch.Kernel(dev, src, name, arg_dtypes, local_cap=p["MDIMC"] * p["NDIMC"])
-    k.outputs = (_C_ARG,)
+    k.outputs = (_C_ARG,) if rows is None else (_C_ARG, len(arg_dtypes) - 3)
     limit = k.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
                                          dev.cl_device)
     if p["MDIMC"] * p["NDIMC"] > limit:

@@ -329,7 +329,7 @@ def _kernel(dev, kind, src_dtype, acc, out_dtype, mode, wg, outer_nd, inner_nd, 
             k.prologue = PrologueSite(
                 lambda p, unit, o, i: _kernel(dev, kind, src_dtype, acc, out_dtype, mode, w, o, i,
                                               final, stage2, ddof, unroll, unit, p),
-                outer_nd, inner_nd, mode)
+                outer_nd, inner_nd, mode, kind, out_dtype if final else None)
         return k, w
     return launch.get_kernel(dev, key, make)
 

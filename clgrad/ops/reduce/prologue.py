@@ -60,12 +60,15 @@ class PrologueSite:
     same kernel computing its source with the prologue over that many dimensions
     (``inner_unit``: the first array operand's inner stride is 1); the layout it was made for:
     ``outer_nd`` and ``inner_nd`` collapsed dimensions and the ``mode`` ("serial", "group" or
-    "cols")."""
+    "cols"); ``kind`` and ``out_dtype`` say what it computes."""
 
-    __slots__ = ("build", "outer_nd", "inner_nd", "mode")
+    __slots__ = ("build", "outer_nd", "inner_nd", "mode", "kind", "out_dtype")
 
-    def __init__(self, build, outer_nd, inner_nd, mode):
+    def __init__(self, build, outer_nd, inner_nd, mode, kind, out_dtype):
         self.build, self.outer_nd, self.inner_nd, self.mode = build, outer_nd, inner_nd, mode
+        #: the reduction kind, and the dtype of the results when this launch writes them (one
+        #: stage: None for a first stage whose partial results a second combines)
+        self.kind, self.out_dtype = kind, out_dtype
 
     def source(self, args):
         """(buffer, element offset, (dims, outer)) of what a launch with these arguments
