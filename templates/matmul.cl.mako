@@ -35,6 +35,9 @@
 ## pass): the row sums of A are also written, RS[rs_off + m * sRS] = sum over k of A[m, k] (a
 ## reduction of A over K folded into the product, such as a bias gradient beside its weight
 ## gradient): the work-item holding columns 0.. of its rows adds each value of A it reads.
+## ``c2`` (clgrad.hybrid's fusion; None otherwise; one K pass): every final value of C (after
+## the epilogue) is also stored to C2 at (m, n) through C2's own offset and strides (a copy of
+## C in another layout, such as the transposed copy the next product reads, written here).
 ${prelude}
 % if epi is not None:
 ${epi.helpers}
@@ -67,11 +70,17 @@ ${epi.helpers}
             return "vstore_half%d_rte(%s, 0, %s + (%s));" % (VW, v, ptr, idx)
         return vstore(T, VW, v, "%s + (%s)" % (ptr, idx))
 
+    def put2(m, n, v):
+        # the same value to the second output, where there is one
+        if c2 is None:
+            return ""
+        return " %s;" % store(c2, "C2", "c2_off + (%s) * sC2m + (%s) * sC2n" % (m, n), v)
+
     def put(idx, v, m=None, n=None):
         # store one value of C; with beta set (a later K chunk), add to what is there
         if epi is None:
-            return "{ %s v_ = %s; if (beta) v_ += %s; %s; }" % (
-                T, v, load(c, "C", idx), store(c, "C", idx, "v_"))
+            return "{ %s v_ = %s; if (beta) v_ += %s; %s;%s }" % (
+                T, v, load(c, "C", idx), store(c, "C", idx, "v_"), put2(m, n, "v_"))
         # an epilogue (a fused elementwise op, clgrad.hybrid) on the one K pass there is: its
         # operands read at (m, n), its result stored in the epilogue's output type
         out = ["{", "const %s v_ = %s;" % (T, v)]
@@ -84,7 +93,7 @@ ${epi.helpers}
         for k, (lt, le) in enumerate(epi.lets):
             out.append("const %s u%d = (%s)(%s);" % (lt, k, lt, le))
         out.append("const %s r_ = (%s)(%s);" % (c.compute, c.compute, epi.expr))
-        out.append(store(c, "C", idx, "r_") + "; }")
+        out.append(store(c, "C", idx, "r_") + ";" + put2(m, n, "r_") + " }")
         return " ".join(out)
 
     def put_epi_vector(i, j):
@@ -114,6 +123,8 @@ ${epi.helpers}
             out.append(vstore(T, VW, "r_", "C + cr + c0"))
         else:
             out += ["C[cr + (c0 + %d) * sCn] = %s;" % (l, lane("r_", l)) for l in range(VW)]
+        if c2 is not None:
+            out += [put2(m, "(c0 + %d)" % l, lane("r_", l)) for l in range(VW)]
         out.append("}")
         return " ".join(out)
 
@@ -180,6 +191,9 @@ void ${name}(
 % endif
 % if rows is not None:
     , __global ${rows.ctype} *RS, const long rs_off, const long sRS
+% endif
+% if c2 is not None:
+    , __global ${c2.ctype} *C2, const long c2_off, const long sC2m, const long sC2n
 % endif
     )
 {
@@ -383,7 +397,7 @@ void ${name}(
             const long c0 = n_${j};
             const int l0 = 0, l1 = (int)min((long)${VW}, N - n_${j});
 %       endif
-%       if c_n1 and epi is None:
+%       if c_n1 and epi is None and c2 is None:
             if (${whole}) ${putv("cr + c0", "acc_%d_%d" % (i, j))}
             else
 %       elif epi is not None and VW > 1 and epi.vector:

@@ -685,6 +685,16 @@ SCENARIOS = {
         for _ in range(2):
             close(g2(p, q, r), onp.maximum(p.asnumpy() @ q.asnumpy() + r.asnumpy(), 0) * 2, 1e-4)
         assert '_epi ---' in g2.describe()
+        # ... and a transposed copy of its result stored beside it by the same kernel
+        def f6(p, q, r):
+            h = npx.relu(p @ q + r)
+            return h * 2, h.T.copy()
+        g6 = npx.hybridize(f6)
+        hh = onp.maximum(p.asnumpy() @ q.asnumpy() + r.asnumpy(), 0)
+        for _ in range(2):
+            o1, o2 = g6(p, q, r)
+            close(o1, hh * 2, 1e-4); close(o2, hh.T, 1e-4)
+        assert '_c2 ---' in g6.describe(), g6.describe()
         # reductions computing the elementwise op they read (prologues; the CPU layouts'
         # scenario has more): a variance (the mean broadcast), a leading axis in work-groups
         assert '_pro ---' in g.describe()

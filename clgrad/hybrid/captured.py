@@ -336,6 +336,7 @@ def _optimise(events, internal, keep):
         return events
     events = fuse.fuse_elementwise(events, internal, keep)
     events = fuse.fuse_epilogues(events, internal, keep)
+    events = fuse.fuse_copies(events, internal, keep)
     events = fuse.fuse_prologues(events, internal, keep)
     return fuse.fuse_row_sums(events, internal, keep)
 

@@ -23,7 +23,8 @@ Likewise an elementwise op whose output only a reduction reads becomes the reduc
 (``fuse_prologues``): its first stage computes each element where it would load it (the
 ``(x - m) ** 2`` of a variance, the negation before a loss's mean). And a sum of a product's
 operand A over the product's K (a bias gradient beside its weight gradient) is written by the
-product's kernel as it reads A (``fuse_row_sums``).
+product's kernel as it reads A (``fuse_row_sums``); a copy of a product's result into another
+layout is stored by the product's kernel beside the result (``fuse_copies``).
 """
 import re
 from collections import defaultdict
@@ -400,6 +401,53 @@ def _epilogue(events, i, j, c, C, geometry, writers):
                   role="epilogue")
 
 
+def fuse_copies(events, internal, keep):
+    """Fold a copy of a matrix product's result into another layout (the transposed copy the
+    next product reads, while the backward reads the result as it is) into the product: its
+    kernel stores every final value to both (``_EpilogueSite.fuse_copy``), with or without an
+    epilogue, and the copy's launch is dropped. The copy must read the whole result, as the
+    product wrote it (either orientation), into an array nothing else writes, and nothing
+    between the two may write the result."""
+    writers, readers = _accesses(events)
+    replaced = {}
+    for i, e in enumerate(events):
+        if type(e) is not Launch or e.kernel.epilogue is None or e.per_call is not None or \
+                i in replaced:
+            continue
+        got = e.kernel.epilogue.output(e.args)
+        if got is None:
+            continue
+        C, co, scm, scn, M, N = got
+        if writers[id(C)] != [i]:
+            continue
+        for j in readers[id(C)]:
+            c = events[j]
+            if j <= i or type(c) is not Ew or c.plan.name != "copy" or len(c.inputs) != 1 or \
+                    j in replaced:
+                continue
+            x, y = c.inputs[0], c.out
+            if not _is_array(x) or _buf(x) is not C or x._offset != co or \
+                    c.plan.out_dtype != x.dtype or y.shape != x.shape or y.ndim != 2 or \
+                    writers[id(_buf(y))] != [j]:
+                continue
+            if x.shape == (M, N) and x._strides == (scm, scn):
+                s2m, s2n = y._strides
+            elif x.shape == (N, M) and x._strides == (scn, scm):
+                s2n, s2m = y._strides
+            else:
+                continue
+            try:
+                kernel, args = e.kernel.epilogue.fuse_copy(
+                    e.args, R.Operand(True, y.dtype), _buf(y), y._offset, s2m, s2n)
+            except MXNetError:
+                continue
+            replaced[i] = Launch(kernel, e.glob, e.local, args, None, f"{e.op}+{c.op}",
+                                 fused=e.fused + c.fused, role=e.role or "epilogue")
+            replaced[j] = None
+            break
+    return _replace(events, replaced)
+
+
 def fuse_prologues(events, internal, keep):
     """Fold an elementwise op (a fused tree or a single op) into the reduction that alone
     reads its output: the reduction's first stage computes each element it reads from the op's
@@ -591,4 +639,4 @@ def count_kernels(events):
 
 
 __all__ = ["fold_constants", "eliminate_dead", "fuse_elementwise", "fuse_epilogues",
-           "fuse_prologues", "fuse_row_sums", "count_kernels"]
+           "fuse_copies", "fuse_prologues", "fuse_row_sums", "count_kernels"]

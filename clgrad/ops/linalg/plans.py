@@ -145,25 +145,41 @@ class _EpilogueSite:
     """What a tiled product's launch offers for an elementwise epilogue (``Kernel.epilogue``):
     the layout of its arguments is this module's business, not the caller's."""
 
-    __slots__ = ("build", "dtype", "rows")
+    __slots__ = ("build", "dtype", "rows", "epi")
 
-    def __init__(self, build, dtype, rows):
-        self.build = build      # (c_n1, Epilogue, rows) -> the kernel with the epilogue
-        self.dtype = dtype      # of A, B and C
+    def __init__(self, build, dtype, rows, epi=None):
+        self.build = build      # (c_n1, Epilogue, rows, c2) -> the kernel with them
+        self.dtype = dtype      # of A and B (and of C without an epilogue)
         self.rows = rows        # whether the kernel can also write A's row sums
+        self.epi = epi          # the epilogue the kernel applies already (None: none)
 
     def product(self, args):
         """(C's buffer, offset, strides along m and n, M, N) of a launch with these arguments
         when it writes its whole result in one pass (one K chunk, no batch dimensions), else
         None: only then can an epilogue see each final value."""
-        if len(args) != 16 or args[15] != 0:
+        if self.epi is not None or len(args) != 16 or args[15] != 0:
             return None
         return args[_C_ARG], args[9], args[10], args[11], args[12], args[13]
+
+    def output(self, args):
+        """(C's buffer, offset, strides along m and n, M, N) of a launch that writes its whole
+        result in one pass, with or without an epilogue, else None."""
+        n = 16 + (len(self.epi.arg_dtypes()) if self.epi is not None else 0)
+        if len(args) != n or args[15] != 0:
+            return None
+        return args[_C_ARG], args[9], args[10], args[11], args[12], args[13]
+
+    def fuse_copy(self, args, c2, out, out_offset, som, son):
+        """(kernel, arguments) of the launch that also stores every final value of C to
+        ``out`` (``c2``: a ``render.Operand``) at ``out_offset`` with strides ``som``/``son``
+        along m and n."""
+        kernel = self.build(args[11] == 1 or args[13] == 1, self.epi, None, c2)
+        return kernel, list(args) + [out, out_offset, som, son]
 
     def operand_a(self, args):
         """(A's buffer, offset, strides along m and k, M, K) of a launch that writes its whole
         result in one pass and can add A's row sums, else None."""
-        if not self.rows or len(args) != 16 or args[15] != 0:
+        if not self.rows or self.epi is not None or len(args) != 16 or args[15] != 0:
             return None
         return args[0], args[1], args[2], args[3], args[12], args[14]
 
@@ -186,21 +202,25 @@ class _EpilogueSite:
 _C_ARG = 8
 
 
-def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None, rows=None):
+def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None, rows=None,
+                  c2=None):
     pt = _ptuple(params)
     key = ("matmul", form, dtype, la, lb, bmode, c_n1, bnd, pt) + \
         ((epi.key,) if epi is not None else ()) + \
-        ((("rows", rows.dtype, rows.compute),) if rows is not None else ())
+        ((("rows", rows.dtype, rows.compute),) if rows is not None else ()) + \
+        ((("c2", c2.dtype, c2.compute),) if c2 is not None else ())
     k = dev.kernels.get(key)
     if k is None:
         try:
             fp = full_params(dict(zip(_SOURCE_PARAMS, pt)))
-            k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, fp, epi, rows)
-            if epi is None and rows is None and not bnd:
+            k = _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, fp, epi, rows, c2)
+            if rows is None and c2 is None and not bnd:
+                # what fusion may still add: an epilogue and row sums to a plain product, a
+                # second output to a product with or without its epilogue
                 k.epilogue = _EpilogueSite(
-                    lambda c_n1, epi, rows=None: _tiled_kernel(
-                        dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi, rows),
-                    dtype, form == "nvec" and not fp["SA"] and not fp["SB"])
+                    lambda c_n1, epi, rows=None, c2=None: _tiled_kernel(
+                        dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi, rows, c2),
+                    dtype, form == "nvec" and not fp["SA"] and not fp["SB"], epi)
         except (_NoFit, KernelBuildError) as e:
             # remembered, so that the next call falls back without rebuilding; without its
             # traceback, whose frames would keep the caller's arrays alive
@@ -211,7 +231,7 @@ def _tiled_kernel(dev, dtype, form, la, lb, bmode, c_n1, bnd, params, epi=None, 
     return k
 
 
-def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None, rows=None):
+def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None, rows=None, c2=None):
     why = param_problem(p, dev, dtype)
     if why:
         raise _NoFit(f"matmul parameters {p} do not fit {dev} ({dev.name}): {why}")
@@ -220,17 +240,21 @@ def _build_tiled(dev, dtype, form, la, lb, bmode, c_n1, bnd, p, epi=None, rows=N
             vector_width(dev, comp, epi.classes, want=p["VW"]) < p["VW"]:
         epi = epi.lanewise()
     op = R.Operand(True, dtype, comp)
-    name = f"matmul_{form}" + ("" if epi is None else "_epi") + ("" if rows is None else "_rows")
+    name = f"matmul_{form}" + ("" if epi is None else "_epi") + \
+        ("" if rows is None else "_rows") + ("" if c2 is None else "_c2")
     src = R.render("matmul.cl.mako", prelude=R.prelude(dtype == dt.float64 or
                                                         (epi is not None and epi.fp64)),
                    name=name, form=form, a=op, b=op, c=op if epi is None else epi.out,
                    T=dt.ctype(comp), a_layout=la, b_layout=lb, bmode=bmode, c_n1=c_n1, bnd=bnd,
-                   epi=epi, rows=rows, **p)
+                   epi=epi, rows=rows, c2=c2, **p)
     arg_dtypes = ([None] + [_np.int64] * 3) * 3 + [_np.int64] * 3 + [_np.int32] + \
         [_np.int64] * (4 * bnd) + (epi.arg_dtypes() if epi is not None else []) + \
-        ([None, _np.int64, _np.int64] if rows is not None else [])
+        ([None, _np.int64, _np.int64] if rows is not None else []) + \
+        ([None, _np.int64, _np.int64, _np.int64] if c2 is not None else [])
     k = launch.Kernel(dev, src, name, arg_dtypes, local_cap=p["MDIMC"] * p["NDIMC"])
-    k.outputs = (_C_ARG,) if rows is None else (_C_ARG, len(arg_dtypes) - 3)
+    k.outputs = (_C_ARG,) + ((len(arg_dtypes) - 3 - (4 if c2 is not None else 0),)
+                             if rows is not None else ()) + \
+        ((len(arg_dtypes) - 4,) if c2 is not None else ())
     limit = k.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
                                          dev.cl_device)
     if p["MDIMC"] * p["NDIMC"] > limit:
