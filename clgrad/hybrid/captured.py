@@ -13,7 +13,7 @@ from ..autograd import graph as _graph
 from ..autograd.tape import reaches
 from ..ndarray import Storage, ndarray
 from ..ops import core as _core
-from . import fuse
+from . import folds, fuse
 from .program import Arena, Program, SharedArena, base_align, lifetimes, pack
 from .trace import Copy, Ew, Launch, Tracer, Upload
 
@@ -335,10 +335,10 @@ def _optimise(events, internal, keep):
     if not fusing():
         return events
     events = fuse.fuse_elementwise(events, internal, keep)
-    events = fuse.fuse_epilogues(events, internal, keep)
-    events = fuse.fuse_copies(events, internal, keep)
-    events = fuse.fuse_prologues(events, internal, keep)
-    return fuse.fuse_row_sums(events, internal, keep)
+    events = folds.fuse_epilogues(events, internal, keep)
+    events = folds.fuse_copies(events, internal, keep)
+    events = folds.fuse_prologues(events, internal, keep)
+    return folds.fuse_row_sums(events, internal, keep)
 
 
 def _prepare(events):

@@ -1,5 +1,5 @@
 """Elementwise epilogues after matrix products: a captured graph folds the elementwise op that
-alone reads a product's result into the product's kernel (``fuse.fuse_epilogues``)."""
+alone reads a product's result into the product's kernel (``folds.fuse_epilogues``)."""
 import re
 
 import numpy as onp

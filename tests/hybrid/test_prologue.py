@@ -1,5 +1,5 @@
 """Elementwise prologues of reductions: a captured graph folds the elementwise op whose output
-only a reduction reads into the reduction's first stage (``fuse.fuse_prologues``), in every
+only a reduction reads into the reduction's first stage (``folds.fuse_prologues``), in every
 layout of the reduction family."""
 import contextlib
 
