@@ -11,6 +11,7 @@ import pyopencl as cl
 import pyopencl.tools as cl_tools
 
 from ..base import DeviceNotFoundError, MXNetError, OutOfMemoryError
+from . import hugepages
 from .caps import apply_limits, read_caps
 
 _SIMULATORS = ("oclgrind",)
@@ -40,6 +41,7 @@ class Device:
         self.programs = {}     # (source, options) -> cl.Program
         self.stats = {"compiles": 0, "binary_loads": 0}
         self.peak_bytes = 0    # high-water mark of pool bytes in use (see reset_peak)
+        self.huge_page_bytes = 0    # bytes of new buffers advised to huge pages (hugepages)
 
     # --- identity -------------------------------------------------------------------------
     def __repr__(self):
@@ -151,6 +153,7 @@ class Device:
         if pool is None or nbytes > self._max_alloc:
             self._check_size(nbytes)
             pool = self.pool
+        managed = pool.managed_bytes if nbytes >= hugepages.MIN_BYTES else None
         try:
             buf = pool.allocate(nbytes or 1)
         except cl.Error as first:
@@ -158,7 +161,33 @@ class Device:
         used = pool.active_bytes
         if used > self.peak_bytes:
             self.peak_bytes = used
+        if managed is not None and pool.managed_bytes > managed:
+            self._advise_huge(buf, nbytes)      # a new block, not one the pool held
         return buf
+
+    def _advise_huge(self, buf, nbytes):
+        """Huge pages for a new large buffer of a CPU device (``runtime.hugepages``): its host
+        range, mapped on a queue of its own (nothing waits for this device's other work), is
+        advised before anything writes it. Any failure just leaves the buffer as it is."""
+        huge = self.__dict__.get("_huge")
+        if huge is None:
+            huge = self._huge = self.caps.kind == "cpu" and hugepages.wanted()
+        if not huge:
+            return
+        try:
+            q = self.__dict__.get("_side_queue")
+            if q is None:
+                q = self._side_queue = cl.CommandQueue(self.context, self.cl_device)
+            host, _ = cl.enqueue_map_buffer(q, buf, cl.map_flags.WRITE_INVALIDATE_REGION, 0,
+                                            (nbytes,), "uint8", is_blocking=True)
+            try:
+                if hugepages.advise(host.ctypes.data, nbytes):
+                    self.huge_page_bytes += nbytes
+            finally:
+                host.base.release(q)
+                q.finish()
+        except (cl.Error, OSError, AttributeError, ValueError, TypeError):
+            self._huge = False
 
     def _check_size(self, nbytes):
         caps = self.caps

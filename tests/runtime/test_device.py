@@ -367,3 +367,51 @@ def test_waitall_finishes_queued_work_and_touches_unused_devices_not():
     npx.waitall()
     onp.testing.assert_array_equal(y.asnumpy(), onp.arange(10000, dtype=onp.float32) * 2 + 1)
     assert all(d._queue is None for d in spare)     # no context created just to wait
+
+
+# --- huge pages for the large buffers of CPU devices -------------------------------------------
+def _vma_flags(address):
+    """The VmFlags of the mapping of this process that holds ``address`` (Linux)."""
+    lines = open("/proc/self/smaps").read().splitlines()
+    inside = False
+    for line in lines:
+        head = line.split()[0]
+        if "-" in head and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(v, 16) for v in head.split("-"))
+            inside = lo <= address < hi
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    return None
+
+
+def test_a_new_large_buffer_of_a_cpu_device_is_advised_to_huge_pages():
+    import pyopencl as cl
+
+    from clgrad.runtime import default_device, hugepages
+    dev = default_device()
+    if dev.caps.kind != "cpu" or not hugepages.wanted():
+        pytest.skip("huge pages are advised on CPU devices under Linux's 'madvise' policy only")
+    before = dev.huge_page_bytes
+    n = (hugepages.MIN_BYTES * 3) // 4 + 12345      # elements: a size the pool holds no block of
+    x = np.ones(n, dtype="float32")
+    assert dev.huge_page_bytes >= before + x.nbytes
+    assert float(x.sum()) == n
+    host, _ = cl.enqueue_map_buffer(dev.queue, x._storage.buffer, cl.map_flags.READ, 0, (n,),
+                                    onp.float32, is_blocking=True)
+    try:
+        assert (host == 1).all()
+        # (the whole pages only: the first, which the buffer shares, keeps its mapping's flags)
+        middle = host.ctypes.data + host.nbytes // 2
+        assert "hg" in (_vma_flags(middle) or []), "the range is not advised"
+    finally:
+        host.base.release(dev.queue)
+        dev.queue.finish()
+    small = dev.huge_page_bytes
+    np.ones(1000)                       # small buffers are left alone
+    assert dev.huge_page_bytes == small
+
+
+def test_huge_pages_off_by_environment(monkeypatch):
+    from clgrad.runtime import hugepages
+    monkeypatch.setenv("CLGRAD_HUGE_PAGES", "0")
+    assert not hugepages.wanted()
