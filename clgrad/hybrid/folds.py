@@ -15,6 +15,7 @@ An elementwise op whose output only a reduction reads becomes the reduction's pr
 operand A over the product's K (a bias gradient beside its weight gradient) is written by the
 product's kernel as it reads A (``fuse_row_sums``).
 """
+import math
 from collections import defaultdict
 
 from .. import dtypes as dt
@@ -283,7 +284,7 @@ def _prologue(events, j, i, c, offset, dims, writers):
     # the reduction's dimensions, split where an operand needs it; outer ones first
     outer = _pieces(runs[:dims[1]], shape, arrays)
     pieces = outer + _pieces(runs[dims[1]:], shape, arrays)
-    sizes = [_prod(shape[a] for a in p) for p in pieces]
+    sizes = [math.prod(shape[a] for a in p) for p in pieces]
     walked = [(v._storage.buffer, v._offset, [v._strides[p[-1]] for p in pieces])
               if _is_array(v) else v for v in views]
 
@@ -301,13 +302,6 @@ def _prologue(events, j, i, c, offset, dims, writers):
     kernel, args, glob, local = got
     return Launch(kernel, glob, local, args, None, f"{c.op}+{e.op}", fused=c.fused,
                   role="prologue")
-
-
-def _prod(ns):
-    p = 1
-    for n in ns:
-        p *= n
-    return p
 
 
 def fuse_row_sums(events, internal, keep):
