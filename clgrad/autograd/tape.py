@@ -129,25 +129,18 @@ def _sum(a, b):
     return ops.add(_real(a), _real(b))
 
 
-#: (shape, dtype, device) -> ones kept as default head gradients, so that a training loop's
-#: ``loss.backward()`` of a per-sample loss fills none each step (small heads only)
-_ONES = {}
+#: heads up to this many elements get their default gradient from ones kept per shape, dtype
+#: and device, so that a training loop's ``loss.backward()`` of a per-sample loss fills none
 _ONES_MAX_ELEMENTS = 1 << 16
-ops.launch.register_cache(_ONES.clear)
 
 
 def _ones_like(h):
     """Ones shaped like the head ``h``: for a small head, a copy-on-write alias of ones kept for
-    its shape, dtype and device (whoever writes to it in place, a gradient callback for one,
-    writes to a copy of its own: ``Storage.share``)."""
+    its shape, dtype and device (``ops.core.kept``; whoever writes to it in place, a gradient
+    callback for one, writes to a copy of its own: ``Storage.share``)."""
     if h.size > _ONES_MAX_ELEMENTS:
         return ops.ones_like(h)
-    key = (h.shape, h.dtype, h.device)
-    one = _ONES.get(key)
-    if one is None:
-        if len(_ONES) >= 64:
-            _ONES.clear()
-        one = _ONES[key] = ops.ones_like(h)
+    one = ops.core.kept(("ones", h.shape, h.dtype, h.device), lambda: ops.ones_like(h))
     return one._shared(one.shape, one._strides, one._offset)
 
 

@@ -190,6 +190,23 @@ def _converted_host(obj, dtype, ndmin):
         return _np.array(each(numbers_), dtype=dtype, order="C")
 
 
+#: key -> a device array made once (``kept``)
+_KEPT = {}
+launch.register_cache(_KEPT.clear)
+
+
+def kept(key, make):
+    """The device array ``make()`` gives, made once per ``key`` (which names its device) and
+    kept: a constant for the ops' own use (positions, default head gradients), never written
+    in place. At most 64 are kept; ``launch.clear_caches()`` forgets them."""
+    a = _KEPT.get(key)
+    if a is None:
+        if len(_KEPT) >= 64:
+            _KEPT.clear()
+        a = _KEPT[key] = make()
+    return a
+
+
 def from_host(host, dev):
     if not host.flags.c_contiguous:
         host = host.copy(order="C")   # (ascontiguousarray would turn 0-d into 1-d)

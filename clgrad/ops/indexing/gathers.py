@@ -9,7 +9,8 @@ from ...base import ShapeError
 from ...ndarray import ndarray
 from ...ndarray.ndarray import c_strides
 from .. import launch
-from ..core import assign, broadcast_shapes, check_out, copy_raw, fill, from_host, same_device
+from ..core import (assign, broadcast_shapes, check_out, copy_raw, fill, from_host, kept,
+                    same_device)
 from ..axes import AxisError, normalize_axis
 from ..registry import invoke, register
 from .kernels import (_as_array, _bcast_view, _flat, _index_launch, _linear, _prod,
@@ -163,19 +164,10 @@ def _along_grad_raw(g, idx, axis, shape, unique):
     return out
 
 
-#: 0, 1, ..., n - 1 per (device, n, dtype), uploaded once: constants nobody else sees
-_POSITIONS = {}
-launch.register_cache(_POSITIONS.clear)
-
-
 def _positions(device, n, dtype):
-    key = (device, n, dtype)
-    p = _POSITIONS.get(key)
-    if p is None:
-        if len(_POSITIONS) > 64:
-            _POSITIONS.clear()
-        p = _POSITIONS[key] = from_host(_np.arange(n, dtype=dtype), device)
-    return p
+    """0, 1, ..., n - 1, uploaded once per device, length and dtype (``core.kept``)."""
+    return kept(("positions", device, n, dtype),
+                lambda: from_host(_np.arange(n, dtype=dtype), device))
 
 
 def _along_fwd(ctx, src, idx, axis, unique):
