@@ -14,7 +14,7 @@ from ..autograd.tape import reaches
 from ..ndarray import Storage, ndarray
 from ..ops import core as _core
 from . import folds, fuse
-from .program import Arena, Program, SharedArena, base_align, lifetimes, pack
+from .program import Arena, Program, base_align, lifetimes, pack
 from .trace import Copy, Ew, Launch, Tracer, Upload
 
 
@@ -125,19 +125,17 @@ class CapturedCall:
             offs, size = pack(sizes, life, align)
             offsets.update(offs)
             total = max(total, size)
-        # static_alloc: the graph's own arena, its parts fixed in the programs; else the
-        # device's shared arena, its parts bound per call (kept while its buffer stays)
+        # static_alloc: the graph's own arena; else the one its device's graphs share. Its
+        # parts are bound per call, and kept while its buffer stays the same
         self.arena_size = total
-        self.shared = None if static_alloc or not total else SharedArena.of(device)
-        self.arena = Arena(device, total if self.shared is None else 0)
+        self.static_alloc = static_alloc
+        self.arena = None if not total else Arena(device) if static_alloc else \
+            Arena.shared(device)
         self.part_places = []
         self._parts, self._parts_of = [], None
         for i, off in offsets.items():
-            if self.shared is None:
-                fixed[i] = self.arena.part(off, sizes[i])
-            else:
-                keys[i] = ("part", len(self.part_places))
-                self.part_places.append((off, sizes[i]))
+            keys[i] = ("part", len(self.part_places))
+            self.part_places.append((off, sizes[i]))
 
         def resolve(b):
             k = keys.get(id(b))
@@ -224,11 +222,11 @@ class CapturedCall:
         return tuple(grads)
 
     def _run(self, program, binding):
-        """Enqueue ``program`` with ``binding``, in the shared arena when the graph uses it."""
-        if self.shared is None:
+        """Enqueue ``program`` with ``binding`` and the parts of the graph's arena."""
+        if self.arena is None:
             program.run(binding)
             return
-        with self.shared.borrow(self.arena_size) as buf:
+        with self.arena.borrow(self.arena_size) as buf:
             if self._parts_of is not buf:
                 self._parts = [buf.get_sub_region(off, max(size, 1))
                                for off, size in self.part_places]
@@ -252,7 +250,7 @@ class CapturedCall:
                          f"prologue, {rows} writing a row sum beside), computing {fused} "
                          f"elementwise "
                          f"ops = {prog.launches} launches per call")
-        where = "its own" if self.shared is None else \
+        where = "its own" if self.static_alloc else \
             "the device's arena, shared with its other graphs (static_alloc=False)"
         lines.append(f"  arena: {self.arena_size} bytes for the intermediates, in {where}")
         for name, src in self.fused_sources:

@@ -9,8 +9,8 @@ arena.
 
 The arena: the intermediates of a program, placed by liveness (first to last step that touches
 each) into one device buffer, so that a replay allocates nothing for them; values whose lives
-do not overlap share memory. With ``static_alloc=True`` each graph keeps its own arena; else
-the graphs of a device share one (``SharedArena``), bound per call as keys ``("part", j)``.
+do not overlap share memory. Its parts are bound per call as keys ``("part", j)``: of the
+graph's own arena with ``static_alloc=True``, else of one its device's graphs share (``Arena``).
 """
 import threading
 
@@ -160,30 +160,15 @@ def pack(sizes, life, align):
 
 
 class Arena:
-    """One device buffer holding the intermediates of a captured call's programs
-    (``static_alloc=True``: the graph's own, kept with it)."""
+    """The device buffer that the intermediates of captured programs live in: grown on demand,
+    used by one program at a time (``with arena.borrow(size) as buffer``: a lock held while the
+    program enqueues, so that the device's in-order queue runs its steps together, whichever
+    thread calls). With ``static_alloc=True`` a graph has its own (``Arena(device)``); else the
+    graphs of a device share one (``Arena.shared(device)``), as large as the largest needs, so
+    memory does not grow with the number of graphs. A graph keeps its parts (sub-buffers) while
+    the buffer stays the same, so either way a call binds nothing new."""
 
-    def __init__(self, device, size):
-        self.size = size
-        self.buffer = cl.Buffer(device.context, cl.mem_flags.READ_WRITE, max(size, 1)) \
-            if size else None
-        self.parts = []
-
-    def part(self, offset, size):
-        sub = self.buffer.get_sub_region(offset, max(size, 1))
-        self.parts.append(sub)
-        return sub
-
-
-class SharedArena:
-    """The arena that the graphs of one device captured with ``static_alloc=False`` share: one
-    buffer as large as the largest of them needs (grown on demand), used by one program at a
-    time (``with arena.borrow(size) as buffer``, a lock held while that program enqueues: the
-    device's in-order queue then runs each program's steps together). A graph keeps its parts
-    (sub-buffers) while the buffer stays the same, so a call costs nothing more than with its
-    own arena; intermediates then take the memory of one graph's, not of every graph's."""
-
-    _by_device = {}
+    _shared = {}
     _guard = threading.Lock()
 
     def __init__(self, device):
@@ -193,11 +178,11 @@ class SharedArena:
         self.lock = threading.RLock()
 
     @classmethod
-    def of(cls, device):
+    def shared(cls, device):
         with cls._guard:
-            a = cls._by_device.get(id(device))
+            a = cls._shared.get(id(device))
             if a is None or a.device is not device:
-                a = cls._by_device[id(device)] = cls(device)
+                a = cls._shared[id(device)] = cls(device)
             return a
 
     def borrow(self, size):
@@ -230,4 +215,4 @@ def base_align(device):
     return max(128, int(bits) // 8)
 
 
-__all__ = ["Program", "Arena", "SharedArena", "pack", "lifetimes", "base_align", "is_buffer"]
+__all__ = ["Program", "Arena", "pack", "lifetimes", "base_align", "is_buffer"]

@@ -534,7 +534,7 @@ def _two_layer_ref(x, w):
 
 
 def test_graphs_share_the_devices_arena_unless_static_alloc():
-    from clgrad.hybrid.program import SharedArena
+    from clgrad.hybrid.program import Arena
     rng = onp.random.default_rng(3)
     shared = npx.hybridize(_two_layer)
     own = npx.hybridize(_two_layer, static_alloc=True)
@@ -547,7 +547,7 @@ def test_graphs_share_the_devices_arena_unless_static_alloc():
                       atol=1e-5)
     sizes = [g.arena_size for g in shared.graphs.values()]
     assert len(sizes) == 3 and max(sizes) > 0
-    assert SharedArena.of(default_device()).size >= max(sizes)
+    assert Arena.shared(default_device()).size >= max(sizes)
     assert "shared with its other graphs" in shared.describe()
     assert "shared" not in own.describe() and "in its own" in own.describe()
 
