@@ -196,6 +196,27 @@ def test_matmul_strided_operands_are_read_in_place(M, N, K, profile, count_copie
         _check(res, _ref_matmul(ha, hb), F32, K)
 
 
+@pytest.mark.parametrize("N", [3, 10, 16, 17, 40])
+def test_a_few_columns_of_a_times_b_transposed_are_read_in_place_on_cpus(N, count_copies,
+                                                                         monkeypatch):
+    # on CPUs A @ B.T copies B.T into rows along N first, except for at most 16 columns, which
+    # the kvec form reads as they are; values and gradients the same either way
+    monkeypatch.setattr(_dev(), "_launch_profile", "cpu", raising=False)
+    A, W = _data((70, 90), seed=3), _data((N, 90), seed=4)
+    a, w = np.array(A), np.array(W)
+    a.attach_grad()
+    w.attach_grad()
+    del count_copies[:]
+    with autograd.record():
+        y = a @ w.T
+    assert count_copies == ([] if N <= LP._KVEC_MAX_N else ["copy"]), count_copies
+    _check(y, _ref_matmul(A, W.T), F32, 90)
+    G = _data((70, N), seed=5)
+    y.backward(np.array(G))
+    _check(a.grad, _ref_matmul(G, W), F32, N)
+    _check(w.grad, _ref_matmul(G.T, A), F32, 70)
+
+
 @pytest.mark.parametrize("profile", ["gpu", "cpu"])
 def test_matmul_layout_plans(profile, monkeypatch):
     monkeypatch.setattr(_dev(), "_launch_profile", profile, raising=False)
