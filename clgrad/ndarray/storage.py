@@ -100,21 +100,31 @@ class Storage:
     @contextmanager
     def mapped(self, byte_offset, count, dtype, write=True):
         """The ``count`` elements of ``dtype`` from ``byte_offset`` as a NumPy array over the
-        buffer mapped into host memory (waits for the device; no copy where the device's
-        memory is the host's); ``write``: changes made to it are the new contents (the
-        version is bumped). Nothing may be enqueued on the buffer, and the array must not be
-        used, outside the ``with`` block."""
+        buffer's memory (waits for the device; no copy where the device's memory is the
+        host's, and no command at all where the buffer is host-shared); ``write``: changes made
+        to it are the new contents (the version is bumped). Nothing may be enqueued on the
+        buffer, and the array must not be used, outside the ``with`` block."""
         if _observer is not None:
             _observer.downloaded(self)
         if write:
             self.prepare_write()
+        device = self.device
+        host = device.host_array(self.buffer, byte_offset, count, dtype)
+        if host is not None:
+            device.queue.finish()
+            try:
+                yield host
+            finally:
+                if write:
+                    self.version += 1
+            return
         flags = cl.map_flags.READ | (cl.map_flags.WRITE if write else 0)
-        host, _ = cl.enqueue_map_buffer(self.device.queue, self.buffer, flags, byte_offset,
+        host, _ = cl.enqueue_map_buffer(device.queue, self.buffer, flags, byte_offset,
                                         (count,), dtype, is_blocking=True)
         try:
             yield host
         finally:
-            host.base.release(self.device.queue)
+            host.base.release(device.queue)
             if write:
                 self.version += 1
 
@@ -124,7 +134,12 @@ class Storage:
             _observer.downloaded(self)
         host = _np.empty(shape, dtype=dtype)
         if host.nbytes:
-            if _read is not None:
+            device = self.device
+            shared = device.host_array(self.buffer, byte_offset, host.size, host.dtype)
+            if shared is not None:      # host-shared: a copy once the queue is idle
+                device.queue.finish()
+                host.reshape(-1)[...] = shared
+            elif _read is not None:
                 _read(self.device.queue, self.buffer, host, byte_offset, None, True)
             else:
                 cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,

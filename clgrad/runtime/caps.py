@@ -2,8 +2,9 @@
 
 What a driver reports is a claim (``read_caps(dev, limits=False)``); the device self-check
 (``selfcheck``) verifies the claims the kernels depend on, and ``Device.caps`` is what survives.
-``CLGRAD_DEVICE_LIMITS`` (e.g. ``fp64=0,local_mem=16384,max_wg=64,vector_width=4``) makes the
-runtime act as on a smaller device, so the fallbacks for such devices are exercised on any machine.
+``CLGRAD_DEVICE_LIMITS`` (e.g. ``fp64=0,local_mem=16384,max_wg=64,vector_width=4,svm=0``) makes
+the runtime act as on a smaller device, so the fallbacks for such devices are exercised on any
+machine.
 """
 import os
 from dataclasses import dataclass, replace
@@ -38,6 +39,9 @@ class DeviceCaps:
     pref_vec_int: int
     extensions: tuple
     max_vector_width: int = 16  # the widest vector any kernel may use (CLGRAD_DEVICE_LIMITS)
+    # OpenCL 2.0's fine-grained buffer SVM (memory the host may use between commands without a
+    # map); the claim is checked before use (``runtime.hostshared``)
+    fine_svm: bool = False
     # (storage kind, operation class, width) triples the device self-check verified; None when
     # it did not run (every width the driver prefers is trusted)
     verified_vectors: frozenset = None
@@ -79,7 +83,16 @@ def parse_limits(text):
     return out
 
 
-_LIMIT_KEYS = ("fp64", "fp16", "local_mem", "max_wg", "max_alloc", "vector_width")
+_LIMIT_KEYS = ("fp64", "fp16", "local_mem", "max_wg", "max_alloc", "vector_width", "svm")
+
+
+def _fine_svm(dev):
+    """Whether ``dev`` claims fine-grained buffer SVM (OpenCL 2.0 and later; an older
+    platform has no such query)."""
+    try:
+        return bool(dev.svm_capabilities & cl.device_svm_capabilities.FINE_GRAIN_BUFFER)
+    except (cl.Error, AttributeError):
+        return False
 
 
 def read_caps(dev, limits=True):
@@ -101,7 +114,7 @@ def read_caps(dev, limits=True):
         compute_units=dev.max_compute_units, max_alloc=dev.max_mem_alloc_size,
         global_mem=dev.global_mem_size, pref_vec_float=dev.preferred_vector_width_float,
         pref_vec_double=dev.preferred_vector_width_double,
-        pref_vec_int=dev.preferred_vector_width_int, extensions=exts)
+        pref_vec_int=dev.preferred_vector_width_int, extensions=exts, fine_svm=_fine_svm(dev))
     return apply_limits(caps) if limits else caps
 
 
@@ -113,8 +126,9 @@ def apply_limits(caps):
     changes = {}
     if "fp64" in lim:
         changes["fp64"] = caps.fp64 and bool(lim["fp64"])
-    if "fp16" in lim:
-        changes["fp16"] = caps.fp16 and bool(lim["fp16"])
+    for k, field in (("fp16", "fp16"), ("svm", "fine_svm")):
+        if k in lim:
+            changes[field] = getattr(caps, field) and bool(lim[k])
     for k in ("local_mem", "max_wg", "max_alloc"):
         if k in lim:
             changes[k] = min(getattr(caps, k), lim[k])

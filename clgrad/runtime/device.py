@@ -4,6 +4,7 @@ Importing clgrad touches no OpenCL; the platform list is read on first use, and 
 context, in-order queue and memory pool are created the first time that device runs something.
 Ordering between kernels comes from the single in-order queue: no per-array events.
 """
+import atexit
 import os
 import threading
 
@@ -11,7 +12,7 @@ import pyopencl as cl
 import pyopencl.tools as cl_tools
 
 from ..base import DeviceNotFoundError, MXNetError, OutOfMemoryError
-from . import hugepages
+from . import hostshared, hugepages
 from .caps import apply_limits, read_caps
 
 _SIMULATORS = ("oclgrind",)
@@ -33,6 +34,7 @@ class Device:
         self._context = None
         self._queue = None
         self._pool = None
+        self._shared = None    # HostSharedPool, or False where not used (hostshared)
         self._max_alloc = 0
         self._init_lock = threading.Lock()
         # One lock per device serialises set-args + enqueue on shared kernel objects.
@@ -148,31 +150,82 @@ class Device:
         return self._pool
 
     def allocate(self, nbytes):
-        """A pooled buffer of at least ``nbytes`` (one byte for empty arrays)."""
+        """A pooled buffer of at least ``nbytes`` (one byte for empty arrays): host-shared
+        (``runtime.hostshared``) from ``hostshared.MIN_BYTES`` on where the device allows."""
         pool = self._pool
         if pool is None or nbytes > self._max_alloc:
             self._check_size(nbytes)
             pool = self.pool
+        if nbytes >= hostshared.MIN_BYTES:
+            shared = self._shared
+            if shared is None:
+                shared = self._host_shared_pool()
+            if shared:
+                return self._allocate_shared(shared, nbytes)
         managed = pool.managed_bytes if nbytes >= hugepages.MIN_BYTES else None
         try:
             buf = pool.allocate(nbytes or 1)
         except cl.Error as first:
-            return self._retry(nbytes, first)
-        used = pool.active_bytes
-        if used > self.peak_bytes:
-            self.peak_bytes = used
+            buf = self._retry(nbytes, first, lambda: pool.allocate(nbytes or 1))
+            managed = None
+        self._note_peak()
         if managed is not None and pool.managed_bytes > managed:
             self._advise_huge(buf, nbytes)      # a new block, not one the pool held
         return buf
 
-    def _advise_huge(self, buf, nbytes):
-        """Huge pages for a new large buffer of a CPU device (``runtime.hugepages``): its host
-        range, mapped on a queue of its own (nothing waits for this device's other work), is
-        advised before anything writes it. Any failure just leaves the buffer as it is."""
+    def _host_shared_pool(self):
+        """This device's ``HostSharedPool`` (made on first need), or False: CPU devices only,
+        where the buffers are host memory anyway, and only when the claim passes its check."""
+        caps, context, queue = self.caps, self.context, self.queue
+        with self._init_lock:
+            if self._shared is None:
+                ok = caps.kind == "cpu" and caps.fine_svm and not self.is_simulator and \
+                    hostshared.check(context, queue)
+                self._shared = hostshared.HostSharedPool(context) if ok else False
+                if ok:
+                    # at exit, the pool's blocks are freed while commands queued on them could
+                    # still run (clSVMFree does not wait): let them finish first
+                    atexit.register(self.synchronize)
+        return self._shared
+
+    def _allocate_shared(self, shared, nbytes):
+        try:
+            buf, fresh = shared.allocate(nbytes)
+        except (cl.Error, MemoryError) as first:
+            buf, fresh = self._retry(nbytes, first, lambda: shared.allocate(nbytes))
+        self._note_peak()
+        if fresh is not None and nbytes >= hugepages.MIN_BYTES and self._huge_wanted():
+            if hugepages.advise(fresh, nbytes):
+                self.huge_page_bytes += nbytes
+        return buf
+
+    def host_array(self, buffer, byte_offset, count, dtype):
+        """The ``count`` elements of ``dtype`` at ``byte_offset`` of ``buffer`` as a NumPy array
+        over the buffer's own memory when it is host-shared (``runtime.hostshared``), else None.
+        The host may use it only while no command that uses the buffer is queued or running."""
+        if self._shared and hostshared.is_host_shared(buffer):
+            return hostshared.host_array(buffer, byte_offset, count, dtype)
+        return None
+
+    def _note_peak(self):
+        used = self._pool.active_bytes
+        if self._shared:
+            used += self._shared.active_bytes
+        if used > self.peak_bytes:
+            self.peak_bytes = used
+
+    def _huge_wanted(self):
         huge = self.__dict__.get("_huge")
         if huge is None:
             huge = self._huge = self.caps.kind == "cpu" and hugepages.wanted()
-        if not huge:
+        return huge
+
+    def _advise_huge(self, buf, nbytes):
+        """Huge pages for a new large buffer of a CPU device (``runtime.hugepages``) that is
+        not host-shared: its host range, mapped on a queue of its own (nothing waits for this
+        device's other work), is advised before anything writes it. Any failure just leaves
+        the buffer as it is."""
+        if not self._huge_wanted():
             return
         try:
             q = self.__dict__.get("_side_queue")
@@ -196,38 +249,45 @@ class Device:
                 f"cannot allocate {nbytes} bytes on {self} ({self.name}): larger than the device's "
                 f"largest single allocation (max_mem_alloc_size = {caps.max_alloc} bytes)")
 
-    def _retry(self, nbytes, first):
-        # The pool frees what it holds and retries; do it once more explicitly.
-        pool = self._pool
-        pool.free_held()
+    def _retry(self, nbytes, first, again):
+        """After ``first``, a failed allocation of ``nbytes``: free what the pools hold and
+        return ``again()``, or raise OutOfMemoryError."""
+        self._pool.free_held()
+        if self._shared:
+            self.synchronize()      # SVM blocks are freed at once: nothing may still use them
+            self._shared.free_held()
         try:
-            buf = pool.allocate(nbytes or 1)
-        except cl.Error:
+            return again()
+        except (cl.Error, MemoryError):
             raise OutOfMemoryError(
                 f"out of device memory on {self} ({self.name}) allocating {nbytes} bytes "
                 f"({self.memory_stats()['in_use_bytes']} bytes in use): {first}") from None
-        used = pool.active_bytes
-        if used > self.peak_bytes:
-            self.peak_bytes = used
-        return buf
 
     def memory_stats(self):
         if self._pool is None:
             return {"in_use_bytes": 0, "reserved_bytes": 0, "peak_bytes": 0, "active_blocks": 0,
                     "held_blocks": 0}
         p = self._pool
-        # reserved: everything the pool owns (arrays' blocks with their rounding, and held blocks)
-        return {"in_use_bytes": int(p.active_bytes), "reserved_bytes": int(p.managed_bytes),
-                "peak_bytes": int(self.peak_bytes),
-                "active_blocks": int(p.active_blocks), "held_blocks": int(p.held_blocks)}
+        used, managed = int(p.active_bytes), int(p.managed_bytes)
+        active, held = int(p.active_blocks), int(p.held_blocks)
+        if self._shared:
+            s_used, s_managed, s_active, s_held = self._shared.stats()
+            used, managed, active, held = (used + s_used, managed + s_managed,
+                                           active + s_active, held + s_held)
+        # reserved: everything the pools own (arrays' blocks with their rounding, and held blocks)
+        return {"in_use_bytes": used, "reserved_bytes": managed, "peak_bytes": int(self.peak_bytes),
+                "active_blocks": active, "held_blocks": held}
 
     def reset_peak(self):
         """Start a new high-water mark of device bytes in use."""
-        self.peak_bytes = self._pool.active_bytes if self._pool is not None else 0
+        self.peak_bytes = self.memory_stats()["in_use_bytes"]
 
     def empty_cache(self):
         if self._pool is not None:
             self._pool.free_held()
+        if self._shared:
+            self.synchronize()      # SVM blocks are freed at once: nothing may still use them
+            self._shared.free_held()
 
     def synchronize(self):
         if self._queue is not None:

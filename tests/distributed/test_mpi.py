@@ -381,3 +381,36 @@ def test_float16_on_the_wire_for_every_float_dtype_shape_and_layout(tmp_path):
     """, tmp_path)
     assert rc == 0, out + err
     assert out.count("ok") == 2
+
+
+@pytest.mark.parametrize("svm", ["", "svm=0"])
+def test_allreduce_of_large_arrays_host_shared_or_mapped(tmp_path, svm):
+    """Arrays of ``hostshared.MIN_BYTES`` and more are reduced in the buffer's own memory on a
+    CPU device with fine-grained SVM (no map), and in the mapped buffer without it (``svm=0``):
+    both give the sum, for arrays still being computed, of several dtypes, and for a view at an
+    offset into its buffer."""
+    from clgrad.runtime import default_device
+    dev = default_device()
+    shared = not svm and dev.caps.kind == "cpu" and dev.caps.fine_svm and not dev.is_simulator
+    limits = ",".join(filter(None, [os.environ.get("CLGRAD_DEVICE_LIMITS"), svm]))
+    rc, out, err = mpirun("""
+        from clgrad.runtime import hostshared
+        m = hostshared.MIN_BYTES + 333                  # elements: over MIN_BYTES in any dtype
+        seen = set()
+        for dt in ["float32", "int32", "float64", "uint8"]:
+            base = onp.arange(m) % 40                  # no sum overflows uint8
+            a = np.array((base + r).astype(dt)) * 1     # still queued when allreduce starts
+            res = D.allreduce(a, average=False)
+            want = (base * n + sum(range(n))).astype(dt)
+            assert res is a and a.dtype == dt and (a.asnumpy() == want).all(), dt
+            big = np.array((base * (r + 1)).astype(dt))
+            part = big[100:100 + m // 2]                # starts 100 elements into the buffer
+            D.allreduce(part)                           # average (floor for integers)
+            avg = base[100:100 + m // 2] * sum(range(1, n + 1)) / n
+            avg = onp.floor(avg) if onp.dtype(dt).kind in "iu" else avg
+            assert onp.allclose(part.asnumpy().astype("float64"), avg), dt
+            seen.add(a.device.host_array(a._storage.buffer, 0, 1, a.dtype) is not None)
+        print(f"ok shared={seen.pop()} {len(seen)}", flush=True)
+    """, tmp_path, env={"CLGRAD_DEVICE_LIMITS": limits})
+    assert rc == 0, out + err
+    assert out.count(f"ok shared={shared} 0") == 2, out

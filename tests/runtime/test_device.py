@@ -3,8 +3,6 @@ npx device helpers."""
 import os
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as onp
@@ -15,19 +13,7 @@ import clgrad
 from clgrad import np, npx
 from clgrad.runtime import device as D
 from clgrad.runtime.caps import parse_limits, read_caps
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_python(code, **env):
-    """Run ``code`` in a fresh interpreter (the default device is chosen once per process)."""
-    e = dict(os.environ)
-    for k in ("CLGRAD_DEVICE", "PYOPENCL_CTX", "CLGRAD_DEVICE_LIMITS"):
-        e.pop(k, None)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
-    e.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=e, cwd=str(ROOT),
-                          capture_output=True, text=True, timeout=300)
+from fresh import ROOT, run_python
 
 
 def _platform_devices():
@@ -251,16 +237,18 @@ def test_device_limits_override(monkeypatch):
     dev = D.all_devices()[0]
     monkeypatch.delenv("CLGRAD_DEVICE_LIMITS", raising=False)
     full = read_caps(dev.cl_device)
-    monkeypatch.setenv("CLGRAD_DEVICE_LIMITS", "fp64=0, local_mem=16384,max_wg=64,max_alloc=4096")
+    monkeypatch.setenv("CLGRAD_DEVICE_LIMITS",
+                       "fp64=0, local_mem=16384,max_wg=64,max_alloc=4096,svm=0")
     c = read_caps(dev.cl_device)
-    assert c.fp64 is False
+    assert c.fp64 is False and c.fine_svm is False
     assert c.local_mem == min(16384, full.local_mem)
     assert c.max_wg == min(64, full.max_wg) and c.max_alloc == min(4096, full.max_alloc)
     assert (c.name, c.key, c.compute_units) == (full.name, full.key, full.compute_units)
     # limits only ever shrink: fp64=1 cannot grant what the device lacks
-    monkeypatch.setenv("CLGRAD_DEVICE_LIMITS", "fp64=1,max_wg=1000000")
+    monkeypatch.setenv("CLGRAD_DEVICE_LIMITS", "fp64=1,max_wg=1000000,svm=1")
     c2 = read_caps(dev.cl_device)
     assert c2.fp64 == ("cl_khr_fp64" in dev.cl_device.extensions.split())
+    assert c2.fine_svm == full.fine_svm
     assert c2.max_wg == dev.cl_device.max_work_group_size
 
 
