@@ -133,7 +133,7 @@ class Buckets:
                     f"packed buffer of {flat.size} {flat.dtype} elements")
             spans.append((start, start + v.size))
         # contiguous runs of views, cut from the end, each at least one view
-        self.ranges, self.members, self.bucket_of = [], [], {}
+        self.ranges, self.members, self.gaps, self.bucket_of = [], [], [], {}
         stop, members, nbytes = None, [], 0
         for k in range(len(views) - 1, -1, -1):
             s0, s1 = spans[k]
@@ -154,6 +154,15 @@ class Buckets:
         start = min(spans[k][0] for k in members)
         self.ranges.append((start, stop))
         self.members.append(frozenset(members))
+        # the arena's padding between the views: no gradient is read there, so the host
+        # buffer's bytes there are zeroed (else whatever the allocator left, summed on the
+        # wire: an inf or a NaN warning in float16, garbage in the arena's padding)
+        gaps, at = [], start
+        for s0, s1 in sorted(spans[k] for k in members):
+            if s0 > at:
+                gaps.append((at - start, s0 - start))
+            at = max(at, s1)
+        self.gaps.append(gaps)
         for k in members:
             self.bucket_of[k] = b
 
@@ -178,6 +187,8 @@ class Buckets:
         if h is None:
             start, stop = self.ranges[b]
             h = self.hosts[b] = _np.empty(stop - start, self.flat.dtype)
+            for g0, g1 in self.gaps[b]:
+                h[g0:g1] = 0
         return h
 
     def ready(self, k, value):

@@ -291,6 +291,43 @@ def test_buckets_reduced_during_backward_equal_one_allreduce(tmp_path):
     assert out.count("ok") == 2
 
 
+def test_the_arena_padding_between_gradients_travels_as_zeros(tmp_path):
+    """A bucket's host buffer spans the arena's padding between views, which no gradient read
+    fills: it travels as zeros (it once carried whatever the allocator left there: here an inf
+    of each sign, made NaN by the sum, a warning on the float16 wire, garbage in the arena)."""
+    rc, out, err = mpirun("""
+        import warnings
+        from clgrad import autograd
+        from clgrad.optimizer import Arena
+        warnings.simplefilter("error")                  # the float16 sum warns on inf - inf
+        shapes = [(100,), (10, 10), (44,), (3,)]
+        ws = [np.array(onp.full(s, 1.0 + k, "float32")) for k, s in enumerate(shapes)]
+        for compression in (None, "fp16"):
+            arena = Arena(shapes, "float32", ws[0].device)  # views 64-element aligned: gaps
+            flat, views = arena.flat, arena.views
+            autograd.mark_variables(ws, views)
+            b = D.Buckets(flat, views, average=False, bucket_bytes=450, compression=compression)
+            b.bind(ws)
+            for start, stop in b.ranges:                # freed blocks the host buffers reuse
+                p = onp.full(stop - start, onp.inf if r else -onp.inf, "float32")
+                del p
+            with autograd.record():
+                loss = sum(((w * w) * (r + 1)).sum() for w in ws)
+            loss.backward()
+            b.finish()
+            got = flat.asnumpy()
+            inside = onp.zeros(flat.size, bool)
+            for v, w in zip(views, ws):
+                start = v._offset - flat._offset
+                inside[start:start + v.size] = True
+                assert onp.array_equal(v.asnumpy(), 2 * w.asnumpy() * 3), (compression, v)
+            assert (got[~inside] == 0).all(), (compression, got[~inside])
+        print("ok", flush=True)
+    """, tmp_path)
+    assert rc == 0, out + err
+    assert out.count("ok") == 2
+
+
 def test_trainer_overlap_and_compression(tmp_path):
     rc, out, err = mpirun("""
         import os
