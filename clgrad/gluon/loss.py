@@ -85,6 +85,7 @@ class Loss(HybridBlock):
                 reduce in (np.mean, np.sum):
             # one value per sample already (a picked class, keepdims): the mean is the value,
             # a reshape of this loss's own temporary, not a kernel launch forward and backward
+            # (the losses negate as ``0. - x``, +0.0 for a zero, as the mean's sum would give)
             return loss.reshape(loss.shape[keep])
         return reduce(loss, axis=axes) if axes else loss
 
@@ -144,7 +145,7 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
             positive = np.log(pred + eps) * label
             if pos_weight is not None:
                 positive = positive * pos_weight
-            loss = -(positive + np.log(1. - pred + eps) * (1. - label))
+            loss = 0. - (positive + np.log(1. - pred + eps) * (1. - label))
         return self._per_sample(self._weighted(loss, sample_weight))
 
 
@@ -177,10 +178,10 @@ class SoftmaxCrossEntropyLoss(Loss):
                 raise ShapeError(f"{type(self).__name__}: sparse label of shape {label.shape} "
                                  f"does not match pred of shape {pred.shape} without axis "
                                  f"{self._axis}, {without}")
-            loss = -npx.pick(pred, label, axis=self._axis, keepdims=True)
+            loss = 0. - npx.pick(pred, label, axis=self._axis, keepdims=True)
         else:
             label = self._like(label, pred, "label")
-            loss = -(pred * label).sum(axis=self._axis, keepdims=True)
+            loss = 0. - (pred * label).sum(axis=self._axis, keepdims=True)
         return self._per_sample(self._weighted(loss, sample_weight))
 
 

@@ -390,8 +390,26 @@ def test_a_loss_with_one_value_per_sample_is_not_reduced_again():
         counts.append(launch_count() - before)
         out.backward()
         onp.testing.assert_allclose(out.asnumpy(), onp.abs(P - L)[:, 0], rtol=1e-6)
-        onp.testing.assert_allclose(pred.grad.asnumpy(), onp.repeat(onp.sign(P - L) / cols, cols, 1),
-                                   rtol=1e-6)
+        onp.testing.assert_allclose(pred.grad.asnumpy(),
+                                   onp.repeat(onp.sign(P - L) / cols, cols, 1), rtol=1e-6)
     assert counts[1] == counts[0] + 1       # only the (batch, 2) loss launches a mean
     out[0] = 5.0                            # the result is the loss's own array
     assert pred.asnumpy()[0, 0] == P[0, 0]
+
+
+def test_a_per_sample_loss_of_zero_is_positive_zero_as_mxnet_gives():
+    """MXNet averages each sample's loss over its axes, a sum that starts from +0.0, so a loss
+    of exactly zero is +0.0; clgrad skips that mean where it would average one value, so the
+    losses negate as ``0 - x`` (MXNet 1.9.1 prints [0. 0.6931472] for the first case)."""
+    one = np.array([[1.0], [0.5]])
+    cases = [
+        (gloss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=True), one, np.ones((2, 1))),
+        (gloss.SoftmaxCrossEntropyLoss(from_logits=True),
+         np.array([[0.0, -30.0], [-1.0, -0.5]]), np.array([0, 1])),
+        (gloss.SoftmaxCrossEntropyLoss(from_logits=True, sparse_label=False),
+         np.array([[0.0, -30.0], [-1.0, -0.5]]), np.array([[1.0, 0.0], [0.0, 1.0]])),
+    ]
+    for loss_fn, pred, label in cases:
+        got = loss_fn(pred, label).asnumpy()
+        assert got[0] == 0 and not onp.signbit(got[0]), (type(loss_fn).__name__, got)
+        assert got[1] > 0
