@@ -44,7 +44,7 @@ def _selfcheck(dev, out, recheck):
 def info(out=sys.stdout, recheck=False):
     import pyopencl as cl
 
-    from .runtime import all_devices, choose_default
+    from .runtime import all_devices, choose_default, hostshared
     try:
         default = choose_default()
     except Exception as e:  # noqa: BLE001  (report, do not fail)
@@ -72,8 +72,23 @@ def info(out=sys.stdout, recheck=False):
                   f"{caps.max_alloc >> 20} MiB", file=out)
             print(f"    preferred vector width float/double/int: {c.pref_vec_float}/"
                   f"{c.pref_vec_double}/{c.pref_vec_int} (claimed)", file=out)
+            if caps.kind == "cpu":
+                print(f"    host-shared buffers ({hostshared.MIN_BYTES >> 20} MiB and more): "
+                      f"{_host_shared(dev)}", file=out)
             _selfcheck(dev, out, recheck)
     return 0
+
+
+def _host_shared(dev):
+    if dev.host_shared:
+        return "yes (fine-grained SVM, checked)"
+    if dev.is_simulator:
+        return "no (a simulator)"
+    if not dev.claims.fine_svm:
+        return "no (the driver claims no fine-grained SVM)"
+    if not dev.caps.fine_svm:
+        return "no (svm=0 in CLGRAD_DEVICE_LIMITS)"
+    return "no (the driver's fine-grained SVM failed clgrad's check)"
 
 
 def main(argv=None):

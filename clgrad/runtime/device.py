@@ -188,6 +188,16 @@ class Device:
                     atexit.register(self.synchronize)
         return self._shared
 
+    @property
+    def host_shared(self):
+        """Whether this device's buffers of ``hostshared.MIN_BYTES`` and more are host-shared
+        (``runtime.hostshared``; checks the claim on first use)."""
+        shared = self._shared
+        if shared is None:
+            self._ensure()
+            shared = self._host_shared_pool()
+        return bool(shared)
+
     def _allocate_shared(self, shared, nbytes):
         try:
             buf, fresh = shared.allocate(nbytes)

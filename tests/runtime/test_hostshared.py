@@ -135,3 +135,18 @@ def test_a_process_may_exit_with_work_queued_on_host_shared_buffers():
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "queued"
+
+
+def test_info_says_whether_large_buffers_are_host_shared_and_why_not():
+    dev = _shared_device()
+    cmd = "import sys; from clgrad.__main__ import main; sys.exit(main(['info']))"
+    where = f"{dev.platform_index}:{dev.device_index}"
+    lines = {}
+    for limits in ("", "svm=0"):
+        r = run_python(cmd, CLGRAD_DEVICE=where, CLGRAD_DEVICE_LIMITS=limits)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.splitlines()
+        at = next(i for i, x in enumerate(out) if "<- default" in x)
+        lines[limits] = next(x for x in out[at:] if "host-shared buffers" in x)
+    assert "1 MiB and more): yes" in lines[""], lines
+    assert "no (svm=0 in CLGRAD_DEVICE_LIMITS)" in lines["svm=0"], lines
