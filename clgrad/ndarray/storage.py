@@ -110,21 +110,19 @@ class Storage:
             self.prepare_write()
         device = self.device
         host = device.host_array(self.buffer, byte_offset, count, dtype)
-        if host is not None:
-            device.queue.finish()
-            try:
-                yield host
-            finally:
-                if write:
-                    self.version += 1
-            return
-        flags = cl.map_flags.READ | (cl.map_flags.WRITE if write else 0)
-        host, _ = cl.enqueue_map_buffer(device.queue, self.buffer, flags, byte_offset,
-                                        (count,), dtype, is_blocking=True)
+        mapping = None
+        if host is None:
+            flags = cl.map_flags.READ | (cl.map_flags.WRITE if write else 0)
+            host, _ = cl.enqueue_map_buffer(device.queue, self.buffer, flags, byte_offset,
+                                            (count,), dtype, is_blocking=True)
+            mapping = host.base
+        else:
+            device.queue.finish()       # host-shared: the buffer's own memory, once idle
         try:
             yield host
         finally:
-            host.base.release(device.queue)
+            if mapping is not None:
+                mapping.release(device.queue)
             if write:
                 self.version += 1
 
@@ -140,8 +138,8 @@ class Storage:
                 device.queue.finish()
                 host.reshape(-1)[...] = shared
             elif _read is not None:
-                _read(self.device.queue, self.buffer, host, byte_offset, None, True)
+                _read(device.queue, self.buffer, host, byte_offset, None, True)
             else:
-                cl.enqueue_copy(self.device.queue, host, self.buffer, src_offset=byte_offset,
+                cl.enqueue_copy(device.queue, host, self.buffer, src_offset=byte_offset,
                                 is_blocking=True)
         return host

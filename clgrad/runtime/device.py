@@ -193,10 +193,7 @@ class Device:
         """Whether this device's buffers of ``hostshared.MIN_BYTES`` and more are host-shared
         (``runtime.hostshared``; checks the claim on first use)."""
         shared = self._shared
-        if shared is None:
-            self._ensure()
-            shared = self._host_shared_pool()
-        return bool(shared)
+        return bool(shared if shared is not None else self._host_shared_pool())
 
     def _allocate_shared(self, shared, nbytes):
         try:
@@ -262,10 +259,7 @@ class Device:
     def _retry(self, nbytes, first, again):
         """After ``first``, a failed allocation of ``nbytes``: free what the pools hold and
         return ``again()``, or raise OutOfMemoryError."""
-        self._pool.free_held()
-        if self._shared:
-            self.synchronize()      # SVM blocks are freed at once: nothing may still use them
-            self._shared.free_held()
+        self.empty_cache()
         try:
             return again()
         except (cl.Error, MemoryError):
@@ -293,6 +287,7 @@ class Device:
         self.peak_bytes = self.memory_stats()["in_use_bytes"]
 
     def empty_cache(self):
+        """Free the blocks the pools hold for reuse."""
         if self._pool is not None:
             self._pool.free_held()
         if self._shared:
